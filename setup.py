@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='zeroi2v_mm',
+    version='0.1.0',
+    description='Zero-cost (ZeroI2V) and compressive (InTI) image-to-video '
+    'adaptation of CLIP ViTs as an MMAction2 plugin',
+    packages=find_packages(include=['zeroi2v_mm', 'zeroi2v_mm.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'mmengine>=0.10.7,<0.11',
+        'mmaction2==1.2.0',
+        'open_clip_torch>=3.3.0',
+        'decord>=0.6.0',
+        'fvcore',
+    ],
+    extras_require={
+        # mmcv-lite is enough here; full mmcv 2.1 (GPU clusters) also works.
+        'lite': ['mmcv-lite==2.1.0'],
+        'ava': ['mmdet==3.3.0'],
+        'tests': ['pytest'],
+    },
+)

@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny model settings and checkpoints built on the fly."""
+import os
+
+import pytest
+import torch
+
+import zeroi2v_mm  # noqa: F401  (compat fixes + registrations)
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
+
+
+@pytest.fixture
+def tiny_arch():
+    return dict(TINY_ARCH)
+
+
+def randomize_adapters(model: torch.nn.Module, std: float = 0.05) -> None:
+    """Give every adapter non-zero weights so that merging has work to do."""
+    from zeroi2v_mm.models.layers import LinearAdapter
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, LinearAdapter):
+                for param in module.parameters():
+                    param.copy_(torch.randn(param.shape, generator=generator)
+                                * std)

@@ -1,0 +1,16 @@
+"""zeroi2v_mm: zero-cost and compressive image-to-video adaptation for MMAction2.
+
+``import zeroi2v_mm`` (or ``custom_imports=dict(imports=['zeroi2v_mm'])`` in a
+config) fixes the pinned OpenMMLab stack (see :mod:`zeroi2v_mm.compat`) and
+registers the backbone, head, hooks and dataset into MMAction2's registries.
+"""
+from . import compat
+
+compat.apply_all()
+
+import mmaction.models  # noqa: E402,F401  (MMAction2's own registrations)
+
+from .datasets import *  # noqa: E402,F401,F403
+from .models import *  # noqa: E402,F401,F403
+
+__version__ = '0.1.0'

@@ -1,0 +1,3 @@
+from .checked_video_dataset import CheckedVideoDataset
+
+__all__ = ['CheckedVideoDataset']

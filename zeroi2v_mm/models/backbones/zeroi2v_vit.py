@@ -1,0 +1,346 @@
+"""ZeroI2VViT: a CLIP-style image ViT run over video.
+
+Every frame goes through the image model; temporal modelling comes only from
+STDHA head relocation (no parameters, no FLOPs), adaptation from linear
+adapters that fold into the frozen linears after training, and optional
+temporal compression layers (InTI and its baselines) between blocks.
+"""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+from torchvision.ops import StochasticDepth
+
+from mmaction.registry import MODELS
+
+from ..layers.linear_adapter import AdaptedLinear
+from ..layers.stdha import STDHAttention, parse_head_offsets
+from ..weights import check_pretrained_file, load_backbone_state_dict
+
+ARCHS: Dict[str, dict] = {
+    'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
+                     image_size=224),
+    'ViT-B/16': dict(width=768, layers=12, heads=12, patch_size=16,
+                     image_size=224),
+    'ViT-L/14': dict(width=1024, layers=24, heads=16, patch_size=14,
+                     image_size=224),
+}
+
+# Where the linear adapters sit in a block (ZeroI2V reference placement):
+# before the qkv in-projection (shared by Q, K, V, or one each), after the
+# attention out-projection, before MLP fc1 and after MLP fc2.
+QKV_ADAPTERS = {4: 'qkv_shared', 6: 'qkv_separate'}
+
+
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``: the activation OpenAI's CLIP was trained with."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
+
+
+class ResidualAttentionBlock(nn.Module):
+    """A CLIP transformer block over frames; names follow open_clip.
+
+    Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
+    """
+
+    def __init__(self, width: int, heads: int, num_frames: int,
+                 stdha_offsets: Optional[dict], adapter_cfg: Optional[dict],
+                 num_adapters: int, act: str, drop_path: float):
+        super().__init__()
+        adapted = adapter_cfg is not None
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = STDHAttention(
+            width, heads, num_frames, offsets=stdha_offsets,
+            adapters=QKV_ADAPTERS[num_adapters] if adapted else None,
+            adapt_out=adapted, adapter_cfg=adapter_cfg)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(OrderedDict([
+            ('c_fc', AdaptedLinear(width, width * 4,
+                                   input_adapters=int(adapted),
+                                   adapter_cfg=adapter_cfg)),
+            ('gelu', ACTIVATIONS[act]()),
+            ('c_proj', AdaptedLinear(width * 4, width, output_adapter=adapted,
+                                     adapter_cfg=adapter_cfg)),
+        ]))
+        self.drop_path = (StochasticDepth(drop_path, mode='row')
+                          if drop_path > 0 else nn.Identity())
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.drop_path(self.attn(self.ln_1(x)))
+        return x + self.drop_path(self.mlp(self.ln_2(x)))
+
+
+@MODELS.register_module()
+class ZeroI2VViT(BaseModule):
+    """CLIP ViT over video with STDHA, linear adapters and frame compression.
+
+    Args:
+        arch (str | dict): ``'ViT-B/16'``, ``'ViT-L/14'``, ``'ViT-B/32'`` or
+            ``dict(width=, layers=, heads=, patch_size=, image_size=)``.
+        num_frames (int): Frames T of every input clip.
+        pretrained (str, optional): Local weights file: an OpenAI CLIP JIT
+            archive, an open_clip checkpoint or state dict (whole CLIP or its
+            visual tower), or an MMEngine checkpoint of this backbone. Loaded
+            by :meth:`init_weights`; its existence is checked at build time.
+        drop_path_rate (float): Stochastic depth, rising linearly over blocks.
+        stdha (dict, optional): ``dict(offsets={1: 1, -1: 1})``: dt -> number
+            of heads reading keys/values from frame t + dt. None = spatial.
+        adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
+            scale=0.5, dropout=0.1)``. None = no adapters.
+        compress (dict, optional): temporal compression between blocks,
+            ``dict(type='InTI', after_blocks=(5, 7), ...)`` (also
+            ``'LinearPooling'``, ``'ConvPooling'``). ``after_blocks`` counts
+            blocks from 1: 5 means between the 5th and the 6th block. Each
+            layer halves the frame count.
+        act (str): ``'quick_gelu'`` (OpenAI CLIP weights) or ``'gelu'``.
+        freeze_pretrained (bool): Freeze everything but the adapters, the
+            temporal embedding, ln_post and compression layers.
+        output (str): ``'cls'``: per-frame CLS features ``(N, C, T', 1, 1)``;
+            ``'feature_map'``: patch features ``(N, C, T', H/p, W/p)``.
+        with_cp (bool): Gradient checkpointing of every block (long clips).
+
+    Shapes: input ``(N, 3, T, H, W)``; T' is T halved once per compression.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'ViT-B/16',
+                 num_frames: int = 8,
+                 pretrained: Optional[str] = None,
+                 drop_path_rate: float = 0.0,
+                 stdha: Optional[dict] = None,
+                 adapters: Optional[dict] = None,
+                 compress: Optional[dict] = None,
+                 act: str = 'quick_gelu',
+                 freeze_pretrained: bool = True,
+                 output: str = 'cls',
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch = self._arch_settings(arch)
+        if act not in ACTIVATIONS:
+            raise ValueError(f'act={act!r}: choose from {list(ACTIVATIONS)}')
+        if output not in ('cls', 'feature_map'):
+            raise ValueError(f"output={output!r}: choose 'cls' or "
+                             "'feature_map'")
+        if not isinstance(num_frames, int) or num_frames < 1:
+            raise ValueError(f'num_frames={num_frames!r} must be a positive '
+                             'integer')
+        width, layers, heads = (self.arch['width'], self.arch['layers'],
+                                self.arch['heads'])
+        patch_size, image_size = self.arch['patch_size'], self.arch['image_size']
+        if image_size % patch_size:
+            raise ValueError(f'image_size={image_size} is not a multiple of '
+                             f'patch_size={patch_size}')
+        self.num_frames = num_frames
+        self.pretrained = check_pretrained_file(pretrained)
+        self.output = output
+        self.with_cp = with_cp
+        self.freeze_pretrained = freeze_pretrained
+        self.embed_dims = width
+        self.patch_size = patch_size
+        self.grid_size = (image_size // patch_size, image_size // patch_size)
+        self.stdha_cfg = self._check_stdha(stdha)
+        self.adapter_cfg = self._check_adapters(adapters)
+
+        self.compress_cfg = dict(compress) if compress else None
+        self.frames_per_block = self._frames_per_block(layers)
+        stdha_offsets = self.stdha_cfg['offsets'] if self.stdha_cfg else None
+        for block, frames in enumerate(self.frames_per_block):
+            try:
+                parse_head_offsets(stdha_offsets, heads, frames)
+            except ValueError as error:
+                raise ValueError(f'stdha in block {block} ({frames} frames): '
+                                 f'{error}') from None
+
+        self.conv1 = nn.Conv2d(3, width, patch_size, patch_size, bias=False)
+        scale = width**-0.5
+        self.class_embedding = nn.Parameter(scale * torch.randn(width))
+        self.positional_embedding = nn.Parameter(
+            scale * torch.randn(self.grid_size[0] * self.grid_size[1] + 1,
+                                width))
+        # Added to every token of frame t (CLS included) after the positional
+        # embedding; zeros keep the image model's function at the start.
+        self.temporal_embedding = nn.Parameter(torch.zeros(num_frames, width))
+        self.ln_pre = nn.LayerNorm(width)
+        adapter_kwargs = None
+        num_adapters = 4
+        if self.adapter_cfg is not None:
+            adapter_kwargs = {k: v for k, v in self.adapter_cfg.items()
+                              if k != 'num_adapters'}
+            num_adapters = self.adapter_cfg['num_adapters']
+        drop_rates = torch.linspace(0, drop_path_rate, layers).tolist()
+        self.transformer = nn.Module()
+        self.transformer.resblocks = nn.ModuleList(
+            ResidualAttentionBlock(width, heads, self.frames_per_block[i],
+                                   stdha_offsets, adapter_kwargs, num_adapters,
+                                   act, drop_rates[i]) for i in range(layers))
+        self.compressors = self._build_compressors()
+        self.ln_post = nn.LayerNorm(width)
+        self._init_random_weights()
+        if freeze_pretrained:
+            self._freeze_pretrained()
+
+    # ------------------------------------------------------------------ build
+    @staticmethod
+    def _arch_settings(arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch not in ARCHS:
+                raise ValueError(f'unknown arch {arch!r}; choose from '
+                                 f'{list(ARCHS)} or give a dict')
+            return dict(ARCHS[arch])
+        required = ('width', 'layers', 'heads', 'patch_size', 'image_size')
+        missing = [key for key in required if key not in arch]
+        if missing:
+            raise ValueError(f'arch dict is missing {missing}')
+        return {key: int(arch[key]) for key in required}
+
+    @staticmethod
+    def _check_stdha(stdha: Optional[dict]) -> Optional[dict]:
+        if stdha is None:
+            return None
+        unknown = set(stdha) - {'offsets'}
+        if unknown:
+            raise ValueError(f'unknown stdha keys {sorted(unknown)}; '
+                             "expected dict(offsets={dt: heads})")
+        offsets = stdha.get('offsets')
+        if not isinstance(offsets, dict) or not offsets:
+            raise ValueError(f'stdha offsets={offsets!r} must be a non-empty '
+                             'dict {dt: number_of_heads}')
+        return dict(offsets=dict(offsets))
+
+    @staticmethod
+    def _check_adapters(adapters: Optional[dict]) -> Optional[dict]:
+        if adapters is None:
+            return None
+        cfg = dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0)
+        unknown = set(adapters) - set(cfg)
+        if unknown:
+            raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
+                             f'expected {sorted(cfg)}')
+        cfg.update(adapters)
+        if cfg['num_adapters'] not in QKV_ADAPTERS:
+            raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}: "
+                             f'choose from {sorted(QKV_ADAPTERS)}')
+        return cfg
+
+    def _frames_per_block(self, layers: int) -> List[int]:
+        """Frame count seen by each block, halved after every compression."""
+        after_blocks = (self.compress_cfg or {}).get('after_blocks', ())
+        for position in after_blocks:
+            if not 1 <= position < layers:
+                raise ValueError(f'compress after_blocks={tuple(after_blocks)}'
+                                 f': {position} is not between 1 and '
+                                 f'{layers - 1}')
+        frames, counts = self.num_frames, []
+        for block in range(layers):
+            if block in after_blocks:
+                if frames % 2:
+                    raise ValueError(
+                        f'compress after block {block}: {frames} frames is '
+                        'odd and cannot be halved; change num_frames or '
+                        'after_blocks')
+                frames //= 2
+            counts.append(frames)
+        return counts
+
+    def _build_compressors(self) -> nn.ModuleDict:
+        compressors = nn.ModuleDict()
+        if not self.compress_cfg:
+            return compressors
+        cfg = dict(self.compress_cfg)
+        after_blocks = cfg.pop('after_blocks', ())
+        if not after_blocks:
+            raise ValueError('compress needs after_blocks, e.g. (5, 7)')
+        for position in after_blocks:
+            layer_cfg = dict(cfg, embed_dims=self.embed_dims,
+                             num_frames=self.frames_per_block[position - 1],
+                             grid_size=self.grid_size)
+            compressors[str(position)] = MODELS.build(layer_cfg)
+        return compressors
+
+    @property
+    def out_frames(self) -> int:
+        """Frames in the output (T halved once per compression layer)."""
+        return self.frames_per_block[-1]
+
+    def _init_random_weights(self) -> None:
+        """CLIP's initialisation, used where no pretrained weights are given."""
+        width, layers = self.arch['width'], self.arch['layers']
+        proj_std = width**-0.5 * (2 * layers)**-0.5
+        for block in self.transformer.resblocks:
+            nn.init.normal_(block.attn.in_proj.weight, std=width**-0.5)
+            nn.init.zeros_(block.attn.in_proj.bias)
+            nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
+            nn.init.zeros_(block.attn.out_proj.bias)
+            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * width)**-0.5)
+            nn.init.zeros_(block.mlp.c_fc.bias)
+            nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
+            nn.init.zeros_(block.mlp.c_proj.bias)
+
+    def trainable_name(self, name: str) -> bool:
+        """Whether parameter ``name`` trains when the image model is frozen."""
+        return ('adapters' in name or 'output_adapter' in name or
+                name.startswith(('temporal_embedding', 'ln_post.',
+                                 'compressors.')))
+
+    def _freeze_pretrained(self) -> None:
+        for name, param in self.named_parameters():
+            param.requires_grad_(self.trainable_name(name))
+
+    def init_weights(self) -> None:
+        """Load ``pretrained`` (if any) and run ``init_cfg``."""
+        super().init_weights()
+        if self.pretrained:
+            load_backbone_state_dict(self, self.pretrained)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, 3, T, H, W) -> (N, C, T', 1, 1) or (N, C, T', H/p, W/p)."""
+        if x.dim() != 5:
+            raise ValueError(f'ZeroI2VViT expects (N, 3, T, H, W) clips, got '
+                             f'shape {tuple(x.shape)}')
+        batch, _, frames, height, width = x.shape
+        if frames != self.num_frames:
+            raise ValueError(
+                f'input has {frames} frames but the backbone was built with '
+                f'num_frames={self.num_frames}; make the pipeline clip_len '
+                'match model.backbone.num_frames')
+        grid = (height // self.patch_size, width // self.patch_size)
+        if grid != self.grid_size:
+            raise ValueError(
+                f'input frames of {height}x{width} give a {grid} patch grid, '
+                f'the backbone was built for {self.grid_size} '
+                f"(image_size={self.arch['image_size']})")
+        x = x.transpose(1, 2).flatten(0, 1)  # (N*T, 3, H, W), time-major rows
+        x = self.conv1(x).flatten(2).transpose(1, 2)  # (N*T, h*w, C)
+        cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
+        x = x + self.temporal_embedding.to(x.dtype).repeat(batch, 1)[:, None]
+        x = self.ln_pre(x)
+        for index, block in enumerate(self.transformer.resblocks):
+            compressor = self.compressors[str(index)] if str(
+                index) in self.compressors else None
+            if compressor is not None:
+                x = compressor(x, self.frames_per_block[index - 1])
+            if self.with_cp and x.requires_grad:
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+        out_frames = self.out_frames
+        if self.output == 'cls':
+            x = self.ln_post(x[:, 0])  # (N*T', C)
+            return x.view(batch, out_frames, -1).permute(0, 2, 1)[..., None,
+                                                                   None]
+        x = self.ln_post(x[:, 1:])  # (N*T', h*w, C)
+        x = x.view(batch, out_frames, *self.grid_size, -1)
+        return x.permute(0, 4, 1, 2, 3).contiguous()

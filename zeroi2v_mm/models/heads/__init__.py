@@ -1,0 +1,3 @@
+from .zeroi2v_head import ZeroI2VHead
+
+__all__ = ['ZeroI2VHead']

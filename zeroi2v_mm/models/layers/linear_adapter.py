@@ -1,0 +1,154 @@
+"""Linear adapters and the linear layers that carry them.
+
+A linear adapter is an affine map ``A(x) = x + s * W_up(dropout(W_down x + b_down)) + ...``
+with no activation, so in eval mode it equals ``M x + c`` with
+``M = I + s W_up W_down`` and ``c = s (W_up b_down + b_up)``. An adapter placed
+right before or right after a frozen ``nn.Linear`` can therefore be folded into
+that linear after training (structural reparameterisation), leaving a plain
+``nn.Linear`` of the original shape: zero extra cost at inference.
+"""
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class LinearAdapter(nn.Module):
+    """``y = x + s * up(dropout(down(x)))``, identity at initialisation.
+
+    Args:
+        embed_dims (int): Width C of the tokens it adapts.
+        ratio (float): Bottleneck width as a fraction of ``embed_dims``.
+        scale (float): The factor s on the adapter branch.
+        dropout (float): Dropout on the bottleneck (training only).
+
+    Shapes: ``(..., C) -> (..., C)``.
+    """
+
+    def __init__(self, embed_dims: int, ratio: float = 0.25, scale: float = 1.0,
+                 dropout: float = 0.0):
+        super().__init__()
+        hidden = int(embed_dims * ratio)
+        if hidden < 1:
+            raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
+                             f'for embed_dims={embed_dims}')
+        self.scale = scale
+        self.down = nn.Linear(embed_dims, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.up = nn.Linear(hidden, embed_dims)
+        # Zero W_up and b_up: the adapted model starts as the image model.
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.scale * self.up(self.dropout(self.down(x)))
+
+    def affine(self) -> Tuple[Tensor, Tensor]:
+        """The eval-mode map as ``(M, c)`` with ``A(x) = x @ M.T + c``.
+
+        Returns:
+            tuple: ``M`` of shape (C, C) and ``c`` of shape (C,), in float64 so
+            that folding them adds no rounding beyond the final cast.
+        """
+        w_down = self.down.weight.double()
+        w_up = self.up.weight.double()
+        eye = torch.eye(w_down.shape[1], dtype=torch.float64,
+                        device=w_down.device)
+        matrix = eye + self.scale * w_up @ w_down
+        offset = self.scale * (w_up @ self.down.bias.double() +
+                               self.up.bias.double())
+        return matrix, offset
+
+
+class AdaptedLinear(nn.Linear):
+    """An ``nn.Linear`` with optional linear adapters on its input and output.
+
+    Its own ``weight`` and ``bias`` keep the names of the plain layer, so the
+    state dict of a merged model has exactly the keys of the model built
+    without adapters.
+
+    Args:
+        in_features, out_features (int): As ``nn.Linear``.
+        input_adapters (int): 0 = none; 1 = one adapter on the input, shared by
+            all outputs; n > 1 = the output rows are split into n equal chunks
+            (Q, K, V of a packed in-projection) and chunk i reads its own
+            adapted input ``A_i(x)``.
+        output_adapter (bool): an adapter on the output.
+        adapter_cfg (dict): ``ratio``, ``scale``, ``dropout`` of the adapters.
+
+    Shapes: ``(..., in_features) -> (..., out_features)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 input_adapters: int = 0, output_adapter: bool = False,
+                 adapter_cfg: Optional[dict] = None):
+        super().__init__(in_features, out_features, bias=bias)
+        adapter_cfg = adapter_cfg or {}
+        if input_adapters and out_features % input_adapters:
+            raise ValueError(f'out_features={out_features} cannot be split '
+                             f'into input_adapters={input_adapters} chunks')
+        self.input_adapters = nn.ModuleList(
+            LinearAdapter(in_features, **adapter_cfg)
+            for _ in range(input_adapters))
+        self.output_adapter = (LinearAdapter(out_features, **adapter_cfg)
+                               if output_adapter else None)
+
+    @property
+    def has_adapters(self) -> bool:
+        return len(self.input_adapters) > 0 or self.output_adapter is not None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if len(self.input_adapters) == 0:
+            out = F.linear(x, self.weight, self.bias)
+        elif len(self.input_adapters) == 1:
+            out = F.linear(self.input_adapters[0](x), self.weight, self.bias)
+        else:
+            chunks = len(self.input_adapters)
+            weights = self.weight.chunk(chunks, dim=0)
+            biases = (self.bias.chunk(chunks, dim=0) if self.bias is not None
+                      else [None] * chunks)
+            out = torch.cat([
+                F.linear(adapter(x), w, b)
+                for adapter, w, b in zip(self.input_adapters, weights, biases)
+            ], dim=-1)
+        if self.output_adapter is not None:
+            out = self.output_adapter(out)
+        return out
+
+    @torch.no_grad()
+    def folded(self) -> nn.Linear:
+        """A plain ``nn.Linear`` computing what this layer computes in eval mode.
+
+        Input side: ``W (M x + c) + b = (W M) x + (W c + b)``, per output chunk.
+        Output side: ``M (W x + b) + c = (M W) x + (M b + c)``.
+        """
+        weight = self.weight.double()
+        bias = (self.bias.double() if self.bias is not None else
+                torch.zeros(self.out_features, dtype=torch.float64,
+                            device=self.weight.device))
+        if len(self.input_adapters):
+            new_weights: List[Tensor] = []
+            new_biases: List[Tensor] = []
+            chunks = len(self.input_adapters)
+            for adapter, w, b in zip(self.input_adapters,
+                                     weight.chunk(chunks, dim=0),
+                                     bias.chunk(chunks, dim=0)):
+                matrix, offset = adapter.affine()
+                new_weights.append(w @ matrix)
+                new_biases.append(w @ offset + b)
+            weight, bias = torch.cat(new_weights), torch.cat(new_biases)
+        if self.output_adapter is not None:
+            matrix, offset = self.output_adapter.affine()
+            weight, bias = matrix @ weight, matrix @ bias + offset
+        has_bias = self.bias is not None or self.has_adapters
+        linear = nn.Linear(self.in_features, self.out_features, bias=has_bias,
+                           device=self.weight.device, dtype=self.weight.dtype)
+        linear.weight.copy_(weight)
+        if has_bias:
+            linear.bias.copy_(bias)
+        linear.weight.requires_grad_(self.weight.requires_grad)
+        if has_bias:
+            linear.bias.requires_grad_(self.weight.requires_grad)
+        return linear

@@ -1,0 +1,142 @@
+"""Load image-model weights into :class:`ZeroI2VViT` from local files.
+
+Accepted formats (detected from the file, never from its name):
+
+* an OpenAI CLIP JIT archive (``ViT-B-16.pt`` as OpenAI distributes it);
+* an open_clip checkpoint (``{'state_dict': ...}``) or state dict, of a whole
+  CLIP model (``visual.*`` keys) or of its visual tower alone;
+* an MMEngine checkpoint of this backbone or of a recognizer built on it
+  (``backbone.*`` keys).
+
+CLIP's ``proj`` (the image-text projection) is dropped.
+"""
+import os.path as osp
+import zipfile
+from typing import Dict, Optional
+
+import torch
+from mmengine.logging import print_log
+from torch import Tensor
+
+# Local files the user chose to load; MMEngine checkpoints hold more than
+# tensors (see compat.load_trusted_local_checkpoint).
+from ..compat import load_trusted_local_checkpoint
+
+PRETRAINED_HINT = (
+    'Put the image model there, e.g. OpenAI\'s CLIP ViT-B-16.pt (the file '
+    'open_clip downloads for ViT-B-16 "openai"), or an open_clip checkpoint; '
+    'tools/convert_clip_weights.py SRC OUT turns any supported format into a '
+    'backbone checkpoint.')
+
+# Parameters that exist only in adapter / compression models: a checkpoint
+# holding them cannot load into a plain model without losing them.
+ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.')
+
+
+def check_pretrained_file(path: Optional[str]) -> Optional[str]:
+    """Fail at build time, naming the path, when the weights file is absent."""
+    if path is None:
+        return None
+    path = osp.expanduser(str(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'pretrained weights file not found: {path}. {PRETRAINED_HINT}')
+    return path
+
+
+def _is_jit_archive(path: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split('/')[1:2] == ['code']
+                   for name in archive.namelist())
+
+
+def read_state_dict(path: str) -> Dict[str, Tensor]:
+    """The raw tensor dict of a weights file, whatever its container."""
+    if _is_jit_archive(path):
+        return {k: v for k, v in
+                torch.jit.load(path, map_location='cpu').state_dict().items()}
+    obj = load_trusted_local_checkpoint(path, map_location='cpu')
+    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
+        obj = obj['state_dict']
+    if not isinstance(obj, dict) or not all(
+            isinstance(v, Tensor) for v in obj.values()):
+        raise ValueError(f'{path}: not a state dict or checkpoint (found '
+                         f'{type(obj).__name__})')
+    return obj
+
+
+def _strip(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items()
+            if k.startswith(prefix)}
+
+
+def to_backbone_keys(state: Dict[str, Tensor], path: str) -> Dict[str, Tensor]:
+    """Map any supported layout onto :class:`ZeroI2VViT` parameter names."""
+    if all(k.startswith('module.') for k in state):  # saved from DDP
+        state = _strip(state, 'module.')
+    if any(k.startswith('backbone.') for k in state):  # MMEngine recognizer
+        return _strip(state, 'backbone.')
+    if any(k.startswith('visual.') for k in state):  # whole CLIP model
+        state = _strip(state, 'visual.')
+    if 'conv1.weight' not in state:
+        sample = sorted(state)[:5]
+        raise ValueError(
+            f'{path}: not a CLIP-style ViT (no conv1.weight among keys like '
+            f'{sample}); expected an OpenAI/open_clip CLIP model, its visual '
+            'tower, or an MMEngine checkpoint of ZeroI2VViT')
+    converted = {}
+    for key, value in state.items():
+        if key == 'proj':
+            continue  # image-text projection: not part of the video backbone
+        key = key.replace('attn.in_proj_weight', 'attn.in_proj.weight')
+        key = key.replace('attn.in_proj_bias', 'attn.in_proj.bias')
+        converted[key] = value
+    return converted
+
+
+def load_backbone_weights(path: str) -> Dict[str, Tensor]:
+    """Read ``path`` and return its visual-tower weights in backbone names."""
+    path = check_pretrained_file(path)
+    return to_backbone_keys(read_state_dict(path), path)
+
+
+def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
+    """Load ``path`` into ``backbone`` (non-strict, with checks).
+
+    Missing and unexpected keys are logged (a fresh video backbone misses its
+    temporal embedding and adapters: that is expected). A shape mismatch, or
+    a checkpoint with unmerged adapters going into a model without them,
+    raises with the key and what to do.
+    """
+    state = load_backbone_weights(path)
+    own = backbone.state_dict()
+    check_compatible(state, own, path)
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing:
+        print_log(f'{path}: {len(missing)} backbone keys not in the file, '
+                  f'kept as initialised: {missing}', logger='current')
+    if unexpected:
+        print_log(f'{path}: ignored {len(unexpected)} keys the backbone does '
+                  f'not have: {unexpected}', logger='current')
+    print_log(f'loaded backbone weights from {path}', logger='current')
+
+
+def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
+                     path: str) -> None:
+    """Raise on anything a non-strict load would silently get wrong."""
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape:
+            raise ValueError(
+                f'{path}: shape mismatch for {key}: checkpoint '
+                f'{tuple(value.shape)} vs model {tuple(own[key].shape)} (a '
+                'checkpoint for another model size, patch size, image size or '
+                'frame count?)')
+    file_has = any(m in k for k in state for m in ADAPTER_MARKERS)
+    model_has = any(m in k for k in own for m in ADAPTER_MARKERS)
+    if file_has and not model_has:
+        raise ValueError(
+            f'{path} holds unmerged linear adapters but the model has none: '
+            'merge the checkpoint first (tools/merge_adapters.py) or build '
+            'the model with the adapters of the config it was trained with')
