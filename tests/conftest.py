@@ -5,6 +5,10 @@ import pytest
 import torch
 
 import zeroi2v_mm  # noqa: F401  (compat fixes + registrations)
+from mmaction.utils import register_all_modules
+
+# Builds in tests resolve types in MMAction2's scope, as the runner does.
+register_all_modules(init_default_scope=True)
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

@@ -43,4 +43,19 @@ class CheckedVideoDataset(VideoDataset):
                 if not all(label.lstrip('-').isdigit() for label in labels):
                     raise ValueError(f'{self.ann_file}:{number}: label is not '
                                      f'an integer in {line.strip()!r}')
-        return super().load_data_list()
+        data_list = super().load_data_list()
+        for number, info in enumerate(data_list, start=1):
+            info['ann_line'] = number
+        return data_list
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline; a video that cannot be read is named, with its
+        annotation line, instead of surfacing as a decoder error."""
+        try:
+            return super().prepare_data(idx)
+        except Exception as error:
+            info = self.get_data_info(idx)
+            raise RuntimeError(
+                f"cannot load video {info['filename']} ({self.ann_file} line "
+                f"{info.get('ann_line', '?')}): {type(error).__name__}: "
+                f'{error}') from error

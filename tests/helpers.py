@@ -1,0 +1,64 @@
+"""Helpers shared by the end-to-end tests: tiny data and CLI runs."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+VENV_BIN = osp.dirname(sys.executable)
+
+
+def load_tool(relative_path: str):
+    """Import a script under tools/ (not a package) as a module."""
+    path = osp.join(REPO, relative_path)
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
+    """A few 32 px, 8-frame synthetic videos per class."""
+    tool = load_tool('tools/data/make_synthetic_videos.py')
+    tool.make_dataset(out_dir, videos_per_class=videos_per_class,
+                      val_per_class=val_per_class, frames=8, size=32,
+                      progress=False)
+    return str(out_dir)
+
+
+def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
+    """--cfg-options turning configs/demo/* into a seconds-long CPU run."""
+    videos = osp.join(data_dir, 'videos')
+    options = [
+        'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
+        'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
+        'model.cls_head.in_channels=64',
+        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
+        'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
+        'test_dataloader.batch_size=4',
+    ]
+    for loader, split in (('train_dataloader', 'train'),
+                          ('val_dataloader', 'val'),
+                          ('test_dataloader', 'val')):
+        options += [
+            f'{loader}.dataset.ann_file={data_dir}/{split}_list.txt',
+            f'{loader}.dataset.data_prefix.video={videos}',
+        ]
+        # 32 px videos: resize the pipelines' 64 px step down to 32.
+        options.append(f'{loader}.dataset.pipeline.3.scale=(32,32)')
+    return options
+
+
+def run_cli(args, timeout=300):
+    """Run a command with the venv's bin first on PATH, from the repo root."""
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
+               PYTHONUNBUFFERED='1')
+    result = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f'{args} failed ({result.returncode}):\n'
+                             f'{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
+    return result.stdout + result.stderr

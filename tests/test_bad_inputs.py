@@ -1,0 +1,135 @@
+"""Bad input fails at once with an error naming the file, key or value."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmaction.registry import DATASETS
+from zeroi2v_mm.models import ZeroI2VViT
+
+from conftest import TINY_ARCH
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def test_missing_pretrained_file_fails_at_build_with_path(tmp_path):
+    path = str(tmp_path / 'ViT-B-16.pt')
+    with pytest.raises(FileNotFoundError, match='ViT-B-16.pt'):
+        ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
+
+
+def test_checkpoint_of_another_model_names_key_and_shapes(tmp_path):
+    other = ZeroI2VViT(arch=dict(TINY_ARCH, width=32, heads=2), num_frames=2)
+    path = str(tmp_path / 'small.pth')
+    torch.save(other.state_dict(), path)
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
+    with pytest.raises(ValueError, match=r'small.pth: shape mismatch for '
+                       r'\S+: checkpoint \(32.*\) vs model \(64'):
+        model.init_weights()
+
+
+def test_checkpoint_for_other_frame_count_is_refused(tmp_path):
+    other = ZeroI2VViT(arch=TINY_ARCH, num_frames=4)
+    path = str(tmp_path / 'four_frames.pth')
+    torch.save({'state_dict': {'backbone.' + k: v
+                               for k, v in other.state_dict().items()}}, path)
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8, pretrained=path)
+    with pytest.raises(ValueError, match='temporal_embedding'):
+        model.init_weights()
+
+
+def test_non_clip_file_is_refused(tmp_path):
+    path = str(tmp_path / 'resnet.pth')
+    torch.save({'layer1.0.conv1.weight': torch.zeros(1)}, path)
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
+    with pytest.raises(ValueError, match='resnet.pth: not a CLIP-style ViT'):
+        model.init_weights()
+
+
+def test_unmerged_checkpoint_into_plain_model_says_what_to_do(tmp_path):
+    adapted = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, adapters=dict())
+    path = str(tmp_path / 'adapted.pth')
+    torch.save(adapted.state_dict(), path)
+    plain = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
+    with pytest.raises(ValueError, match='merge_adapters'):
+        plain.init_weights()
+
+
+@pytest.mark.parametrize('bad,message', [
+    (dict(stdha=dict(offset={1: 1})), 'unknown stdha keys'),
+    (dict(adapters=dict(num_adapters=5)), 'num_adapters=5'),
+    (dict(adapters=dict(rank=4)), 'unknown adapters keys'),
+    (dict(arch='ViT-H/14'), "unknown arch 'ViT-H/14'"),
+    (dict(act='relu'), "act='relu'"),
+    (dict(compress=dict(type='InTI', after_blocks=(3,))), 'after_blocks'),
+])
+def test_bad_backbone_arguments(bad, message):
+    kwargs = dict(arch=TINY_ARCH, num_frames=8)
+    kwargs.update(bad)
+    with pytest.raises(ValueError, match=message):
+        ZeroI2VViT(**kwargs)
+
+
+def _demo_dataset_cfg(**overrides):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py'))
+    dataset = cfg.train_dataloader.dataset.to_dict()
+    dataset.update(overrides)
+    return dataset
+
+
+def test_missing_annotation_file_says_what_to_get(tmp_path):
+    cfg = _demo_dataset_cfg(ann_file=str(tmp_path / 'train_list.txt'))
+    with pytest.raises(FileNotFoundError,
+                       match='train_list.txt.*make_synthetic_videos'):
+        DATASETS.build(cfg)
+
+
+def test_missing_video_folder_is_named(tmp_path):
+    ann = tmp_path / 'list.txt'
+    ann.write_text('a.mp4 0\n')
+    cfg = _demo_dataset_cfg(ann_file=str(ann),
+                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    with pytest.raises(FileNotFoundError, match='video folder not found'):
+        DATASETS.build(cfg)
+
+
+def test_malformed_annotation_line_is_named(tmp_path):
+    ann = tmp_path / 'list.txt'
+    ann.write_text('a.mp4 0\nb.mp4 zero\n')
+    (tmp_path / 'videos').mkdir()
+    cfg = _demo_dataset_cfg(ann_file=str(ann),
+                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    with pytest.raises(ValueError, match='list.txt:2'):
+        DATASETS.build(cfg)
+
+
+def test_unreadable_video_names_file_and_line(tmp_path):
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'videos' / 'broken.mp4').write_bytes(b'not a video')
+    ann = tmp_path / 'list.txt'
+    ann.write_text('broken.mp4 1\n')
+    cfg = _demo_dataset_cfg(ann_file=str(ann),
+                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    dataset = DATASETS.build(cfg)
+    with pytest.raises(RuntimeError, match=r'broken.mp4 \(.*list.txt line 1'):
+        dataset[0]
+
+
+def test_k400_config_without_weights_stops_at_once(tmp_path, monkeypatch):
+    from mmaction.registry import MODELS
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/zeroi2v_k400.py'))
+    with pytest.raises(FileNotFoundError,
+                       match='checkpoints/clip/ViT-B-16.pt.*OpenAI'):
+        MODELS.build(cfg.model)
+
+
+def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/zeroi2v_k400.py'))
+    with pytest.raises(FileNotFoundError,
+                       match='kinetics400_train_list_videos.txt.*tools/data/'
+                       'kinetics'):
+        DATASETS.build(cfg.train_dataloader.dataset)

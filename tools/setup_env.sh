@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv at the repository root with the pinned stack (DESIGN.md s.4)
+# and install zeroi2v_mm into it (editable). Safe to rerun: pip skips what is
+# already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# torch is named with its version (requirements.txt) so pip takes the local
+# wheels instead of pulling a multi-GB build; setuptools<81 keeps openmim's
+# pkg_resources import working.
+.venv/bin/python -m pip install -q --disable-pip-version-check \
+    -r requirements.txt -r requirements-test.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check \
+    --no-build-isolation --no-deps -e .
+.venv/bin/python -c "import zeroi2v_mm, mmaction, mim; print('zeroi2v_mm', zeroi2v_mm.__version__, 'ready in .venv')"

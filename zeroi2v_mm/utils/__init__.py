@@ -1,0 +1,3 @@
+from .io import atomic_save_checkpoint, atomic_write_json
+
+__all__ = ['atomic_save_checkpoint', 'atomic_write_json']
