@@ -85,3 +85,4 @@ test_evaluator = val_evaluator
 default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'),
     logger=dict(interval=50))
+custom_hooks = [dict(type='MergeAdaptersHook', verify_batches=2)]

@@ -11,6 +11,8 @@ compat.apply_all()
 import mmaction.models  # noqa: E402,F401  (MMAction2's own registrations)
 
 from .datasets import *  # noqa: E402,F401,F403
+from .engine import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403
+from .reparam import merge_adapters  # noqa: E402,F401
 
 __version__ = '0.1.0'

@@ -87,3 +87,4 @@ default_hooks = dict(
     logger=dict(interval=5))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, deterministic=False)
+custom_hooks = [dict(type='MergeAdaptersHook', verify_batches=2)]

@@ -140,3 +140,52 @@ def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
             f'{path} holds unmerged linear adapters but the model has none: '
             'merge the checkpoint first (tools/merge_adapters.py) or build '
             'the model with the adapters of the config it was trained with')
+
+
+def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
+                              backbone: torch.nn.Module) -> None:
+    """Refuse a checkpoint whose linear adapters do not match ``backbone``.
+
+    Called by ``ZeroI2VViT._load_from_state_dict``, so it guards every load:
+    torch's ``load_state_dict`` and MMEngine's (``load_from``, ``mim test``,
+    ``tools/test.py``, which only warn about unexpected or missing keys).
+
+    * Adapter keys going into a model without adapters: always refused (the
+      adapters would be silently dropped).
+    * A merged checkpoint (no adapter keys, but a whole video backbone with
+      its temporal embedding) going into a model with adapters: refused only
+      when the backbone is part of the model being loaded (``prefix`` is not
+      empty, e.g. ``'backbone.'``), i.e. a recognizer checkpoint. Loading
+      image or video weights into the backbone itself (``prefix == ''``:
+      :func:`load_backbone_state_dict`, ``backbone.load_state_dict``) is how
+      a run starts from pretrained weights with fresh adapters, and stays
+      allowed.
+
+    Args:
+        state_dict: the keys being loaded (full names, with ``prefix``).
+        prefix: where the backbone sits in the loaded model (``''`` at root).
+        backbone: the model receiving them.
+    """
+    keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+    file_adapters = [k for k in keys if any(m in k for m in ADAPTER_MARKERS)]
+    model_has = any(m in name for name, _ in backbone.named_parameters()
+                    for m in ADAPTER_MARKERS)
+    if file_adapters and not model_has:
+        raise ValueError(
+            f'checkpoint key {prefix + file_adapters[0]!r} (and '
+            f'{len(file_adapters) - 1} more) belongs to an unmerged linear '
+            'adapter, but this model was built with '
+            'model.backbone.adapters=None. Test the checkpoint with the '
+            'config it was trained with (adapters on), or merge it first: '
+            'python tools/merge_adapters.py CONFIG CHECKPOINT --out '
+            'MERGED.pth, then use MERGED.pth with this config')
+    whole_video_backbone = 'temporal_embedding' in keys and any(
+        k.endswith('attn.in_proj.weight') for k in keys)
+    if prefix and model_has and not file_adapters and whole_video_backbone:
+        raise ValueError(
+            f'checkpoint holds a merged model (keys {prefix}transformer.* '
+            'without linear adapters, e.g. a *_merged.pth written by '
+            'MergeAdaptersHook or tools/merge_adapters.py), but this model '
+            'was built with adapters. Load it with the merged-inference '
+            'config (configs/..._merged.py), or add --cfg-options '
+            'model.backbone.adapters=None "custom_hooks=[]"')

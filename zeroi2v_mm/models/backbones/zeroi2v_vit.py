@@ -20,7 +20,8 @@ from mmaction.registry import MODELS
 
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
-from ..weights import check_pretrained_file, load_backbone_state_dict
+from ..weights import (check_checkpoint_adapters, check_pretrained_file,
+                       load_backbone_state_dict)
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
@@ -302,6 +303,14 @@ class ZeroI2VViT(BaseModule):
         super().init_weights()
         if self.pretrained:
             load_backbone_state_dict(self, self.pretrained)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Refuse adapters that do not match this model (an unmerged
+        checkpoint into ``adapters=None``, a merged recognizer checkpoint into
+        a model with adapters; see :func:`check_checkpoint_adapters`), then
+        load as usual. Runs under torch's and MMEngine's loaders alike."""
+        check_checkpoint_adapters(state_dict, prefix, self)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:

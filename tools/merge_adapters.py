@@ -1,0 +1,183 @@
+"""Fold the linear adapters of a ZeroI2V checkpoint into its linears, offline.
+
+    python tools/merge_adapters.py CONFIG CHECKPOINT --out MERGED.pth
+        [--verify N] [--tolerance 1e-4] [--force] [--device cpu]
+        [--cfg-options k=v ...]
+
+CONFIG is the config the checkpoint was trained with (adapters on). The tool
+builds that model, loads CHECKPOINT strictly, merges a copy, compares merged
+and unmerged logits (fp32) on N batches of the config's validation data
+(``--verify 0`` skips it), and writes MERGED.pth and MERGED.json (the report:
+parameters and GFLOPs per view before and after, max abs difference, top-1
+agreement) atomically. It exits non-zero and writes nothing when the
+difference exceeds the tolerance, and never overwrites an existing file
+without ``--force``. MERGED.pth loads strictly into the same config with
+``model.backbone.adapters=None`` (``configs/*_merged.py``)::
+
+    mim test mmaction configs/zeroi2v_k400_merged.py --checkpoint MERGED.pth
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+import mmengine
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint, weights_to_cpu
+
+import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
+from mmaction.registry import MODELS
+from zeroi2v_mm.models.weights import ADAPTER_MARKERS
+from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
+                                format_report, merge_and_verify)
+from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Merge the linear adapters of a ZeroI2V checkpoint into '
+        'its linears (zero extra inference cost) and verify the result')
+    parser.add_argument('config', help='the config the checkpoint was '
+                        'trained with (adapters on)')
+    parser.add_argument('checkpoint', help='an unmerged checkpoint')
+    parser.add_argument('--out', required=True,
+                        help='merged checkpoint to write (.pth); the report '
+                        'goes next to it (.json)')
+    parser.add_argument('--verify', type=int, default=2, metavar='N',
+                        help='validation batches to compare merged and '
+                        'unmerged logits on (0 skips; default 2)')
+    parser.add_argument('--tolerance', type=float, default=1e-4,
+                        help='largest accepted max-abs logit difference '
+                        '(fp32; default 1e-4)')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite an existing --out and its report')
+    parser.add_argument('--device', default=None,
+                        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args(argv)
+
+
+def report_path_of(out: str) -> str:
+    return osp.splitext(out)[0] + '.json'
+
+
+def build_batches(cfg: Config, num_batches: int):
+    """The first ``num_batches`` batches of the validation loader (the test
+    loader when there is no validation one)."""
+    for key in ('val_dataloader', 'test_dataloader'):
+        loader_cfg = cfg.get(key)
+        if loader_cfg:
+            break
+    else:
+        raise SystemExit(f'{cfg.filename} has no val_dataloader or '
+                         'test_dataloader to verify on; pass --verify 0 to '
+                         'merge without checking on data (not recommended)')
+    loader_cfg = mmengine.ConfigDict(loader_cfg)
+    # Only a couple of batches are read once: no long-lived workers.
+    loader_cfg.persistent_workers = False
+    try:
+        loader = Runner.build_dataloader(loader_cfg)
+    except FileNotFoundError as error:
+        raise SystemExit(
+            f'cannot read the {key} data of {cfg.filename} to verify the '
+            f'merge: {error}\nPoint {key}.dataset at your data with '
+            '--cfg-options, or pass --verify 0 to merge without checking '
+            'on data (not recommended).') from None
+    batches = []
+    for batch in loader:
+        batches.append(batch)
+        if len(batches) == num_batches:
+            break
+    return batches, key
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = osp.abspath(args.out)
+    report_path = report_path_of(out)
+    if args.verify < 0:
+        raise SystemExit(f'--verify {args.verify}: must be >= 0')
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    if osp.abspath(args.checkpoint) == out:
+        raise SystemExit(f'--out {args.out} is the input checkpoint; choose '
+                         'another file')
+    existing = [p for p in (out, report_path) if osp.exists(p)]
+    if existing and not args.force:
+        raise SystemExit(f'{existing[0]} exists; pass --force to overwrite '
+                         'it')
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    backbone = cfg.model.get('backbone', {})
+    if backbone.get('adapters') is None:
+        raise SystemExit(
+            f'{args.config} builds model.backbone with adapters=None: pass '
+            'the config the checkpoint was trained with (adapters on), not '
+            'its merged variant')
+    # Every weight comes from the checkpoint: the CLIP file is not needed.
+    backbone['pretrained'] = None
+
+    checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+    state = checkpoint.get('state_dict', checkpoint)
+    if not any(m in key for key in state for m in ADAPTER_MARKERS):
+        raise SystemExit(
+            f'{args.checkpoint} has no linear adapters (keys with '
+            f'{" or ".join(ADAPTER_MARKERS)}): it is already merged or was '
+            'trained without adapters; nothing to merge')
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = MODELS.build(cfg.model)
+    # Strict: a checkpoint of another model must not be merged half-loaded.
+    state = {key[len('module.'):] if key.startswith('module.') else key: value
+             for key, value in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError) as error:
+        raise SystemExit(f'{args.checkpoint} does not fit the model of '
+                         f'{args.config}: {error}') from None
+    model.to(device).eval()
+
+    batches, data = None, 'none (--verify 0)'
+    if args.verify:
+        batches, data = build_batches(cfg, args.verify)
+    plain = build_plain_model(cfg.model)
+    try:
+        merged, report = merge_and_verify(model, batches,
+                                          tolerance=args.tolerance,
+                                          plain=plain)
+    except MergeVerificationError as error:
+        print(f'merge refused, nothing written: {error}', file=sys.stderr)
+        return 1
+    report.update(data=data, checkpoint=out,
+                  source=osp.abspath(args.checkpoint))
+
+    meta = dict(checkpoint.get('meta') or {})
+    meta.update(
+        merged_adapters=True, source=osp.abspath(args.checkpoint),
+        time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+        mmengine_version=mmengine.__version__,
+        merge_report={k: report[k] for k in (
+            'max_abs_diff', 'top1_agreement', 'num_samples', 'tolerance')})
+    from zeroi2v_mm.engine.hooks import merged_config
+    try:
+        meta['cfg'] = merged_config(cfg).pretty_text
+    except Exception:  # formatting only; the weights are what matters
+        meta.pop('cfg', None)
+    atomic_save_checkpoint(
+        dict(meta=meta, state_dict=weights_to_cpu(merged.state_dict())), out)
+    atomic_write_json(report, report_path)
+    print(format_report(report))
+    print(f'merged checkpoint: {out}\nreport: {report_path}')
+    if not args.verify:
+        print('WARNING: not verified on data (--verify 0)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from .hooks import MergeAdaptersHook
+
+__all__ = ['MergeAdaptersHook']
