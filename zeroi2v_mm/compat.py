@@ -10,7 +10,13 @@ import sys
 import types
 
 import torch
+import torch.distributed as torch_dist
+from mmengine.dist import utils as dist_utils
+from mmengine.fileio.backends.local_backend import LocalBackend
+from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .utils.io import atomic_write
 
 
 class MissingDRN:
@@ -75,6 +81,70 @@ def fix_checkpoint_loading() -> None:
         prefixes='', loader=load_trusted_local_checkpoint, force=True)
 
 
+_init_dist_pytorch_original = dist_utils._init_dist_pytorch
+
+
+def init_dist_pytorch_cpu_aware(backend, init_backend='torch', **kwargs):
+    """MMEngine's torchrun initialisation, also on machines without a GPU.
+
+    MMEngine calls ``torch.cuda.set_device`` unconditionally, so
+    ``--launcher pytorch`` fails on CPU. Without CUDA the process group is
+    created with gloo (NCCL needs GPUs) and no device is set.
+    """
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _init_dist_pytorch_original(backend, init_backend, **kwargs)
+    torch_dist.init_process_group(
+        backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+
+def fix_cpu_distributed() -> None:
+    """CPU DDP (gloo): launcher initialisation and the DDP wrapper.
+
+    MMEngine's runner passes ``device_ids=[LOCAL_RANK]`` to DDP, which torch
+    refuses for a module on the CPU; there it must be None.
+    """
+    dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
+    if getattr(MMDistributedDataParallel.__init__, '_cpu_aware', False):
+        return
+    original_init = MMDistributedDataParallel.__init__
+
+    def init(self, module, detect_anomalous_params=False, **kwargs):
+        first = next(module.parameters(), None)
+        if first is not None and first.device.type == 'cpu':
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+        original_init(self, module,
+                      detect_anomalous_params=detect_anomalous_params,
+                      **kwargs)
+
+    init._cpu_aware = True
+    MMDistributedDataParallel.__init__ = init
+
+
+def _atomic_put(self, obj: bytes, filepath) -> None:
+    def write(tmp_path):
+        with open(tmp_path, 'wb') as f:
+            f.write(obj)
+    atomic_write(str(filepath), write)
+
+
+def _atomic_put_text(self, obj: str, filepath, encoding: str = 'utf-8'):
+    def write(tmp_path):
+        with open(tmp_path, 'w', encoding=encoding) as f:
+            f.write(obj)
+    atomic_write(str(filepath), write)
+
+
+def fix_atomic_local_writes() -> None:
+    """Make MMEngine's local file writes (checkpoints, ``last_checkpoint``)
+    atomic: a temporary file in the same folder, then a rename. A run killed
+    while saving leaves the previous file intact, never half a file."""
+    LocalBackend.put = _atomic_put
+    LocalBackend.put_text = _atomic_put_text
+
+
 def apply_all() -> None:
     fix_missing_drn_module()
     fix_checkpoint_loading()
+    fix_cpu_distributed()
+    fix_atomic_local_writes()

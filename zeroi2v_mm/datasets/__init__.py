@@ -1,3 +1,4 @@
 from .checked_video_dataset import CheckedVideoDataset
+from .transforms import CheckVideoLength
 
-__all__ = ['CheckedVideoDataset']
+__all__ = ['CheckedVideoDataset', 'CheckVideoLength']

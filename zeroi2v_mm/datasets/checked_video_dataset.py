@@ -2,6 +2,8 @@
 import os.path as osp
 from typing import List, Optional
 
+from mmengine.logging import print_log
+
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
 
@@ -10,16 +12,28 @@ from mmaction.registry import DATASETS
 class CheckedVideoDataset(VideoDataset):
     """``VideoDataset`` that fails at once, saying what to get and where,
     when its annotation file or video folder is missing, and names the file
-    and line of a malformed annotation.
+    and line of a malformed annotation or of a video that cannot be loaded
+    (missing, empty, corrupt, too short: see ``CheckVideoLength``).
 
     Args:
         data_hint (str, optional): What to download or generate and where to
             put it; appended to every error.
+        on_bad_video (str): ``'error'`` (default) stops at the first video
+            that cannot be loaded, naming it and its annotation line.
+            ``'skip'`` (training only) warns, counts and trains on another
+            sample instead; evaluation never skips, since that would change
+            the test set.
         **kwargs: as MMAction2's ``VideoDataset``.
     """
 
-    def __init__(self, *args, data_hint: Optional[str] = None, **kwargs):
+    def __init__(self, *args, data_hint: Optional[str] = None,
+                 on_bad_video: str = 'error', **kwargs):
+        if on_bad_video not in ('error', 'skip'):
+            raise ValueError(f"on_bad_video={on_bad_video!r}: choose 'error' "
+                             "or 'skip'")
         self.data_hint = data_hint or ''
+        self.on_bad_video = on_bad_video
+        self.skipped_videos = 0
         super().__init__(*args, **kwargs)
 
     def _fail(self, message: str) -> None:
@@ -55,7 +69,13 @@ class CheckedVideoDataset(VideoDataset):
             return super().prepare_data(idx)
         except Exception as error:
             info = self.get_data_info(idx)
-            raise RuntimeError(
-                f"cannot load video {info['filename']} ({self.ann_file} line "
-                f"{info.get('ann_line', '?')}): {type(error).__name__}: "
-                f'{error}') from error
+            message = (f"cannot load video {info['filename']} "
+                       f"({self.ann_file} line {info.get('ann_line', '?')}): "
+                       f'{type(error).__name__}: {error}')
+            if self.on_bad_video == 'skip' and not self.test_mode:
+                self.skipped_videos += 1
+                print_log(f'{message}; skipped (bad videos skipped so far: '
+                          f'{self.skipped_videos})', logger='current',
+                          level=30)
+                return None  # BaseDataset then draws another sample
+            raise RuntimeError(message) from error

@@ -1,0 +1,211 @@
+"""Scale-out and faults: CPU DDP (gloo) equals one process, a SIGKILLed run
+resumes to the same result, writes are atomic, bad videos are named."""
+import glob
+import os
+import os.path as osp
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+
+from mmaction.registry import DATASETS
+from zeroi2v_mm.utils import io as atomic_io
+
+from helpers import (REPO, VENV_BIN, make_tiny_videos, run_cli,
+                     tiny_demo_overrides)
+
+CONFIG = 'configs/demo/zeroi2v_synthetic.py'
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    return make_tiny_videos(tmp_path_factory.mktemp('synthetic'))
+
+
+def _deterministic(options):
+    """Same samples in the same order in every run: no shuffling, centred
+    clips, one worker per process."""
+    return options + [
+        'train_dataloader.sampler.shuffle=False',
+        'train_dataloader.dataset.pipeline.1.test_mode=True',
+        'custom_hooks=[]',
+    ]
+
+
+def _weights(path):
+    return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+
+
+def test_two_gloo_processes_equal_one_process(tiny_data, tmp_path):
+    single, ddp = str(tmp_path / 'single'), str(tmp_path / 'ddp')
+    options = _deterministic(tiny_demo_overrides(tiny_data, single))
+    run_cli(['python', 'tools/train.py', CONFIG, '--work-dir', single,
+             '--cfg-options', *options, 'train_dataloader.batch_size=4'])
+    options = _deterministic(tiny_demo_overrides(tiny_data, ddp))
+    log = run_cli(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                   ddp, '--cfg-options', *options,
+                   'train_dataloader.batch_size=2'])
+    assert 'Distributed training: True' in log
+    one, two = (_weights(osp.join(d, 'epoch_1.pth')) for d in (single, ddp))
+    assert one.keys() == two.keys()
+    # Same total batch of 4: DDP averages the two halves' gradients. Only the
+    # order of float reductions differs; Adam amplifies that a little.
+    for key in one:
+        assert torch.allclose(one[key], two[key], atol=1e-5), key
+    trained = [k for k in one if 'adapters' in k and k.endswith('up.weight')]
+    assert trained and any(one[k].abs().max() > 0 for k in trained)
+
+
+def _train_command(work_dir, data, epochs, resume=False):
+    options = tiny_demo_overrides(data, work_dir, epochs=epochs)
+    options += ['train_dataloader.batch_size=2', 'default_hooks.logger.interval=2',
+                'default_hooks.checkpoint.interval=1',
+                'default_hooks.checkpoint.max_keep_ckpts=-1',
+                'train_cfg.val_interval=3', 'custom_hooks=[]']
+    return ([osp.join(VENV_BIN, 'python'), 'tools/train.py', CONFIG,
+             '--work-dir', work_dir] + (['--resume'] if resume else []) +
+            ['--cfg-options'] + options)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tiny_data,
+                                                             tmp_path):
+    reference, crashed = str(tmp_path / 'ref'), str(tmp_path / 'crash')
+    reference_log = run_cli(_train_command(reference, tiny_data, epochs=3))
+
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
+    process = subprocess.Popen(_train_command(crashed, tiny_data, epochs=3),
+                               cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    seen = ''
+    for line in process.stdout:  # kill once epoch 2 is under way
+        seen += line
+        if 'Epoch(train) [2][' in line:
+            process.send_signal(signal.SIGKILL)
+            break
+        assert time.time() < deadline, seen[-3000:]
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, seen[-3000:]
+    assert osp.isfile(osp.join(crashed, 'epoch_1.pth'))
+    assert not osp.exists(osp.join(crashed, 'epoch_2.pth'))
+    assert not glob.glob(osp.join(crashed, '.*.tmp'))  # no half-written file
+
+    log = run_cli(_train_command(crashed, tiny_data, epochs=3, resume=True))
+    assert 'resumed epoch: 1' in log
+    final_ref = _weights(osp.join(reference, 'epoch_3.pth'))
+    final_crash = _weights(osp.join(crashed, 'epoch_3.pth'))
+    for key in final_ref:
+        assert torch.equal(final_ref[key], final_crash[key]), key
+    metric = re.compile(r'Epoch\(val\) \[3\].*?acc/top1: ([0-9.]+)')
+    assert metric.findall(log) == metric.findall(reference_log) != []
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    target = tmp_path / 'epoch_1.pth'
+    target.write_bytes(b'good checkpoint')
+
+    def crash(tmp_path_):
+        with open(tmp_path_, 'wb') as f:
+            f.write(b'half')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_io.atomic_write(str(target), crash)
+    assert target.read_bytes() == b'good checkpoint'
+    assert os.listdir(tmp_path) == ['epoch_1.pth']
+
+
+def test_mmengine_checkpoint_writes_go_through_the_atomic_writer(
+        tmp_path, monkeypatch):
+    from mmengine.runner.checkpoint import save_checkpoint
+    import zeroi2v_mm.compat as compat
+    calls = []
+    original = compat.atomic_write
+
+    def spy(path, write):
+        calls.append(path)
+        return original(path, write)
+
+    monkeypatch.setattr(compat, 'atomic_write', spy)
+    path = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint({'state_dict': {'w': torch.ones(1)}}, path)
+    assert calls == [path]
+    assert torch.load(path)['state_dict']['w'].item() == 1
+
+
+def _dataset(tmp_path, lines, **kwargs):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, CONFIG))
+    ann = tmp_path / 'list.txt'
+    ann.write_text(''.join(f'{line}\n' for line in lines))
+    dataset = cfg.train_dataloader.dataset.to_dict()
+    dataset.update(ann_file=str(ann),
+                   data_prefix=dict(video=str(tmp_path / 'videos')), **kwargs)
+    return DATASETS.build(dataset)
+
+
+@pytest.fixture
+def video_folder(tmp_path, tiny_data):
+    videos = tmp_path / 'videos'
+    videos.mkdir()
+    good = osp.join(tiny_data, 'videos', 'train', 'move_left_0000.mp4')
+    (videos / 'good.mp4').write_bytes(open(good, 'rb').read())
+    (videos / 'empty.mp4').write_bytes(b'')
+    (videos / 'corrupt.mp4').write_bytes(b'\x00' * 1000)
+    return tmp_path
+
+
+@pytest.mark.parametrize('name,line', [('empty.mp4', 2), ('corrupt.mp4', 2),
+                                       ('missing.mp4', 2)])
+def test_bad_video_is_named_with_its_line(video_folder, name, line):
+    dataset = _dataset(video_folder, ['good.mp4 0', f'{name} 1'])
+    dataset[0]
+    with pytest.raises(RuntimeError, match=rf'{name} \(.*list.txt line {line}'):
+        dataset[1]
+
+
+def test_too_short_video_is_named(video_folder):
+    # the tiny videos have 8 frames; the demo clip spans 8 x 2
+    dataset = _dataset(video_folder, ['good.mp4 0'])
+    dataset.pipeline.transforms.insert(
+        1, __import__('zeroi2v_mm').datasets.CheckVideoLength(min_frames=16))
+    with pytest.raises(RuntimeError, match=r'good.mp4 .*line 1.*8 frames, '
+                       'fewer than min_frames=16'):
+        dataset[0]
+
+
+def test_skip_mode_warns_counts_and_trains_on_another_sample(video_folder):
+    dataset = _dataset(video_folder, ['corrupt.mp4 1', 'good.mp4 0'],
+                       on_bad_video='skip')
+    sample = dataset[0]
+    assert int(sample['data_samples'].gt_label) == 0
+    assert dataset.skipped_videos >= 1
+
+
+def test_evaluation_never_skips(video_folder):
+    dataset = _dataset(video_folder, ['corrupt.mp4 1'], on_bad_video='skip',
+                       test_mode=True)
+    with pytest.raises(RuntimeError, match='corrupt.mp4'):
+        dataset[0]
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    from zeroi2v_mm.models import ZeroI2VViT
+    from conftest import TINY_ARCH, randomize_adapters
+    torch.manual_seed(0)
+    plain = ZeroI2VViT(arch=TINY_ARCH, num_frames=4, adapters=dict(),
+                       stdha=dict(offsets={1: 1}))
+    randomize_adapters(plain)
+    checkpointed = ZeroI2VViT(arch=TINY_ARCH, num_frames=4, adapters=dict(),
+                              stdha=dict(offsets={1: 1}), with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 4, 32, 32)
+    plain(x).square().sum().backward()
+    checkpointed(x).square().sum().backward()
+    for (name, a), (_, b) in zip(plain.named_parameters(),
+                                 checkpointed.named_parameters()):
+        if a.requires_grad:
+            assert torch.allclose(a.grad, b.grad, atol=1e-6), name
