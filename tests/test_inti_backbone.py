@@ -1,0 +1,110 @@
+"""InTI and its baselines inside ZeroI2VViT: shapes, validation, merging,
+FLOPs and a tiny training run."""
+import pytest
+import torch
+
+from mmaction.registry import MODELS
+from zeroi2v_mm.analysis import count_flops
+from zeroi2v_mm.models import ZeroI2VViT
+from zeroi2v_mm.reparam import merge_adapters
+
+from conftest import TINY_ARCH, randomize_adapters
+from helpers import make_tiny_videos, run_cli, tiny_demo_overrides
+
+
+@pytest.mark.parametrize('kind', ['InTI', 'LinearPooling', 'ConvPooling'])
+def test_compression_halves_frames_per_layer(kind):
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8,
+                       compress=dict(type=kind, after_blocks=(1, 2))).eval()
+    assert model.frames_per_block == [8, 4, 2]
+    x = torch.randn(2, 3, 8, 32, 32)
+    assert model(x).shape == (2, 64, 2, 1, 1)
+    model.output = 'feature_map'
+    assert model(x).shape == (2, 64, 2, 4, 4)
+
+
+def test_compression_layers_train_with_frozen_image_model():
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=4, adapters=dict(),
+                       compress=dict(type='InTI', after_blocks=(1, )))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any(n.startswith('compressors.1.') for n in trainable)
+
+
+def test_stdha_offsets_checked_against_compressed_frames():
+    with pytest.raises(ValueError, match=r'block 1 \(4 frames\).*offset 4'):
+        ZeroI2VViT(arch=TINY_ARCH, num_frames=8, stdha=dict(offsets={4: 1}),
+                   compress=dict(type='InTI', after_blocks=(1, )))
+    # the same offset is fine without compression
+    ZeroI2VViT(arch=TINY_ARCH, num_frames=8, stdha=dict(offsets={4: 1}))
+
+
+def test_odd_frame_count_at_a_compression_point_is_a_build_error():
+    with pytest.raises(ValueError, match='3 frames is odd'):
+        ZeroI2VViT(arch=TINY_ARCH, num_frames=6,
+                   compress=dict(type='InTI', after_blocks=(1, 2)))
+
+
+def test_stdha_with_inti_matches_per_block_frame_counts():
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8,
+                       stdha=dict(offsets={1: 1, -1: 1}),
+                       compress=dict(type='InTI', after_blocks=(1, )))
+    frames = [block.attn.num_frames for block in model.transformer.resblocks]
+    assert frames == [8, 4, 4]
+
+
+@pytest.mark.parametrize('num_adapters', [4, 6])
+def test_merged_equals_unmerged_with_inti(num_adapters):
+    torch.manual_seed(0)
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8,
+                       stdha=dict(offsets={1: 1, -1: 1}),
+                       adapters=dict(num_adapters=num_adapters, scale=0.5),
+                       compress=dict(type='InTI', after_blocks=(1, 2))).eval()
+    randomize_adapters(model)
+    for param in model.compressors.parameters():  # leave the 0.5/0.5 start
+        param.data.add_(0.02 * torch.randn_like(param))
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+        merge_adapters(model)
+        after = model(x)
+    assert (before - after).abs().max() <= 1e-5
+
+
+def test_head_accepts_compressed_clips():
+    recognizer = MODELS.build(dict(
+        type='Recognizer3D',
+        backbone=dict(type='ZeroI2VViT', arch=TINY_ARCH, num_frames=8,
+                      compress=dict(type='InTI', after_blocks=(1, 2))),
+        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64,
+                      average_clips='prob')))
+    features = recognizer.backbone(torch.randn(2, 3, 8, 32, 32))
+    assert features.shape == (2, 64, 2, 1, 1)
+    assert recognizer.cls_head(features).shape == (2, 5)
+
+
+def test_inti_5_7_flops_ratio_on_vit_b16():
+    """InTI paper: 182 / 281 GFLOPs per 16-frame clip (0.648). The naive
+    16-frame model costs 16 frames of the image model (no temporal ops)."""
+    torch.manual_seed(0)
+    image = ZeroI2VViT(arch='ViT-B/16', num_frames=1)
+    per_frame = count_flops(image, torch.zeros(1, 3, 1, 224, 224))
+    assert abs(per_frame / 1e9 - 17.6) / 17.6 < 0.01
+    inti = ZeroI2VViT(arch='ViT-B/16', num_frames=16,
+                      compress=dict(type='InTI', after_blocks=(5, 7)))
+    compressed = count_flops(inti, torch.zeros(1, 3, 16, 224, 224))
+    ratio = compressed / (16 * per_frame)
+    assert ratio <= 0.66, ratio
+    assert abs(compressed / 1e9 - 182) / 182 < 0.02
+
+
+@pytest.mark.parametrize('config', ['configs/demo/inti_synthetic.py',
+                                    'configs/demo/zeroi2v_inti_synthetic.py'])
+def test_tiny_training_run_with_inti(tmp_path, config):
+    data = make_tiny_videos(tmp_path / 'data')
+    work_dir = str(tmp_path / 'work')
+    # 8 frames, InTI after block 1 of 2 (the tiny override has 2 layers)
+    options = tiny_demo_overrides(data, work_dir, epochs=1)
+    options.append('model.backbone.compress.after_blocks=(1,)')
+    log = run_cli(['python', 'tools/train.py', config, '--work-dir',
+                   work_dir, '--cfg-options', *options])
+    assert 'Epoch(val) [1]' in log
