@@ -1,0 +1,20 @@
+# ZeroI2V, CLIP ViT-B/16, Kinetics-400, 16 frames x interval 8 (paper Table
+# 12), STDHA {+1: 1, -1: 1, +2: 1} (Table 11: 3 of 12 heads, temporal
+# receptive field 4). Everything else as configs/zeroi2v_k400.py.
+_base_ = ['zeroi2v_k400.py']
+
+num_frames = 16
+frame_interval = 8
+model = dict(backbone=dict(
+    num_frames=num_frames,
+    stdha=dict(_delete_=True, offsets={1: 1, -1: 1, 2: 1})))
+
+# The base pipelines with SampleFrames changed to 16 x 8.
+train_pipeline, val_pipeline, test_pipeline = [[
+    dict(step, clip_len=num_frames, frame_interval=frame_interval)
+    if step['type'] == 'SampleFrames' else step for step in pipeline
+] for pipeline in (_base_.train_pipeline, _base_.val_pipeline,
+                   _base_.test_pipeline)]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,0 +1,11 @@
+# ZeroI2V, CLIP ViT-L/14, Something-Something V2, 32 frames sampled
+# uniformly. STDHA {+1: 2, -1: 2, +2: 1, -2: 1, +3: 1} (Table 11: 7 of 16
+# heads). Everything else as configs/zeroi2v_ssv2_32f.py.
+_base_ = ['zeroi2v_ssv2_32f.py']
+
+model = dict(
+    backbone=dict(
+        arch='ViT-L/14',
+        pretrained='checkpoints/clip/ViT-L-14.pt',  # OpenAI CLIP ViT-L/14
+        stdha=dict(_delete_=True, offsets={1: 2, -1: 2, 2: 1, -2: 1, 3: 1})),
+    cls_head=dict(in_channels=1024))
