@@ -53,6 +53,58 @@ def test_stdha_matches_naive_reference(offsets, num_frames):
     assert (ours - reference).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize('adapters', [None, 'qkv_shared'])
+def test_stdha_gradients_match_naive_reference(adapters):
+    """The head relocation is an in-place copy inside the in-projection's
+    output: autograd must give the naive reference's gradients for the
+    input and every weight (adapters included)."""
+    torch.manual_seed(0)
+    offsets = {-1: 2, 1: 1}
+    attn = STDHAttention(64, 8, 4, offsets=offsets, adapters=adapters,
+                         adapter_cfg=dict(ratio=0.25)).double()
+    for param in attn.parameters():
+        torch.nn.init.normal_(param, std=0.2)
+    x = torch.randn(2 * 4, 5, 64, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2 * 4, 5, 64, dtype=torch.float64)
+    (attn(x) * weight).sum().backward()
+    ours = [x.grad] + [p.grad for p in attn.parameters()]
+    x.grad = None
+    attn.zero_grad()
+    # float64 and the same in-projection (adapter included) on both sides.
+    projected = attn.in_proj(x)
+    reference = naive_stdha_from_qkv(projected, attn, offsets, 4)
+    (reference * weight).sum().backward()
+    theirs = [x.grad] + [p.grad for p in attn.parameters()]
+    for got, want in zip(ours, theirs):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+
+
+def naive_stdha_from_qkv(qkv, attn, offsets, num_frames):
+    """:func:`naive_stdha` after the in-projection (differentiable)."""
+    rows, length, _ = qkv.shape
+    width, heads = attn.embed_dims, attn.num_heads
+    head_dims = width // heads
+    q, k, v = qkv.split(width, dim=-1)
+    head_offset = []
+    for dt, count in offsets.items():
+        head_offset += [dt] * count
+    head_offset += [0] * (heads - len(head_offset))
+    rows_out = []
+    for row in range(rows):
+        clip, t = divmod(row, num_frames)
+        cols = []
+        for h in range(heads):
+            source = t + head_offset[h]
+            if not 0 <= source < num_frames:
+                source = t
+            src = clip * num_frames + source
+            part = slice(h * head_dims, (h + 1) * head_dims)
+            scores = q[row, :, part] @ k[src, :, part].T / head_dims**0.5
+            cols.append(scores.softmax(dim=-1) @ v[src, :, part])
+        rows_out.append(torch.cat(cols, dim=-1))
+    return attn.out_proj(torch.stack(rows_out))
+
+
 def test_stdha_mixes_frames_and_spatial_does_not():
     """Changing frame 1 changes frame 0's output only through temporal heads."""
     torch.manual_seed(0)
