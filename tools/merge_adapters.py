@@ -1,4 +1,5 @@
-"""Fold the linear adapters of a ZeroI2V checkpoint into its linears, offline.
+"""Fold the linear adapters of a ZeroI2V checkpoint into its linears, offline
+(also the mergeable baselines: LoRA and temporal-heads-only updates).
 
     python tools/merge_adapters.py CONFIG CHECKPOINT --out MERGED.pth
         [--verify N] [--tolerance 1e-4] [--force] [--device cpu]
@@ -30,6 +31,7 @@ from mmengine.runner.checkpoint import _load_checkpoint, weights_to_cpu
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
+from zeroi2v_mm.models.layers import MERGEABLE_PEFT
 from zeroi2v_mm.models.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify)
@@ -116,11 +118,18 @@ def main(argv=None) -> int:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     backbone = cfg.model.get('backbone', {})
-    if backbone.get('adapters') is None:
+    peft = (backbone.get('peft') or {}).get('type')
+    if peft is not None and peft not in MERGEABLE_PEFT:
+        raise SystemExit(
+            f'{args.config} uses model.backbone.peft={peft!r}, which does not '
+            f'merge (only {", ".join(MERGEABLE_PEFT)} and the linear adapters '
+            'do): its modules stay at inference; test its checkpoint with '
+            'that config as it is')
+    if backbone.get('adapters') is None and peft is None:
         raise SystemExit(
             f'{args.config} builds model.backbone with adapters=None: pass '
-            'the config the checkpoint was trained with (adapters on), not '
-            'its merged variant')
+            'the config the checkpoint was trained with (adapters, LoRA or '
+            'temporal-head updates on), not its merged variant')
     # Every weight comes from the checkpoint: the CLIP file is not needed.
     backbone['pretrained'] = None
 

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .analysis import (complexity, count_parameters, is_recognizer,
                        recognizer_logits, unwrap)
+from .models.layers import MERGEABLE_PEFT
 from .models.layers.linear_adapter import AdaptedLinear
 
 
@@ -37,6 +38,10 @@ def merge_adapters(model: nn.Module) -> nn.Module:
 
     Dropout inside adapters only acts in training, so the merged model equals
     the unmerged one in eval mode. Returns ``model``.
+
+    The mergeable baselines (``peft`` LoRA and TemporalHeads: AdaptedLinear
+    subclasses with their own ``folded()``) fold the same way; non-mergeable
+    ones (AIM, ST-Adapter, GELU adapters) are left in place.
     """
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
@@ -45,6 +50,8 @@ def merge_adapters(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if hasattr(module, 'adapter_cfg'):  # ZeroI2VViT: now adapter-free
             module.adapter_cfg = None
+        if getattr(module, 'peft_cfg', None) and module.peft_mergeable:
+            module.peft_cfg = None  # LoRA / TemporalHeads: folded above
     return model
 
 
@@ -196,7 +203,8 @@ def check_same_structure(merged: nn.Module, plain: nn.Module) -> None:
 
 
 def build_plain_model(model_cfg: Any) -> nn.Module:
-    """The model of ``model_cfg`` with ``backbone.adapters=None``, randomly
+    """The model of ``model_cfg`` with ``backbone.adapters=None`` (and
+    ``peft=None`` for the mergeable baselines), randomly
     initialised (no pretrained weights are read): what a merged checkpoint
     must load into, and the reference for its parameter count.
 
@@ -212,6 +220,15 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
         raise ValueError(f"model config of type {cfg.get('type')!r} has no "
                          'ZeroI2VViT backbone with adapters to remove')
     backbone['adapters'] = None
+    peft = backbone.get('peft')
+    if peft is not None:
+        if peft.get('type') not in MERGEABLE_PEFT:
+            raise ValueError(
+                f"backbone peft type {peft.get('type')!r} does not merge "
+                f'(only {MERGEABLE_PEFT} do): its modules stay at inference, '
+                'so there is no plain model to merge into; drop '
+                'MergeAdaptersHook from this config')
+        backbone['peft'] = None  # LoRA / TemporalHeads fold into the linears
     backbone['pretrained'] = None  # counting needs no weights file
     backbone.pop('init_cfg', None)
     return MODELS.build(cfg)

@@ -22,6 +22,7 @@ from mmengine.runner.checkpoint import weights_to_cpu
 from mmaction.registry import HOOKS
 
 from ..analysis import view_shape
+from ..models.layers import MERGEABLE_PEFT
 from ..reparam import build_plain_model, format_report, merge_and_verify
 from ..utils.io import atomic_save_checkpoint, atomic_write_json
 
@@ -49,10 +50,14 @@ def all_reduce_stats(stats: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def merged_config(cfg: mmengine.Config) -> mmengine.Config:
-    """``cfg`` for merged inference: ``model.backbone.adapters=None`` and no
+    """``cfg`` for merged inference: ``model.backbone.adapters=None`` (and
+    ``peft=None`` for the mergeable LoRA / TemporalHeads baselines) and no
     MergeAdaptersHook (what ``configs/*_merged.py`` do)."""
     cfg = copy.deepcopy(cfg)
     cfg.model.backbone.adapters = None
+    peft = cfg.model.backbone.get('peft')
+    if peft and peft.get('type') in MERGEABLE_PEFT:
+        cfg.model.backbone.peft = None
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
         if hook.get('type') not in ('MergeAdaptersHook', MergeAdaptersHook)
@@ -118,6 +123,14 @@ class MergeAdaptersHook(Hook):
 
     # ------------------------------------------------------------ callbacks
     def before_train(self, runner) -> None:
+        backbone = runner.cfg.model.get('backbone') or {}
+        peft = (backbone.get('peft') or {}).get('type')
+        if peft is not None and peft not in MERGEABLE_PEFT:
+            # Fail now, not after the whole training run.
+            raise ValueError(
+                f'MergeAdaptersHook: model.backbone.peft={peft!r} does not '
+                f'merge (only {MERGEABLE_PEFT} and the linear adapters do); '
+                'remove the hook from this config (custom_hooks=[])')
         # Bests already known (resumed runs) are not merged again.
         self._seen_best = self._best_checkpoints(runner)
         self._training = True

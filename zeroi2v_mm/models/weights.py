@@ -28,9 +28,16 @@ PRETRAINED_HINT = (
     'tools/convert_clip_weights.py SRC OUT turns any supported format into a '
     'backbone checkpoint.')
 
-# Parameters that exist only in adapter / compression models: a checkpoint
-# holding them cannot load into a plain model without losing them.
-ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.')
+# Parameters that exist only in models with mergeable updates (linear
+# adapters; the LoRA and temporal-head baselines, ``peft=dict(type='LoRA' /
+# 'TemporalHeads')``): a checkpoint holding them cannot load into a plain
+# model without losing them, and has to be merged first.
+ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.', '.lora_',
+                   '.head_delta_')
+# Modules of the non-mergeable baselines (AIM, ST-Adapter, GELU adapters):
+# they stay at inference, so their checkpoints need the config they were
+# trained with.
+PEFT_MODULE_MARKER = '.peft.'
 
 
 def check_pretrained_file(path: Optional[str]) -> Optional[str]:
@@ -174,11 +181,21 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
         raise ValueError(
             f'checkpoint key {prefix + file_adapters[0]!r} (and '
             f'{len(file_adapters) - 1} more) belongs to an unmerged linear '
-            'adapter, but this model was built with '
-            'model.backbone.adapters=None. Test the checkpoint with the '
-            'config it was trained with (adapters on), or merge it first: '
+            'adapter (or LoRA / temporal-head update), but this model was '
+            'built with model.backbone.adapters=None (peft=None). Test the '
+            'checkpoint with the config it was trained with, or merge it '
+            'first: '
             'python tools/merge_adapters.py CONFIG CHECKPOINT --out '
             'MERGED.pth, then use MERGED.pth with this config')
+    file_peft = [k for k in keys if PEFT_MODULE_MARKER in k]
+    if file_peft and not any(PEFT_MODULE_MARKER in name
+                             for name, _ in backbone.named_parameters()):
+        raise ValueError(
+            f'checkpoint key {prefix + file_peft[0]!r} (and '
+            f'{len(file_peft) - 1} more) belongs to a baseline method that '
+            'stays at inference (model.backbone.peft: AIM, ST-Adapter or '
+            'GELU adapters), but this model was built without it: use the '
+            'config the checkpoint was trained with')
     whole_video_backbone = 'temporal_embedding' in keys and any(
         k.endswith('attn.in_proj.weight') for k in keys)
     if prefix and model_has and not file_adapters and whole_video_backbone:

@@ -18,6 +18,7 @@ from torchvision.ops import StochasticDepth
 
 from mmaction.registry import MODELS
 
+from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
 from ..weights import (check_checkpoint_adapters, check_pretrained_file,
@@ -75,8 +76,13 @@ class ResidualAttentionBlock(nn.Module):
         ]))
         self.drop_path = (StochasticDepth(drop_path, mode='row')
                           if drop_path > 0 else nn.Identity())
+        # A baseline method's block-level modules (AIM, ST-Adapter, GELU
+        # adapters; ZeroI2VViT(peft=...)): its forward(block, x) replaces ours.
+        self.peft: Optional[nn.Module] = None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.peft is not None:
+            return self.peft(self, x)
         x = x + self.drop_path(self.attn(self.ln_1(x)))
         return x + self.drop_path(self.mlp(self.ln_2(x)))
 
@@ -104,8 +110,20 @@ class ZeroI2VViT(BaseModule):
             blocks from 1: 5 means between the 5th and the 6th block. Each
             layer halves the frame count.
         act (str): ``'quick_gelu'`` (OpenAI CLIP weights) or ``'gelu'``.
-        freeze_pretrained (bool): Freeze everything but the adapters, the
-            temporal embedding, ln_post and compression layers.
+        peft (dict, optional): a comparison method of ZeroI2V Tables 3 / 4
+            instead of the linear adapters (needs ``adapters=None``):
+            ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
+            ``dict(type='STAdapter', channels=384, kernel_size=(3, 1, 1),
+            positions=('attn',))``, ``dict(type='GELUAdapter', ratio=0.25,
+            scale=, dropout=)`` (dense placement),
+            ``dict(type='LoRA', rank=, alpha=, dropout=, targets=)`` or
+            ``dict(type='TemporalHeads')`` (only the STDHA temporal heads'
+            Q/K/V/out slices train). LoRA and TemporalHeads merge like the
+            adapters; the others stay at inference. See
+            ``zeroi2v_mm/models/layers/{aim,st_adapter,gelu_adapter,lora}.py``.
+        freeze_pretrained (bool): Freeze everything but the adapters (or the
+            ``peft`` method's parameters), the temporal embedding, ln_post and
+            compression layers.
         output (str): ``'cls'``: per-frame CLS features ``(N, C, T', 1, 1)``;
             ``'feature_map'``: patch features ``(N, C, T', H/p, W/p)``.
         with_cp (bool): Gradient checkpointing of every block (long clips).
@@ -122,6 +140,7 @@ class ZeroI2VViT(BaseModule):
                  adapters: Optional[dict] = None,
                  compress: Optional[dict] = None,
                  act: str = 'quick_gelu',
+                 peft: Optional[dict] = None,
                  freeze_pretrained: bool = True,
                  output: str = 'cls',
                  with_cp: bool = False,
@@ -152,6 +171,7 @@ class ZeroI2VViT(BaseModule):
         self.grid_size = (image_size // patch_size, image_size // patch_size)
         self.stdha_cfg = self._check_stdha(stdha)
         self.adapter_cfg = self._check_adapters(adapters)
+        self.peft_cfg = self._check_peft(peft, adapters)
 
         self.compress_cfg = dict(compress) if compress else None
         self.frames_per_block = self._frames_per_block(layers)
@@ -185,6 +205,8 @@ class ZeroI2VViT(BaseModule):
             ResidualAttentionBlock(width, heads, self.frames_per_block[i],
                                    stdha_offsets, adapter_kwargs, num_adapters,
                                    act, drop_rates[i]) for i in range(layers))
+        if self.peft_cfg is not None:
+            self._attach_peft()
         self.compressors = self._build_compressors()
         self.ln_post = nn.LayerNorm(width)
         self._init_random_weights()
@@ -233,6 +255,35 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}: "
                              f'choose from {sorted(QKV_ADAPTERS)}')
         return cfg
+
+    @staticmethod
+    def _check_peft(peft: Optional[dict],
+                    adapters: Optional[dict]) -> Optional[dict]:
+        if peft is None:
+            return None
+        if not isinstance(peft, dict) or peft.get('type') not in PEFT_METHODS:
+            raise ValueError(f'peft={peft!r}: expected dict(type=...) with '
+                             f'type in {sorted(PEFT_METHODS)}')
+        if adapters is not None:
+            raise ValueError(f"peft type {peft['type']!r} replaces the linear "
+                             'adapters: set adapters=None')
+        return dict(peft)
+
+    def _attach_peft(self) -> None:
+        """Give every block the ``peft`` method (layers/__init__.py)."""
+        cfg = dict(self.peft_cfg)
+        attach = PEFT_METHODS[cfg.pop('type')]
+        for block, frames in zip(self.transformer.resblocks,
+                                 self.frames_per_block):
+            module = attach(block, self.embed_dims, frames, self.grid_size,
+                            **cfg)
+            if module is not None:
+                block.peft = module
+
+    @property
+    def peft_mergeable(self) -> bool:
+        """Whether ``peft`` (if any) folds into the linears when merging."""
+        return self.peft_cfg is None or self.peft_cfg['type'] in MERGEABLE_PEFT
 
     def _frames_per_block(self, layers: int) -> List[int]:
         """Frame count seen by each block, halved after every compression."""
@@ -291,6 +342,7 @@ class ZeroI2VViT(BaseModule):
     def trainable_name(self, name: str) -> bool:
         """Whether parameter ``name`` trains when the image model is frozen."""
         return ('adapters' in name or 'output_adapter' in name or
+                any(marker in name for marker in PEFT_PARAM_MARKERS) or
                 name.startswith(('temporal_embedding', 'ln_post.',
                                  'compressors.')))
 

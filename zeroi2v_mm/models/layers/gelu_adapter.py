@@ -1,0 +1,91 @@
+"""Bottleneck adapters with a GELU: the non-linear counterpart of the linear
+adapter (ZeroI2V Table 3, "Adapter w/ GELU"), and the adapter AIM uses.
+
+Because of the GELU these adapters cannot be folded into the frozen linears:
+they stay in the deployed model and cost parameters and FLOPs.
+"""
+from typing import Optional
+
+import torch.nn as nn
+from torch import Tensor
+
+
+class GELUAdapter(nn.Module):
+    """``y = x + s * fc2(dropout(gelu(fc1 x)))`` (``skip=True``) or the branch
+    alone, ``y = s * fc2(dropout(gelu(fc1 x)))`` (``skip=False``).
+
+    ``fc2`` is zero-initialised, so the adapter starts as the identity (with
+    skip) or as zero (without): the adapted model starts as the image model.
+
+    Args:
+        embed_dims (int): Width C of the tokens.
+        ratio (float): Bottleneck width as a fraction of C (0.25: 192 for
+            ViT-B).
+        scale (float): The factor s on the branch.
+        dropout (float): Dropout on the bottleneck (training only).
+        skip (bool): Add the input back (AIM's ``skip_connect``).
+
+    Shapes: ``(..., C) -> (..., C)``.
+    """
+
+    def __init__(self, embed_dims: int, ratio: float = 0.25,
+                 scale: float = 1.0, dropout: float = 0.0, skip: bool = True):
+        super().__init__()
+        hidden = int(embed_dims * ratio)
+        if hidden < 1:
+            raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
+                             f'for embed_dims={embed_dims}')
+        self.scale = scale
+        self.skip = skip
+        self.fc1 = nn.Linear(embed_dims, hidden)
+        self.act = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, embed_dims)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        branch = self.fc2(self.dropout(self.act(self.fc1(x))))
+        if self.scale != 1.0:
+            branch = branch * self.scale
+        return x + branch if self.skip else branch
+
+    def extra_repr(self) -> str:
+        return f'scale={self.scale}, skip={self.skip}'
+
+
+class DenseGELUAdapters(nn.Module):
+    """GELU adapters in ZeroI2V's dense placement (4 per block): before the
+    qkv in-projection (shared by Q, K, V), after the attention
+    out-projection, before MLP fc1 and after MLP fc2 — where the linear
+    adapters sit, but with a GELU, so nothing can be merged.
+
+    A block-level method (``ZeroI2VViT(peft=dict(type='GELUAdapter'))``):
+    :meth:`forward` is the block's forward with the adapters in place.
+
+    Args:
+        embed_dims (int): Width C.
+        ratio, scale, dropout: As :class:`GELUAdapter`.
+    """
+
+    def __init__(self, embed_dims: int, ratio: float = 0.25,
+                 scale: float = 1.0, dropout: float = 0.0):
+        super().__init__()
+        kwargs = dict(ratio=ratio, scale=scale, dropout=dropout)
+        self.attn_in = GELUAdapter(embed_dims, **kwargs)
+        self.attn_out = GELUAdapter(embed_dims, **kwargs)
+        self.mlp_in = GELUAdapter(embed_dims, **kwargs)
+        self.mlp_out = GELUAdapter(embed_dims, **kwargs)
+
+    @classmethod
+    def attach(cls, block: nn.Module, embed_dims: int, num_frames: int,
+               grid_size, **cfg) -> Optional[nn.Module]:
+        """The module the block keeps as ``block.peft``."""
+        return cls(embed_dims, **cfg)
+
+    def forward(self, block: nn.Module, x: Tensor) -> Tensor:
+        """``block``'s forward with the adapters: ``(B*T, L, C)`` in and out."""
+        x = x + block.drop_path(self.attn_out(block.attn(self.attn_in(
+            block.ln_1(x)))))
+        return x + block.drop_path(self.mlp_out(block.mlp(self.mlp_in(
+            block.ln_2(x)))))

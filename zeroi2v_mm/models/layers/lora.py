@@ -1,0 +1,238 @@
+"""Parallel, mergeable weight updates on the frozen linears: LoRA and
+temporal-heads-only tuning (ZeroI2V Table 3 baselines).
+
+Both keep the frozen ``W`` and train an additive update ``dW`` next to it, so
+``W + dW`` folds into one plain ``nn.Linear`` after training, through the same
+:func:`zeroi2v_mm.reparam.merge_adapters` path as the linear adapters: the
+layers here are :class:`~.linear_adapter.AdaptedLinear` subclasses whose
+``has_adapters`` is True and whose ``folded()`` returns the merged linear.
+Their own ``weight`` / ``bias`` keep the plain layer's names, so pretrained
+weights load unchanged and a merged state dict is the plain model's.
+
+* :class:`LoRALinear`: ``y = W x + b + (alpha / r) * B(A(dropout(x)))``, ``A``
+  (r x in) Kaiming-uniform, ``B`` (out x r) zero: identity at the start.
+  mmpretrain's ``LoRALinear`` has the same maths and init, but it wraps the
+  original layer (its weights become ``original_layer.weight``, which breaks
+  loading CLIP weights by name and the merged model's keys), has no merge, and
+  its ``LoRAModel`` wraps the whole model; hence this small re-implementation.
+* :class:`HeadDeltaLinear`: ``dW`` is dense but lives only on some rows (with
+  their bias entries) or some columns of ``W``. Temporal-heads-only tuning
+  puts it on the Q, K, V rows of the STDHA temporal heads in the in-projection
+  and on their columns of the out-projection: after any optimiser step
+  (weight decay included) only those slices of the effective weights have
+  changed, which a gradient mask on ``W`` could not guarantee under AdamW's
+  decoupled weight decay. Weight decay pulls the slices towards the pretrained
+  values (not towards zero).
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from .linear_adapter import AdaptedLinear
+
+# The frozen linears of a block that LoRA can target: name -> parent module.
+LINEARS: Dict[str, str] = {'in_proj': 'attn', 'out_proj': 'attn',
+                           'c_fc': 'mlp', 'c_proj': 'mlp'}
+
+
+def _plain_linear(weight: Tensor, bias: Optional[Tensor],
+                  requires_grad: bool) -> nn.Linear:
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None,
+                       device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if bias is not None:
+            linear.bias.copy_(bias)
+    for parameter in linear.parameters():
+        parameter.requires_grad_(requires_grad)
+    return linear
+
+
+def _take_weights(new: AdaptedLinear, old: nn.Linear) -> AdaptedLinear:
+    """Make ``new`` use ``old``'s weight and bias Parameters (shared)."""
+    if isinstance(old, AdaptedLinear) and old.has_adapters:
+        raise ValueError(f'{type(old).__name__} already carries adapters; '
+                         'peft methods replace the linear adapters '
+                         '(set adapters=None)')
+    new.weight = old.weight
+    new.bias = old.bias
+    return new
+
+
+class LoRALinear(AdaptedLinear):
+    """An ``nn.Linear`` with a parallel low-rank update (LoRA).
+
+    Args:
+        in_features, out_features, bias: As ``nn.Linear``.
+        rank (int): r.
+        alpha (float, optional): The update is scaled by ``alpha / rank``
+            (default ``alpha = rank``: scale 1).
+        dropout (float): Dropout on the LoRA input (training only).
+
+    Shapes: ``(..., in_features) -> (..., out_features)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rank: int = 8, alpha: Optional[float] = None,
+                 dropout: float = 0.0):
+        super().__init__(in_features, out_features, bias=bias)
+        if not isinstance(rank, int) or rank < 1:
+            raise ValueError(f'LoRA rank={rank!r} must be a positive integer')
+        self.rank = rank
+        self.lora_scale = (rank if alpha is None else alpha) / rank
+        self.lora_dropout = nn.Dropout(dropout)
+        self.lora_down = nn.Linear(in_features, rank, bias=False)
+        self.lora_up = nn.Linear(rank, out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_down.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_up.weight)
+
+    @classmethod
+    def wrap(cls, linear: nn.Linear, **cfg) -> 'LoRALinear':
+        """A LoRA layer that shares ``linear``'s weight and bias."""
+        new = cls(linear.in_features, linear.out_features,
+                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
+        return _take_weights(new, linear)
+
+    @property
+    def has_adapters(self) -> bool:
+        return True
+
+    def forward(self, x: Tensor) -> Tensor:
+        update = self.lora_up(self.lora_down(self.lora_dropout(x)))
+        return F.linear(x, self.weight, self.bias) + self.lora_scale * update
+
+    @torch.no_grad()
+    def folded(self) -> nn.Linear:
+        """``nn.Linear`` with ``W + (alpha / r) B A`` (computed in float64)."""
+        delta = self.lora_up.weight.double() @ self.lora_down.weight.double()
+        weight = self.weight.double() + self.lora_scale * delta
+        return _plain_linear(weight.to(self.weight.dtype), self.bias,
+                             self.weight.requires_grad)
+
+    def extra_repr(self) -> str:
+        return f'{super().extra_repr()}, rank={self.rank}, ' \
+               f'scale={self.lora_scale:g}'
+
+
+class HeadDeltaLinear(AdaptedLinear):
+    """An ``nn.Linear`` whose update ``dW`` is restricted to some rows (and
+    their bias entries) or to some columns.
+
+    Args:
+        in_features, out_features, bias: As ``nn.Linear``.
+        rows (sequence of int, optional): Output rows that train.
+        cols (sequence of int, optional): Input columns that train (exactly
+            one of ``rows`` / ``cols``).
+        bias_delta (bool): With ``rows``: also train their bias entries.
+
+    The trainable parameters are ``head_delta_weight`` (``(len(rows), in)``
+    or ``(out, len(cols))``) and ``head_delta_bias``, zero-initialised.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rows: Optional[Sequence[int]] = None,
+                 cols: Optional[Sequence[int]] = None,
+                 bias_delta: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        if (rows is None) == (cols is None):
+            raise ValueError('HeadDeltaLinear: give exactly one of rows / '
+                             'cols')
+        index = torch.as_tensor(list(rows if rows is not None else cols),
+                                dtype=torch.long)
+        limit = out_features if rows is not None else in_features
+        if index.numel() == 0 or index.min() < 0 or index.max() >= limit:
+            raise ValueError(f'HeadDeltaLinear: indices must be in [0, '
+                             f'{limit}) and not empty')
+        self.delta_dim = 0 if rows is not None else 1
+        self.register_buffer('delta_index', index, persistent=False)
+        shape = ((index.numel(), in_features) if rows is not None else
+                 (out_features, index.numel()))
+        self.head_delta_weight = nn.Parameter(torch.zeros(shape))
+        self.head_delta_bias = (nn.Parameter(torch.zeros(index.numel()))
+                                if rows is not None and bias and bias_delta
+                                else None)
+
+    @classmethod
+    def wrap(cls, linear: nn.Linear, **cfg) -> 'HeadDeltaLinear':
+        """A layer that shares ``linear``'s weight and bias."""
+        new = cls(linear.in_features, linear.out_features,
+                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
+        return _take_weights(new, linear)
+
+    @property
+    def has_adapters(self) -> bool:
+        return True
+
+    def effective(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(W + dW, b + db)``."""
+        weight = self.weight.index_add(self.delta_dim, self.delta_index,
+                                       self.head_delta_weight.to(
+                                           self.weight.dtype))
+        bias = self.bias
+        if self.head_delta_bias is not None:
+            bias = bias.index_add(0, self.delta_index,
+                                  self.head_delta_bias.to(bias.dtype))
+        return weight, bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, bias = self.effective()
+        return F.linear(x, weight, bias)
+
+    @torch.no_grad()
+    def folded(self) -> nn.Linear:
+        """``nn.Linear`` with ``W + dW`` (bit-identical to the forward)."""
+        weight, bias = self.effective()
+        return _plain_linear(weight, bias, self.weight.requires_grad)
+
+    def extra_repr(self) -> str:
+        where = 'rows' if self.delta_dim == 0 else 'cols'
+        return (f'{super().extra_repr()}, trainable {where}='
+                f'{self.delta_index.numel()}')
+
+
+def attach_lora(block: nn.Module, embed_dims: int, num_frames: int,
+                grid_size: Tuple[int, int], rank: int = 8,
+                alpha: Optional[float] = None, dropout: float = 0.0,
+                targets: Sequence[str] = tuple(LINEARS)) -> None:
+    """Give the linears ``targets`` of ``block`` a LoRA update, in place.
+
+    ``targets``: any of ``'in_proj'`` (the packed Q, K, V in-projection, one
+    LoRA for all three), ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the weights
+    the dense linear adapters adapt. Returns None (no block-level module).
+    """
+    unknown = set(targets) - set(LINEARS)
+    if not targets or unknown:
+        raise ValueError(f'LoRA targets={tuple(targets)}: choose from '
+                         f'{tuple(LINEARS)}')
+    for name in targets:
+        parent = getattr(block, LINEARS[name])
+        setattr(parent, name,
+                LoRALinear.wrap(getattr(parent, name), rank=rank, alpha=alpha,
+                                dropout=dropout))
+
+
+def attach_temporal_heads(block: nn.Module, embed_dims: int, num_frames: int,
+                          grid_size: Tuple[int, int],
+                          qkv_bias: bool = True) -> None:
+    """Temporal-heads-only tuning of ``block``, in place: the Q, K, V rows of
+    the STDHA temporal heads in the in-projection (and, with ``qkv_bias``,
+    their bias entries) and their columns of the out-projection train;
+    nothing else of the block does. Needs STDHA (the temporal heads are heads
+    ``0 .. k-1``, see :func:`~.stdha.parse_head_offsets`).
+    """
+    attn = block.attn
+    if not attn.head_groups:
+        raise ValueError("peft type 'TemporalHeads' tunes the STDHA temporal "
+                         'heads: configure stdha=dict(offsets=...)')
+    head_dims = embed_dims // attn.num_heads
+    channels = attn.head_groups[-1][1] * head_dims  # heads 0 .. k-1
+    rows = [chunk * embed_dims + i for chunk in range(3)
+            for i in range(channels)]
+    attn.in_proj = HeadDeltaLinear.wrap(attn.in_proj, rows=rows,
+                                        bias_delta=qkv_bias)
+    attn.out_proj = HeadDeltaLinear.wrap(attn.out_proj,
+                                         cols=list(range(channels)))

@@ -1,0 +1,125 @@
+"""ST-Adapter (Pan et al., NeurIPS 2022; papers/004), a baseline of ZeroI2V
+Tables 3 and 4.
+
+``x + W_up(DWConv3D(W_down x))`` on the patch tokens of the residual stream
+(the CLS token bypasses it): a linear down-projection C -> 384, a depth-wise
+3D convolution of kernel (3, 1, 1) over (time, height, width), a linear
+up-projection back, no activation (as the reference code). The convolution is
+zero-initialised, so the adapter starts as the identity.
+
+Placement: one adapter before the attention of every block (the default,
+``positions=('attn',)``) is the setting of the ST-Adapter paper's ViT-B/16
+results that ZeroI2V Table 4 compares against: 455 GFLOPs for 8x1x3 views
+(1.08x the image ViT's 422) and 7M new parameters. ``positions=('attn',
+'mlp')`` adds a second adapter before the MLP (2.2x the extra cost).
+The convolution mixes neighbouring frames, so nothing can be merged.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+class STAdapter(nn.Module):
+    """One spatio-temporal adapter on the patch tokens.
+
+    Args:
+        embed_dims (int): Width C.
+        num_frames (int): Frames T of every clip.
+        grid_size (tuple): Patch grid ``(h, w)``.
+        channels (int, optional): Bottleneck width (default ``C // 2``:
+            384 for ViT-B, the paper's setting).
+        kernel_size (tuple): Depth-wise conv kernel ``(kt, kh, kw)``, odd.
+
+    Shapes: ``(B*T, 1 + h*w, C) -> (B*T, 1 + h*w, C)``, rows (batch,
+    time)-major, CLS first.
+    """
+
+    def __init__(self, embed_dims: int, num_frames: int,
+                 grid_size: Tuple[int, int], channels: Optional[int] = None,
+                 kernel_size: Sequence[int] = (3, 1, 1)):
+        super().__init__()
+        channels = channels or embed_dims // 2
+        kernel_size = tuple(int(k) for k in kernel_size)
+        if len(kernel_size) != 3 or any(k % 2 == 0 for k in kernel_size):
+            raise ValueError(f'ST-Adapter kernel_size={kernel_size}: three odd '
+                             'sizes (t, h, w)')
+        self.num_frames = num_frames
+        self.grid_size = tuple(grid_size)
+        self.fc1 = nn.Linear(embed_dims, channels)
+        self.conv = nn.Conv3d(channels, channels, kernel_size,
+                              padding=tuple(k // 2 for k in kernel_size),
+                              groups=channels)
+        self.fc2 = nn.Linear(channels, embed_dims)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+        nn.init.zeros_(self.fc1.bias)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows, length, _ = x.shape
+        frames = self.num_frames
+        height, width = self.grid_size
+        if rows % frames or length != 1 + height * width:
+            raise ValueError(
+                f'ST-Adapter built for {frames}-frame clips of 1 + '
+                f'{height}x{width} tokens got {tuple(x.shape)}')
+        batch = rows // frames
+        patches = self.fc1(x[:, 1:])  # (B*T, h*w, Ca)
+        channels = patches.shape[-1]
+        patches = patches.view(batch, frames, height, width,
+                               channels).permute(0, 4, 1, 2, 3)
+        patches = self.conv(patches)  # (B, Ca, T, h, w)
+        patches = patches.permute(0, 2, 3, 4, 1).reshape(rows, length - 1,
+                                                         channels)
+        return torch.cat([x[:, :1], x[:, 1:] + self.fc2(patches)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f'num_frames={self.num_frames}, grid_size={self.grid_size}'
+
+
+class STAdapters(nn.Module):
+    """The ST-Adapters of one block and the block's forward with them.
+
+    A block-level method (``ZeroI2VViT(peft=dict(type='STAdapter'))``): the
+    block keeps this module as ``block.peft``.
+
+    Args:
+        embed_dims, num_frames, grid_size, channels, kernel_size: As
+            :class:`STAdapter`.
+        positions (sequence): ``'attn'`` (before the attention) and/or
+            ``'mlp'`` (before the MLP), on the residual stream.
+    """
+
+    def __init__(self, embed_dims: int, num_frames: int,
+                 grid_size: Tuple[int, int], channels: Optional[int] = None,
+                 kernel_size: Sequence[int] = (3, 1, 1),
+                 positions: Sequence[str] = ('attn', )):
+        super().__init__()
+        positions = tuple(positions)
+        if not positions or set(positions) - {'attn', 'mlp'}:
+            raise ValueError(f'ST-Adapter positions={positions}: choose from '
+                             "'attn', 'mlp'")
+        kwargs = dict(channels=channels, kernel_size=kernel_size)
+        self.attn_adapter = (STAdapter(embed_dims, num_frames, grid_size,
+                                       **kwargs)
+                             if 'attn' in positions else None)
+        self.mlp_adapter = (STAdapter(embed_dims, num_frames, grid_size,
+                                      **kwargs)
+                            if 'mlp' in positions else None)
+
+    @classmethod
+    def attach(cls, block: nn.Module, embed_dims: int, num_frames: int,
+               grid_size: Tuple[int, int], **cfg) -> Optional[nn.Module]:
+        """The module the block keeps as ``block.peft``."""
+        return cls(embed_dims, num_frames, grid_size, **cfg)
+
+    def forward(self, block: nn.Module, x: Tensor) -> Tensor:
+        """``block``'s forward with the adapters on the residual stream."""
+        if self.attn_adapter is not None:
+            x = self.attn_adapter(x)
+        x = x + block.drop_path(block.attn(block.ln_1(x)))
+        if self.mlp_adapter is not None:
+            x = self.mlp_adapter(x)
+        return x + block.drop_path(block.mlp(block.ln_2(x)))
