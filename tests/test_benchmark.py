@@ -1,0 +1,245 @@
+"""tools/benchmark.py on tiny configs with --quick: the JSON and Markdown have
+the promised structure, and the identities that must hold exactly do (the
+merged ZeroI2V model has the parameters and FLOPs of the plain model, which
+is the image ViT plus a T x D temporal embedding; the linear probe is the
+plain network; frozen-backbone training needs less memory than full
+fine-tuning). No timing is asserted: timings on a shared CI machine are
+noise."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import TINY_ARCH
+from helpers import REPO, load_tool
+
+TINY = [
+    f"model.backbone.arch.width={TINY_ARCH['width']}",
+    'model.backbone.arch.layers=2',
+    f"model.backbone.arch.heads={TINY_ARCH['heads']}",
+    f"model.backbone.arch.patch_size={TINY_ARCH['patch_size']}",
+    f"model.backbone.arch.image_size={TINY_ARCH['image_size']}",
+    'model.backbone.num_frames=4',
+    f"model.cls_head.in_channels={TINY_ARCH['width']}",
+]
+CONFIGS = ['configs/demo/zeroi2v_synthetic.py',
+           'configs/baselines/aim_synthetic.py',
+           'configs/baselines/linear_probe_synthetic.py',
+           'configs/baselines/full_finetune_synthetic.py']
+NAMES = ['zeroi2v_synthetic', 'aim_synthetic', 'linear_probe_synthetic',
+         'full_finetune_synthetic']
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and on a busy machine a second
+    thread that is not scheduled stalls every operation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('tools/benchmark.py')
+
+
+@pytest.fixture(scope='module')
+def report(tool, tmp_path_factory):
+    out = tmp_path_factory.mktemp('benchmark')
+    args = [osp.join(REPO, c) for c in CONFIGS] + [
+        '--quick', '--device', 'cpu',
+        '--json', str(out / 'bench.json'), '--md', str(out / 'bench.md'),
+        '--accuracy', 'zeroi2v_synthetic=91.5', 'aim_synthetic=88.0',
+        '--cfg-options'] + TINY
+    tool.main(args)
+    return dict(json=json.load(open(out / 'bench.json')),
+                md=open(out / 'bench.md').read(), dir=out)
+
+
+def rows(report):
+    return {row['name']: row for row in report['json']['results']}
+
+
+def test_json_structure(report):
+    data = report['json']
+    assert {'machine', 'settings', 'plain', 'results', 'attention',
+            'accuracy', 'plot'} <= set(data)
+    assert data['machine']['device'] == 'cpu' and data['machine']['cpu']
+    assert data['settings']['quick'] is True
+    assert [row['name'] for row in data['results']] == NAMES
+    [plain] = data['plain']  # one size: one plain model
+    assert plain['latency']['ms']['median'] > 0
+    assert plain['train_memory']['peak_mib'] > 0
+    for row in data['results']:
+        assert row['plain'] == plain['key']
+        assert set(row['params']) >= {'total', 'trainable', 'deployed',
+                                      'new_after_merge', 'plain',
+                                      'image_vit', 'temporal_embedding'}
+        assert set(row['gflops']) >= {'per_view', 'per_clip',
+                                      'plain_per_view', 'per_view_unmerged'}
+        for key in ('latency', 'train_step'):
+            timing = row[key]
+            assert {'ms', 'plain_ms', 'ratio', 'paired_ratio'} <= set(timing)
+            assert {'median', 'q1', 'q3', 'iqr', 'n'} <= set(timing['ms'])
+            assert timing['ms']['n'] >= 1 and timing['ms']['median'] > 0
+        assert row['throughput']['batch_views'] == 2
+        assert row['train_memory']['peak_mib'] > 0
+        assert 'torch.profiler' in row['train_memory']['measure']
+        expected = {'params', 'params_deployed', 'gflops', 'gflops_unmerged',
+                    'latency', 'throughput', 'train_step', 'train_memory'}
+        if row['merged']:
+            expected.add('latency_unmerged')
+        assert set(row['ratios']) == expected
+        assert row['test_views'] == 1
+    attention = data['attention']
+    for part in ('layer', 'core'):
+        assert attention[part]['paired_ratio'] > 0
+    assert attention['offsets'] == {'1': 2, '-1': 2}
+    assert attention['config'] == 'zeroi2v_synthetic'
+
+
+def test_merged_zeroi2v_is_the_plain_model_exactly(report):
+    zeroi2v = rows(report)['zeroi2v_synthetic']
+    params, gflops = zeroi2v['params'], zeroi2v['gflops']
+    assert zeroi2v['merged'] is True
+    temporal = 4 * TINY_ARCH['width']  # T x D
+    assert params['temporal_embedding'] == temporal
+    assert params['deployed'] == params['plain'] == \
+        params['image_vit'] + temporal
+    assert params['new_after_merge'] == 0
+    assert params['total'] > params['plain']  # adapters before merging
+    assert gflops['flops'] == gflops['plain_flops']
+    assert gflops['per_view_unmerged'] > gflops['per_view']
+    assert zeroi2v['ratios']['gflops'] == 1.0
+    assert zeroi2v['ratios']['params_deployed'] == 1.0
+    # the unmerged model was timed on its own
+    assert zeroi2v['latency_unmerged']['unit'] == 'zeroi2v_synthetic:unmerged'
+
+
+def test_aim_costs_extra_at_inference(report):
+    aim = rows(report)['aim_synthetic']
+    assert aim['merged'] is False and 'latency_unmerged' not in aim
+    assert aim['params']['new_after_merge'] == (aim['params']['total'] -
+                                                aim['params']['plain']) > 0
+    assert aim['gflops']['flops'] > aim['gflops']['plain_flops']
+    assert aim['ratios']['gflops'] > 1.2
+
+
+def test_identical_networks_are_timed_once(report):
+    """The linear probe deploys the plain ViT, full fine-tuning the plain
+    ViT + STDHA: the merged ZeroI2V network."""
+    found = rows(report)
+    plain = report['json']['plain'][0]
+    probe = found['linear_probe_synthetic']
+    assert probe['latency']['unit'] == plain['key']
+    assert probe['latency']['ms'] == plain['latency']['ms']
+    assert probe['ratios']['latency'] == 1.0
+    full = found['full_finetune_synthetic']
+    assert full['latency']['unit'] == 'zeroi2v_synthetic'
+    assert found['aim_synthetic']['latency']['unit'] == 'aim_synthetic'
+
+
+def test_trainable_counts_and_training_memory(report):
+    found = rows(report)
+    width, classes = TINY_ARCH['width'], 10
+    probe = found['linear_probe_synthetic']
+    # lr_mult=0 on the temporal embedding and ln_post: only the head trains
+    assert probe['params']['trainable'] == width * classes + classes
+    assert sorted(probe['params']['frozen_by_lr_mult']) == [
+        'backbone.ln_post.bias', 'backbone.ln_post.weight',
+        'backbone.temporal_embedding']
+    full = found['full_finetune_synthetic']
+    assert full['params']['trainable'] == full['params']['total']
+    # memory is counted from allocations, not timed: exact relations hold
+    memory = {name: row['train_memory']['peak_mib']
+              for name, row in found.items()}
+    assert memory['zeroi2v_synthetic'] < memory['full_finetune_synthetic']
+    assert memory['linear_probe_synthetic'] < memory['zeroi2v_synthetic']
+    # full fine-tuning with STDHA holds what the plain model's training does
+    assert full['ratios']['train_memory'] == pytest.approx(1.0, rel=0.02)
+
+
+def test_markdown_table_and_plot(report):
+    text = report['md']
+    assert text.startswith('Machine: ')
+    assert 'Training peak memory: parameters + buffers + AdamW state' in text
+    table = [line for line in text.splitlines() if line.startswith('| ')]
+    header = table[0]
+    assert header.startswith('| config | method | params (M)')
+    assert 'top-1' in header
+    body = table[2:]
+    assert body[0].startswith('| plain (plain0) |')
+    names = [line.split(' | ')[0][2:] for line in body[1:]]
+    assert names == ['zeroi2v_synthetic', 'zeroi2v_synthetic unmerged',
+                     'aim_synthetic', 'linear_probe_synthetic',
+                     'full_finetune_synthetic']
+    assert body[1].startswith('| zeroi2v_synthetic | 4 linear adapters + '
+                              'STDHA |')
+    assert all(line.count('|') == header.count('|') for line in body)
+    assert '91.50' in body[1] and '88.00' in body[3]
+    assert '¹ the same network as another row' in text
+    assert 'STDHA attention vs plain attention' in text
+    assert osp.getsize(report['dir'] / 'bench_accuracy.png') > 0
+
+
+# ------------------------------------------------------------ pieces
+def test_cpu_memory_measure_sees_tensor_allocations(tool):
+    def step():
+        first = torch.ones(1 << 20)  # 4 MiB
+        second = torch.ones(2 << 20)  # 8 MiB while the first lives
+        del first
+        third = torch.ones(1 << 20)
+        del second, third
+
+    assert tool.cpu_step_allocation_peak(step) == 12 * 2**20
+
+
+def test_round_order_rotates_and_reverses(tool):
+    names = ['a', 'b', 'c']
+    orders = [tool.round_order(names, r) for r in range(6)]
+    assert orders[0] == ['a', 'b', 'c'] and orders[1] == ['a', 'c', 'b']
+    # every model runs first in some round
+    assert {order[0] for order in orders} == set(names)
+
+
+def test_signature_treats_an_adapter_free_adapted_linear_as_linear(tool):
+    from zeroi2v_mm.models.layers import AdaptedLinear
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    same = nn.Sequential(AdaptedLinear(4, 3), nn.ReLU())
+    adapted = nn.Sequential(AdaptedLinear(4, 3, input_adapters=1),
+                            nn.ReLU())
+    wider = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
+    assert tool.signature(plain) == tool.signature(same)
+    assert tool.signature(plain) != tool.signature(adapted)
+    assert tool.signature(plain) != tool.signature(wider)
+
+
+def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
+                                                   monkeypatch):
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+    report = tool.main([
+        osp.join(REPO, 'configs/baselines/st_adapter_synthetic.py'),
+        '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
+        '--no-attention', '--md', str(tmp_path / 'b.md'), '--accuracy',
+        'st_adapter_synthetic=50', '--cfg-options'] + TINY)
+    assert 'matplotlib is not installed' in report['plot_error']
+    assert 'No plot: matplotlib is not installed' in open(
+        tmp_path / 'b.md').read()
+    assert not osp.exists(tmp_path / 'b_accuracy.png')
+    row = report['results'][0]
+    assert row['ratios']['gflops'] > 1.0 and 'train_step' not in row
+
+
+def test_bad_arguments_are_refused(tool):
+    with pytest.raises(SystemExit):
+        tool.parse_args(['no/such/config.py', '--device', 'cpu'])
+    with pytest.raises(SystemExit):
+        tool.parse_args([osp.join(REPO, CONFIGS[0]), '--repeats', '0'])
+    with pytest.raises(SystemExit, match='TOP1 must be a number'):
+        tool.parse_accuracy(['zeroi2v_synthetic=high'])
