@@ -174,3 +174,14 @@ def test_mim_pretrain_export_then_video_training(tmp_path):
                    f'model.backbone.pretrained={pretrained}'])
     assert f'loaded backbone weights from {pretrained}' in log
     assert 'Training finished successfully' in log
+
+
+def test_pos_embed_std_sets_the_random_positional_embedding(tiny_arch):
+    from zeroi2v_mm.models.backbones import ZeroI2VImageViT
+    torch.manual_seed(0)
+    clip_init = ZeroI2VImageViT(arch=tiny_arch).positional_embedding
+    wide = ZeroI2VImageViT(arch=tiny_arch, pos_embed_std=1.0)
+    assert abs(wide.positional_embedding.std().item() - 1.0) < 0.1
+    assert clip_init.std().item() < 0.3  # CLIP's width ** -0.5
+    with pytest.raises(ValueError, match='pos_embed_std'):
+        ZeroI2VImageViT(arch=tiny_arch, pos_embed_std=0)

@@ -213,17 +213,38 @@ def test_still_image_set(tmp_path):
     image_classes = (out_dir / 'images' / 'classes.txt').read_text().split()
     # Sorted, because mmpretrain's CustomDataset labels folders in sorted
     # order; then the line index equals the label it assigns.
-    assert image_classes == sorted(['square', 'circle', 'triangle', 'cross'])
+    assert image_classes == sorted(
+        f'{shape}_{row}_{column}'
+        for shape in ('square', 'circle', 'triangle', 'cross')
+        for row in ('top', 'middle', 'bottom')
+        for column in ('left', 'centre', 'right'))
+    size = SMALL['size']
     for split, per_class in (('train', 5), ('val', 1)):
         split_dir = out_dir / 'images' / split
         assert sorted(p.name for p in split_dir.iterdir()) == image_classes
-        for shape in image_classes:
-            image_paths = sorted((split_dir / shape).glob('*.png'))
+        for image_class in image_classes:
+            _, row, column = image_class.split('_')
+            image_paths = sorted((split_dir / image_class).glob('*.png'))
             assert len(image_paths) == per_class
             for image_path in image_paths:
-                image = cv2.imread(str(image_path))
-                assert image.shape == (SMALL['size'], SMALL['size'], 3)
+                image = cv2.imread(str(image_path)).astype(np.float64)
+                assert image.shape == (size, size, 3)
                 assert image.std() > 1.0  # an object on a background
+                # The label's "where": the object's centre of mass (pixels
+                # far from the border colour) lies in the named grid cell,
+                # up to a few pixels for anti-aliasing and partial fades.
+                background = np.median(np.concatenate(
+                    [image[0], image[-1], image[:, 0], image[:, -1]]), 0)
+                mask = np.abs(image - background).sum(-1) > 60
+                ys, xs = np.nonzero(mask)
+                cy, cx = ys.mean(), xs.mean()
+                rows = {'top': 0, 'middle': 1, 'bottom': 2}
+                columns = {'left': 0, 'centre': 1, 'right': 2}
+                slack = 0.1 * size
+                assert (rows[row] * size / 3 - slack <= cy <=
+                        (rows[row] + 1) * size / 3 + slack), image_path
+                assert (columns[column] * size / 3 - slack <= cx <=
+                        (columns[column] + 1) * size / 3 + slack), image_path
     assert (out_dir / 'val_list.txt').read_text() == ''
 
 

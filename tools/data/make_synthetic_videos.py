@@ -22,9 +22,16 @@ Layout written under ``--out DIR``::
     DIR/classes.txt                       class names, line index == label
     DIR/meta.json                         arguments; marks the run complete
     # only with --images-per-class K > 0:
-    DIR/images/train/<shape>/<shape>_<k>.png   K still images per shape
-    DIR/images/val/<shape>/<shape>_<k>.png     max(1, K // 5) per shape
-    DIR/images/classes.txt                     shapes, sorted, index == label
+    DIR/images/train/<what>/<what>_<k>.png     K still images per class
+    DIR/images/val/<what>/<what>_<k>.png       max(1, K // 5) per class
+    DIR/images/classes.txt                     classes, sorted, index == label
+
+Image classes say what and where: ``<shape>_<row>_<column>``, the object's
+shape and the cell of a 3 x 3 grid holding its centre (e.g.
+``triangle_top_left``). A model pre-trained on them has to keep the object's
+position in its image feature, as large pre-trained image models do, instead
+of learning to discard it (a shape-only label rewards position invariance,
+which leaves nothing to track from frame to frame).
 
 The annotation lists are MMAction2 ``VideoDataset`` files (use
 ``data_prefix=dict(video='DIR/videos')``); the image folders are mmpretrain
@@ -63,13 +70,19 @@ FORWARD_CLASS: Dict[str, str] = {
 REVERSED_CLASSES = frozenset(pair[1] for pair in CLASS_PAIRS)
 
 SHAPES: Tuple[str, ...] = ('square', 'circle', 'triangle', 'cross')
+GRID_ROWS: Tuple[str, ...] = ('top', 'middle', 'bottom')
+GRID_COLUMNS: Tuple[str, ...] = ('left', 'centre', 'right')
+# What and where: (shape, row, column) of every still-image class.
+IMAGE_CLASS_PARTS: Dict[str, Tuple[str, str, str]] = {
+    f'{shape}_{row}_{column}': (shape, row, column)
+    for shape in SHAPES for row in GRID_ROWS for column in GRID_COLUMNS}
 # mmpretrain's CustomDataset numbers class folders in sorted order, so the
 # image classes.txt must be sorted too for its line index to equal the label.
-IMAGE_CLASSES: Tuple[str, ...] = tuple(sorted(SHAPES))
+IMAGE_CLASSES: Tuple[str, ...] = tuple(sorted(IMAGE_CLASS_PARTS))
 
 # Bump when the rendering changes, so that an old dataset on disk is not
 # silently reused as if it had been made by the new code.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: what-and-where image classes; brighter, larger objects
 VIDEO_FOURCC = 'mp4v'  # MPEG-4 part 2: written by OpenCV's bundled FFmpeg
 # and decoded by decord 0.6.0 (H.264 'avc1' has no encoder in the pip wheel).
 SUBPIXEL_BITS = 4  # cv2 drawing 'shift': coordinates in 1/16 pixel
@@ -83,8 +96,8 @@ _STREAM_IDS = {
 }
 
 DEFAULTS = dict(
-    videos_per_class=20,
-    val_per_class=5,
+    videos_per_class=100,
+    val_per_class=20,
     frames=16,
     size=64,
     fps=8.0,
@@ -159,14 +172,14 @@ def clip_rng(seed: int, kind: str, split: str, label: int,
 def _sample_contrasting_colours(
         rng: np.random.Generator
 ) -> Tuple[Tuple[int, int, int], Tuple[int, int, int]]:
-    # Rejection sampling: an object that matches its background would be an
-    # unlabelled-by-accident clip.
-    while True:
-        object_rgb = rng.integers(0, 256, size=3)
-        background_rgb = rng.integers(0, 256, size=3)
-        if np.abs(object_rgb - background_rgb).sum() >= 150:
-            return (tuple(int(c) for c in object_rgb),
-                    tuple(int(c) for c in background_rgb))
+    """Random (object, background) RGB: a bright object of any hue on a dark
+    background of any hue, so the object always stands out. (Fully random
+    pairs with a minimum distance made the object's edges flip sign from
+    clip to clip, which a small ViT trained for minutes learns poorly.)"""
+    object_rgb = rng.integers(150, 256, size=3)
+    background_rgb = rng.integers(0, 70, size=3)
+    return (tuple(int(c) for c in object_rgb),
+            tuple(int(c) for c in background_rgb))
 
 
 def sample_clip_params(class_name: str, rng: np.random.Generator,
@@ -190,17 +203,18 @@ def sample_clip_params(class_name: str, rng: np.random.Generator,
         shape=shape,
         object_rgb=object_rgb,
         background_rgb=background_rgb,
-        radius=float(rng.uniform(0.10, 0.18) * frame_size),
+        radius=float(rng.uniform(0.15, 0.22) * frame_size),
         placement=(float(rng.uniform()), float(rng.uniform())),
         travel_fraction=float(rng.uniform(0.4, 1.0)),
-        growth_ratio=float(rng.uniform(2.0, 4.0)),
+        growth_ratio=float(rng.uniform(2.0, 3.0)),
         start_angle_deg=float(rng.uniform(0.0, 360.0)),
-        # Below 45 deg/frame so that the 90-degree symmetric square and
-        # cross cannot alias into the opposite direction.
-        degrees_per_frame=float(rng.uniform(4.0, 15.0)),
+        # Below 45 deg between sampled frames (frame_interval <= 2) so that
+        # the 90-degree symmetric square and cross cannot alias into the
+        # opposite direction.
+        degrees_per_frame=float(rng.uniform(6.0, 18.0)),
         fade_window=(float(rng.uniform(0.0, 0.3)),
                      float(rng.uniform(0.7, 1.0))),
-        noise_std=float(rng.uniform(0.0, 12.0)),
+        noise_std=float(rng.uniform(0.0, 6.0)),
         noise_seed=int(rng.integers(2**63)),
     )
 
@@ -351,25 +365,47 @@ def render_clip(class_name: str, params: ClipParams) -> np.ndarray:
     ])
 
 
-def render_still_image(shape: str, rng: np.random.Generator, frames: int,
-                       size: int) -> np.ndarray:
-    """One (S, S, 3) uint8 RGB image of ``shape`` for image pretraining.
+def grid_cell(center: np.ndarray, size: int) -> Tuple[str, str]:
+    """(row, column) names of the 3 x 3 grid cell holding ``center`` (x, y)."""
+    x, y = (min(len(GRID_COLUMNS) - 1, max(0, int(c * 3 // size)))
+            for c in center)
+    return GRID_ROWS[y], GRID_COLUMNS[x]
+
+
+def render_still_image(image_class: str, rng: np.random.Generator,
+                       frames: int, size: int) -> np.ndarray:
+    """One (S, S, 3) uint8 RGB image of ``image_class`` for pretraining.
 
     The image is a frame of a random clip drawn exactly like the videos'
-    clips, so appearance statistics match, but its label is the shape only.
-    Frames where the object is mostly transparent are never chosen because
-    the shape would not be visible.
+    clips, so appearance statistics match; clips are drawn until one has a
+    frame with the object centred in the class's grid cell. Frames where the
+    object is mostly transparent are never chosen because the shape would not
+    be visible.
     """
+    if image_class not in IMAGE_CLASS_PARTS:
+        raise ValueError(f'unknown image class {image_class!r}; known: '
+                         f'{IMAGE_CLASSES}')
+    shape, row, column = IMAGE_CLASS_PARTS[image_class]
     usable_classes = [
         c for c in CLASSES
         if not (shape == 'circle' and FORWARD_CLASS[c] == 'rotate_cw')
     ]
-    class_name = usable_classes[int(rng.integers(len(usable_classes)))]
-    params = dataclasses.replace(
-        sample_clip_params(class_name, rng, frames, size), shape=shape)
-    trajectory = clip_trajectory(class_name, params)
-    visible_frames = np.flatnonzero(trajectory.alphas >= 0.5)
-    t = int(visible_frames[rng.integers(len(visible_frames))])
+    # Every cell is reachable from every clip family (placements are
+    # uniform), so this ends after ~9 draws on average.
+    for _ in range(10000):
+        class_name = usable_classes[int(rng.integers(len(usable_classes)))]
+        params = dataclasses.replace(
+            sample_clip_params(class_name, rng, frames, size), shape=shape)
+        trajectory = clip_trajectory(class_name, params)
+        candidates = [
+            t for t in np.flatnonzero(trajectory.alphas >= 0.5)
+            if grid_cell(trajectory.centers[t], size) == (row, column)]
+        if candidates:
+            break
+    else:  # pragma: no cover - would need a frame size with unreachable cells
+        raise RuntimeError(f'no clip puts a {shape} in the {row} {column} '
+                           f'cell of a {size} px frame')
+    t = int(candidates[rng.integers(len(candidates))])
     return _render_frame(params, trajectory.centers[t], trajectory.radii[t],
                          trajectory.angles_deg[t], trajectory.alphas[t],
                          _noise(params, 1)[0])
@@ -504,7 +540,7 @@ def _write_meta(out_dir: Path, arguments: Dict, complete: bool,
 
 
 def val_images_per_class(images_per_class: int) -> int:
-    """Validation images per shape for ``images_per_class`` training ones."""
+    """Validation images per image class for ``images_per_class`` training ones."""
     return max(1, images_per_class // 5) if images_per_class > 0 else 0
 
 
@@ -636,7 +672,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='non-negative seed; same seed, same dataset')
     parser.add_argument('--images-per-class', type=int,
                         default=DEFAULTS['images_per_class'],
-                        help='training still images per shape for image '
+                        help='training still images per image class '
+                        '(shape x 3 x 3 grid cell: 36 classes) for image '
                         'pretraining (validation gets max(1, K // 5)); '
                         '0 writes no image set')
     return parser.parse_args(argv)

@@ -12,7 +12,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
 from .zeroi2v_vit import ZeroI2VViT
 
@@ -34,6 +34,13 @@ class ZeroI2VImageViT(ZeroI2VViT):
         output (str): ``'cls'``: the CLS feature after ``ln_post``,
             ``(N, C)``; ``'feature_map'``: patch features ``(N, C, H/p, W/p)``.
         with_cp (bool): Gradient checkpointing of every block.
+        pos_embed_std (float, optional): Standard deviation of the random
+            positional embedding when training from scratch (CLIP's is
+            ``width ** -0.5``). Next to the patch embedding of a small image
+            CLIP's value makes position nearly invisible after ``ln_pre``,
+            and a small model trained for minutes then barely learns where
+            things are; ~1 lets it (configs/demo/pretrain_image_synthetic.py).
+            Ignored when ``pretrained`` weights are loaded.
 
     Shapes: input ``(N, 3, H, W)``; output a one-element tuple, as
     mmpretrain's necks and heads expect (``LinearClsHead`` takes
@@ -47,7 +54,12 @@ class ZeroI2VImageViT(ZeroI2VViT):
                  act: str = 'quick_gelu',
                  output: str = 'cls',
                  with_cp: bool = False,
+                 pos_embed_std: Optional[float] = None,
                  init_cfg: Optional[dict] = None):
+        if pos_embed_std is not None and not pos_embed_std > 0:
+            raise ValueError(f'pos_embed_std={pos_embed_std!r}: expected a '
+                             'positive standard deviation or None')
+        self.pos_embed_std = pos_embed_std
         super().__init__(arch=arch, num_frames=1, pretrained=pretrained,
                          drop_path_rate=drop_path_rate, stdha=None,
                          adapters=None, compress=None, act=act,
@@ -61,6 +73,11 @@ class ZeroI2VImageViT(ZeroI2VViT):
         self.register_buffer('temporal_embedding',
                              torch.zeros(1, self.embed_dims),
                              persistent=False)
+
+    def _init_random_weights(self) -> None:
+        super()._init_random_weights()
+        if self.pos_embed_std is not None:
+            nn.init.normal_(self.positional_embedding, std=self.pos_embed_std)
 
     def forward(self, x: Tensor) -> Tuple[Tensor]:
         """(N, 3, H, W) -> ``((N, C),)`` or ``((N, C, H/p, W/p),)``."""
