@@ -36,6 +36,8 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
         'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
         'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
         'model.cls_head.in_channels=64',
+        # random init: the demo's pre-trained image model is not built here
+        'model.backbone.pretrained=None',
         f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
         'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
         'test_dataloader.batch_size=4',

@@ -1,17 +1,56 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: set up .venv, generate the synthetic
-# temporal video benchmark, train ZeroI2V on it with `mim train` (CPU) and
-# test the best checkpoint with `mim test`. Reruns reuse the data.
+# The main job on the embedded default (CPU, minutes):
+#   1. set up .venv;
+#   2. generate the synthetic temporal video benchmark and its still images;
+#   3. pre-train a small CLIP-style image ViT on the stills with mmpretrain
+#      (`mim train mmpretrain`) and export its backbone: the "pre-trained
+#      image model";
+#   4. freeze it and adapt it to video with ZeroI2V (STDHA + linear adapters)
+#      using `mim train mmaction`; MergeAdaptersHook folds the adapters into
+#      the frozen weights at the end and checks merged == unmerged;
+#   5. `mim test` the best unmerged checkpoint and the merged model;
+#   6. print the summary table (also in $WORK_DIR/summary.md).
+# Reruns reuse what exists (dataset, image model, video training); delete a
+# work dir to redo its step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 bash tools/setup_env.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
+
+DATA=data/synthetic
+PRETRAIN_CONFIG=configs/demo/pretrain_image_synthetic.py
+PRETRAIN_DIR=work_dirs/pretrain_image_synthetic
+IMAGE_MODEL=$PRETRAIN_DIR/pretrained_image_vit.pth
 CONFIG=configs/demo/zeroi2v_synthetic.py
+MERGED_CONFIG=configs/demo/zeroi2v_synthetic_merged.py
 WORK_DIR=work_dirs/zeroi2v_synthetic
-start=$(date +%s)
-python tools/data/make_synthetic_videos.py --out data/synthetic
-mim train mmaction "$CONFIG" --work-dir "$WORK_DIR"
+
+# The generator returns at once when $DATA already holds this dataset.
+python tools/data/make_synthetic_videos.py --out "$DATA" \
+    --images-per-class 120
+
+if [[ ! -f "$IMAGE_MODEL" ]]; then
+    mim train mmpretrain "$PRETRAIN_CONFIG" --work-dir "$PRETRAIN_DIR"
+    python tools/demo/export_image_backbone.py "$PRETRAIN_DIR" "$IMAGE_MODEL"
+else
+    echo "reusing the image model $IMAGE_MODEL"
+fi
+
+merged=$WORK_DIR/zeroi2v_synthetic_merged.pth
+if [[ ! -f "$merged" ]]; then
+    mim train mmaction "$CONFIG" --work-dir "$WORK_DIR"
+else
+    echo "reusing the trained and merged model $merged"
+fi
+
 best=$(ls -t "$WORK_DIR"/best_*.pth | head -n 1)
-mim test mmaction "$CONFIG" --checkpoint "$best" --work-dir "$WORK_DIR"
-echo "demo finished in $(( $(date +%s) - start )) s; outputs in $WORK_DIR"
+mim test mmaction "$CONFIG" --checkpoint "$best" \
+    --work-dir "$WORK_DIR/test_unmerged"
+mim test mmaction "$MERGED_CONFIG" --checkpoint "$merged" \
+    --work-dir "$WORK_DIR/test_merged"
+
+python tools/demo/summarize.py "$WORK_DIR" --pretrain-dir "$PRETRAIN_DIR" \
+    --seconds "$(( $(date +%s) - start ))" --md "$WORK_DIR/summary.md"
+echo "outputs in $WORK_DIR (summary: $WORK_DIR/summary.md)"

@@ -6,6 +6,6 @@ _base_ = ['zeroi2v_synthetic.py']
 
 model = dict(backbone=dict(stdha=None, adapters=None,
                            freeze_pretrained=False))
-optim_wrapper = dict(optimizer=dict(lr=1e-4))
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
 # No adapters, nothing to merge: drop the base config's MergeAdaptersHook.
 custom_hooks = []

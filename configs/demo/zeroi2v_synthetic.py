@@ -11,6 +11,10 @@ num_frames = 8
 data_root = 'data/synthetic'
 data_hint = ('Generate it with: python tools/data/make_synthetic_videos.py '
              '--out data/synthetic')
+# The pre-trained image model: configs/demo/pretrain_image_synthetic.py
+# trained with mmpretrain, exported by tools/demo/export_image_backbone.py
+# (tools/run_demo.sh does both). A missing file is a build-time error.
+image_model = 'work_dirs/pretrain_image_synthetic/pretrained_image_vit.pth'
 
 model = dict(
     type='Recognizer3D',
@@ -18,7 +22,7 @@ model = dict(
         type='ZeroI2VViT',
         arch=dict(width=128, layers=4, heads=8, patch_size=8, image_size=64),
         num_frames=num_frames,
-        pretrained=None,
+        pretrained=image_model,
         act='gelu',
         stdha=dict(offsets={1: 2, -1: 2}),
         adapters=dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0),
@@ -71,10 +75,10 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 20
 warmup_epochs = 1
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
          end=warmup_epochs, convert_to_iter_based=True),
@@ -83,7 +87,7 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 default_hooks = dict(
-    checkpoint=dict(interval=4, max_keep_ckpts=2, save_best='auto'),
+    checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'),
     logger=dict(interval=5))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,74 @@
+"""tools/demo/summarize.py: the demo's summary table from the files that
+`mim test`, MergeAdaptersHook and mmpretrain write (layouts as they write
+them), and a clear error naming what is missing."""
+import json
+import os
+
+import pytest
+
+from helpers import load_tool
+
+
+def write_json(path, data, lines=False):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        if lines:
+            f.writelines(json.dumps(item) + '\n' for item in data)
+        else:
+            json.dump(data, f)
+
+
+@pytest.fixture
+def demo_outputs(tmp_path):
+    work = tmp_path / 'zeroi2v_synthetic'
+    # LoggerHook.after_test_epoch: <work_dir>/<timestamp>/<timestamp>.json
+    write_json(str(work / 'test_unmerged' / '20261123_1' / '20261123_1.json'),
+               {'acc/top1': 0.79, 'acc/top5': 0.99})
+    write_json(str(work / 'test_merged' / '20261123_2' / '20261123_2.json'),
+               {'acc/top1': 0.785, 'acc/top5': 0.99})
+    write_json(str(work / 'zeroi2v_synthetic_merged.json'), {
+        'max_abs_diff': 1.2e-5, 'top1_agreement': 1.0, 'num_samples': 32,
+        'params': {'before': 962570, 'after': 828938, 'image_vit': 826624,
+                   'temporal_embedding': 1024},
+        'gflops_per_view': {'before': 0.5273, 'after': 0.4591,
+                            'input_shape': [3, 8, 64, 64]}})
+    pre = tmp_path / 'pretrain'
+    write_json(str(pre / '20261123_0' / 'vis_data' / 'scalars.json'),
+               [{'loss': 3.0, 'step': 1}, {'accuracy/top1': 40.0, 'step': 1},
+                {'accuracy/top1': 55.4, 'step': 2}], lines=True)
+    return work, pre
+
+
+def test_summary_table_reads_every_step(demo_outputs, tmp_path, capsys):
+    work, pre = demo_outputs
+    tool = load_tool('tools/demo/summarize.py')
+    md = tmp_path / 'summary.md'
+    assert tool.main([str(work), '--pretrain-dir', str(pre), '--seconds',
+                      '593', '--md', str(md)]) == 0
+    table = capsys.readouterr().out
+    assert md.read_text() == table
+    rows = {line.split('|')[1].strip(): [c.strip() for c in
+                                         line.split('|')[2:-1]]
+            for line in table.splitlines()[2:]}
+    assert rows['video top-1 % (val)'][:2] == ['79.0', '78.5']
+    assert rows['image model (mmpretrain), what-and-where top-1 %'][0] == \
+        '55.4'  # the best validation epoch, not the last line
+    assert rows['max abs logit difference, merged vs unmerged'][1] == \
+        '1.20e-05'
+    assert rows['parameters (whole model)'][:2] == ['962,570', '828,938']
+    assert rows['GFLOPs per view (3x8x64x64)'][2] == \
+        'merged / unmerged 0.871'
+    assert rows['wall time of the demo'][2] == '593 s'
+    # every row has the header's number of cells: a '|' inside a cell would
+    # break the Markdown table
+    assert all(line.count('|') == 5 for line in table.splitlines())
+
+
+def test_summary_names_the_missing_file(demo_outputs, capsys):
+    work, _ = demo_outputs
+    for path in (work / 'test_merged').rglob('*.json'):
+        path.unlink()
+    tool = load_tool('tools/demo/summarize.py')
+    assert tool.main([str(work)]) == 1
+    error = capsys.readouterr().err
+    assert 'test_merged' in error and 'mim test' in error
