@@ -99,6 +99,7 @@ def test_vit_b16_gflops_match_the_papers():
 
 def test_recognizer_complexity_counts_backbone_and_head():
     cfg = Config.fromfile(f'{REPO}/configs/demo/zeroi2v_synthetic.py')
+    cfg.model.backbone.pretrained = None  # the demo's image model: not here
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
     recognizer = MODELS.build(cfg.model)

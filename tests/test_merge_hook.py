@@ -360,6 +360,7 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
                             rank=rank, world_size=world_size)
     try:
         cfg = Config.fromfile(osp.join(REPO, CONFIG))
+        cfg.model.backbone.pretrained = None  # the demo's image model
         cfg.model.backbone.arch = dict(TINY_ARCH)
         cfg.model.cls_head.in_channels = TINY_ARCH['width']
         torch.manual_seed(0)
