@@ -133,3 +133,11 @@ def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
                        match='kinetics400_train_list_videos.txt.*tools/data/'
                        'kinetics'):
         DATASETS.build(cfg.train_dataloader.dataset)
+
+
+def test_missing_work_dir_weights_say_which_step_writes_them():
+    missing = 'work_dirs/no_such_run/pretrained_image_vit.pth'
+    with pytest.raises(FileNotFoundError) as error:
+        ZeroI2VViT(arch=TINY_ARCH, pretrained=missing)
+    assert missing in str(error.value)
+    assert 'tools/run_demo.sh' in str(error.value)

@@ -32,7 +32,8 @@ python tools/data/make_synthetic_videos.py --out "$DATA" \
     --images-per-class 120
 
 if [[ ! -f "$IMAGE_MODEL" ]]; then
-    mim train mmpretrain "$PRETRAIN_CONFIG" --work-dir "$PRETRAIN_DIR"
+    # --resume: an interrupted run goes on from its last checkpoint
+    mim train mmpretrain "$PRETRAIN_CONFIG" --work-dir "$PRETRAIN_DIR" --resume
     python tools/demo/export_image_backbone.py "$PRETRAIN_DIR" "$IMAGE_MODEL"
 else
     echo "reusing the image model $IMAGE_MODEL"
@@ -40,7 +41,7 @@ fi
 
 merged=$WORK_DIR/zeroi2v_synthetic_merged.pth
 if [[ ! -f "$merged" ]]; then
-    mim train mmaction "$CONFIG" --work-dir "$WORK_DIR"
+    mim train mmaction "$CONFIG" --work-dir "$WORK_DIR" --resume
 else
     echo "reusing the trained and merged model $merged"
 fi

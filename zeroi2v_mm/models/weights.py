@@ -46,8 +46,14 @@ def check_pretrained_file(path: Optional[str]) -> Optional[str]:
         return None
     path = osp.expanduser(str(path))
     if not osp.isfile(path):
+        hint = PRETRAINED_HINT
+        if osp.normpath(path).split(osp.sep)[0] == 'work_dirs':
+            # an output of an earlier step, e.g. the demo's image model
+            hint = ('It is written by an earlier training step (for '
+                    'configs/demo/*: bash tools/run_demo.sh pre-trains and '
+                    'exports the image model). ' + hint)
         raise FileNotFoundError(
-            f'pretrained weights file not found: {path}. {PRETRAINED_HINT}')
+            f'pretrained weights file not found: {path}. {hint}')
     return path
 
 
