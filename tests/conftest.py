@@ -30,3 +30,13 @@ def randomize_adapters(model: torch.nn.Module, std: float = 0.05) -> None:
                 for param in module.parameters():
                     param.copy_(torch.randn(param.shape, generator=generator)
                                 * std)
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """Tiny models run fastest on one thread, and on a busy machine a second
+    thread that is not scheduled stalls every operation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -141,3 +141,10 @@ def test_missing_work_dir_weights_say_which_step_writes_them():
         ZeroI2VViT(arch=TINY_ARCH, pretrained=missing)
     assert missing in str(error.value)
     assert 'tools/run_demo.sh' in str(error.value)
+
+
+@pytest.mark.parametrize('adapter', ['LinearAdapter', 'GELUAdapter'])
+def test_empty_adapter_bottleneck_names_ratio_and_width(adapter):
+    from zeroi2v_mm.models import layers
+    with pytest.raises(ValueError, match=r'ratio=0\.01 .*embed_dims=64'):
+        getattr(layers, adapter)(64, ratio=0.01)

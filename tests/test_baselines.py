@@ -21,14 +21,8 @@ from conftest import TINY_ARCH
 from helpers import REPO
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and on a busy machine a second
-    thread that is not scheduled stalls every operation."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 STDHA = dict(offsets={1: 1, -1: 1})
 FRAMES = 4

@@ -33,14 +33,8 @@ NAMES = ['zeroi2v_synthetic', 'aim_synthetic', 'linear_probe_synthetic',
          'full_finetune_synthetic']
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and on a busy machine a second
-    thread that is not scheduled stalls every operation."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

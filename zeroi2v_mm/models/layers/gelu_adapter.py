@@ -9,6 +9,8 @@ from typing import Optional
 import torch.nn as nn
 from torch import Tensor
 
+from .linear_adapter import bottleneck_width
+
 
 class GELUAdapter(nn.Module):
     """``y = x + s * fc2(dropout(gelu(fc1 x)))`` (``skip=True``) or the branch
@@ -31,10 +33,7 @@ class GELUAdapter(nn.Module):
     def __init__(self, embed_dims: int, ratio: float = 0.25,
                  scale: float = 1.0, dropout: float = 0.0, skip: bool = True):
         super().__init__()
-        hidden = int(embed_dims * ratio)
-        if hidden < 1:
-            raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
-                             f'for embed_dims={embed_dims}')
+        hidden = bottleneck_width(embed_dims, ratio)
         self.scale = scale
         self.skip = skip
         self.fc1 = nn.Linear(embed_dims, hidden)

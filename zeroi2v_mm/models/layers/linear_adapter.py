@@ -15,6 +15,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+
+def bottleneck_width(embed_dims: int, ratio: float) -> int:
+    """Hidden width ``int(embed_dims * ratio)`` of an adapter; an empty
+    bottleneck is an error naming both values."""
+    hidden = int(embed_dims * ratio)
+    if hidden < 1:
+        raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
+                         f'for embed_dims={embed_dims}')
+    return hidden
+
 class LinearAdapter(nn.Module):
     """``y = x + s * up(dropout(down(x)))``, identity at initialisation.
 
@@ -30,10 +40,7 @@ class LinearAdapter(nn.Module):
     def __init__(self, embed_dims: int, ratio: float = 0.25, scale: float = 1.0,
                  dropout: float = 0.0):
         super().__init__()
-        hidden = int(embed_dims * ratio)
-        if hidden < 1:
-            raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
-                             f'for embed_dims={embed_dims}')
+        hidden = bottleneck_width(embed_dims, ratio)
         self.scale = scale
         self.down = nn.Linear(embed_dims, hidden)
         self.dropout = nn.Dropout(dropout)

@@ -52,18 +52,29 @@ def _plain_linear(weight: Tensor, bias: Optional[Tensor],
     return linear
 
 
-def _take_weights(new: AdaptedLinear, old: nn.Linear) -> AdaptedLinear:
-    """Make ``new`` use ``old``'s weight and bias Parameters (shared)."""
-    if isinstance(old, AdaptedLinear) and old.has_adapters:
-        raise ValueError(f'{type(old).__name__} already carries adapters; '
-                         'peft methods replace the linear adapters '
-                         '(set adapters=None)')
-    new.weight = old.weight
-    new.bias = old.bias
-    return new
+class _WeightSharingUpdate(AdaptedLinear):
+    """An ``AdaptedLinear`` that trains an update next to the frozen weight
+    it shares with the ``nn.Linear`` it wraps (LoRA, temporal heads)."""
+
+    @classmethod
+    def wrap(cls, linear: nn.Linear, **cfg) -> '_WeightSharingUpdate':
+        """A layer of this kind that shares ``linear``'s weight and bias."""
+        if isinstance(linear, AdaptedLinear) and linear.has_adapters:
+            raise ValueError(f'{type(linear).__name__} already carries '
+                             'adapters; peft methods replace the linear '
+                             'adapters (set adapters=None)')
+        new = cls(linear.in_features, linear.out_features,
+                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
+        new.weight = linear.weight
+        new.bias = linear.bias
+        return new
+
+    @property
+    def has_adapters(self) -> bool:
+        return True
 
 
-class LoRALinear(AdaptedLinear):
+class LoRALinear(_WeightSharingUpdate):
     """An ``nn.Linear`` with a parallel low-rank update (LoRA).
 
     Args:
@@ -90,17 +101,6 @@ class LoRALinear(AdaptedLinear):
         nn.init.kaiming_uniform_(self.lora_down.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_up.weight)
 
-    @classmethod
-    def wrap(cls, linear: nn.Linear, **cfg) -> 'LoRALinear':
-        """A LoRA layer that shares ``linear``'s weight and bias."""
-        new = cls(linear.in_features, linear.out_features,
-                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
-        return _take_weights(new, linear)
-
-    @property
-    def has_adapters(self) -> bool:
-        return True
-
     def forward(self, x: Tensor) -> Tensor:
         update = self.lora_up(self.lora_down(self.lora_dropout(x)))
         return F.linear(x, self.weight, self.bias) + self.lora_scale * update
@@ -118,7 +118,7 @@ class LoRALinear(AdaptedLinear):
                f'scale={self.lora_scale:g}'
 
 
-class HeadDeltaLinear(AdaptedLinear):
+class HeadDeltaLinear(_WeightSharingUpdate):
     """An ``nn.Linear`` whose update ``dW`` is restricted to some rows (and
     their bias entries) or to some columns.
 
@@ -155,17 +155,6 @@ class HeadDeltaLinear(AdaptedLinear):
         self.head_delta_bias = (nn.Parameter(torch.zeros(index.numel()))
                                 if rows is not None and bias and bias_delta
                                 else None)
-
-    @classmethod
-    def wrap(cls, linear: nn.Linear, **cfg) -> 'HeadDeltaLinear':
-        """A layer that shares ``linear``'s weight and bias."""
-        new = cls(linear.in_features, linear.out_features,
-                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
-        return _take_weights(new, linear)
-
-    @property
-    def has_adapters(self) -> bool:
-        return True
 
     def effective(self) -> Tuple[Tensor, Optional[Tensor]]:
         """``(W + dW, b + db)``."""
