@@ -6,6 +6,7 @@ plain network; frozen-backbone training needs less memory than full
 fine-tuning). No timing is asserted: timings on a shared CI machine are
 noise."""
 import json
+import os
 import os.path as osp
 import sys
 
@@ -95,6 +96,12 @@ def test_json_structure(report):
         assert attention[part]['paired_ratio'] > 0
     assert attention['offsets'] == {'1': 2, '-1': 2}
     assert attention['config'] == 'zeroi2v_synthetic'
+    # STDHA stays on the same scaled dot-product attention kernel as plain
+    # attention (on CPU the ATen op is what the profiler names)
+    kernels = attention['sdpa_kernels']
+    assert kernels['stdha'] and kernels['stdha'] == kernels['plain']
+    assert any('scaled_dot_product' in name for name in kernels['stdha'])
+    assert 'Attention kernels that ran' in report['md']
 
 
 def test_merged_zeroi2v_is_the_plain_model_exactly(report):
@@ -230,6 +237,32 @@ def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
     assert row['ratios']['gflops'] > 1.0 and 'train_step' not in row
 
 
+def test_compile_times_compiled_next_to_eager(tool, tmp_path, monkeypatch):
+    """--compile adds a compiled twin of each deployed network to the same
+    timing rounds. Inductor's code generation takes minutes on 2 cores, so
+    the plumbing is tested with the 'eager' dynamo backend."""
+    compiled_models = []
+    real_compile = torch.compile
+
+    def compile_eager(model, **kwargs):
+        compiled_models.append(model)
+        return real_compile(model, backend='eager', **kwargs)
+
+    monkeypatch.setattr(torch, 'compile', compile_eager)
+    report = tool.main([
+        osp.join(REPO, CONFIGS[0]), '--quick', '--device', 'cpu',
+        '--no-train', '--no-throughput', '--no-attention', '--compile',
+        '--md', str(tmp_path / 'c.md'), '--cfg-options'] + TINY)
+    assert len(compiled_models) == 2  # plain model + merged ZeroI2V
+    [row] = report['results']
+    compiled = row['latency_compiled']
+    assert compiled['ms']['n'] == 2 and compiled['plain_ms']['n'] == 2
+    assert row['ratios']['compiled_vs_eager'] == compiled['paired_ratio']
+    assert 'latency_compiled' in report['plain'][0]
+    assert 'torch.compile (Inductor) vs eager' in open(tmp_path /
+                                                        'c.md').read()
+
+
 def test_bad_arguments_are_refused(tool):
     with pytest.raises(SystemExit):
         tool.parse_args(['no/such/config.py', '--device', 'cpu'])
@@ -237,3 +270,18 @@ def test_bad_arguments_are_refused(tool):
         tool.parse_args([osp.join(REPO, CONFIGS[0]), '--repeats', '0'])
     with pytest.raises(SystemExit, match='TOP1 must be a number'):
         tool.parse_accuracy(['zeroi2v_synthetic=high'])
+
+
+def test_gpu_script_refuses_without_a_gpu(tmp_path):
+    """tools/benchmark_gpu.sh stops at once, saying why, where no CUDA
+    device is visible (this machine), and writes nothing."""
+    import subprocess
+    if torch.cuda.is_available():
+        pytest.skip('a CUDA device is visible')
+    result = subprocess.run(
+        ['bash', osp.join(REPO, 'tools/benchmark_gpu.sh')],
+        env=dict(os.environ, PYTHON=sys.executable, OUT_DIR=str(tmp_path)),
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert 'no CUDA device visible' in result.stderr
+    assert list(tmp_path.iterdir()) == []

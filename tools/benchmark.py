@@ -6,7 +6,7 @@
         [--train-warmup N] [--train-repeats N] [--train-batch N]
         [--max-batch N] [--views V] [--threads N] [--no-throughput]
         [--no-train] [--no-attention] [--no-unmerged] [--no-share]
-        [--counts-only] [--cfg-options k=v ...]
+        [--compile] [--counts-only] [--cfg-options k=v ...]
 
 Models are built with ``pretrained=None``: costs do not depend on the weights.
 Per config:
@@ -57,11 +57,21 @@ linear probe is the plain ViT) are timed once and share the figures
 (``--no-share`` times each separately). On CUDA, inference and training run
 under AMP (fp16 autocast; GradScaler for training).
 
+With ``--compile`` every deployed network is also timed after
+``torch.compile`` (Inductor, default mode; compiled during the warm-up
+rounds), in the same interleaved rounds as the eager one: ``latency_compiled``
+and its ratio to eager (``ratios.compiled_vs_eager``). Compilation takes
+minutes per network on a small CPU.
+
 A micro-benchmark times one STDHA attention layer against the same layer
 without head relocation (same weights and input, the size and offsets of the
 first config with STDHA), both whole (in-projection, relocation, attention,
 out-projection) and its core (relocation + scaled dot-product attention on a
-given q/k/v buffer), and reports the ratios.
+given q/k/v buffer), and reports the ratios, and which scaled dot-product
+attention kernels ran in each (``attention.sdpa_kernels``, from
+``torch.profiler``: on CUDA the flash / memory-efficient / cuDNN / math
+kernel names, on CPU the ATen op), so that a fall-back of STDHA off the fused
+kernels shows.
 
 ``--counts-only`` stops after the parameter and FLOP counts (no timing).
 On a small CPU give ``--threads`` (all cores) and run on an idle machine:
@@ -458,6 +468,33 @@ def train_peak_memory(step: TrainStep) -> int:
 
 
 # --------------------------------------------------------------- attention
+SDPA_KERNEL_MARKERS = ('scaled_dot_product', 'flash', 'fmha',
+                       'efficient_attention', 'cudnn', 'attention')
+
+
+def sdpa_kernels(run: Callable[[], Any], device: torch.device) -> List[str]:
+    """Names of the attention ops and kernels one call of ``run`` ran,
+    from ``torch.profiler`` (CUDA kernels on a GPU: flash, memory-efficient,
+    cuDNN or the math fall-back; the ATen ops on a CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if device.type == 'cuda':
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        run()
+        synchronize(device)
+    names = set()
+    for event in prof.events():
+        name = event.name
+        on_gpu = getattr(event, 'device_type', None) == \
+            torch.autograd.DeviceType.CUDA
+        if device.type == 'cuda' and not on_gpu:
+            continue
+        if any(marker in name.lower() for marker in SDPA_KERNEL_MARKERS):
+            names.add(name)
+    return sorted(names)
+
+
 def attention_core(qkv: torch.Tensor, heads: int, groups, num_frames: int):
     """STDHAttention's forward between its projections, on a q/k/v buffer
     ``(B*T, L, 3C)`` (relocated in place on a copy, as the layer does on its
@@ -510,6 +547,8 @@ def attention_benchmark(arch: dict, num_frames: int, offsets: dict,
         device, warmup, repeats)
     result = dict(layer=paired_summary(times, 'layer_stdha', 'layer_plain'),
                   core=paired_summary(times, 'core_stdha', 'core_plain'))
+    result['sdpa_kernels'] = dict(stdha=sdpa_kernels(layer(stdha), device),
+                                  plain=sdpa_kernels(layer(plain), device))
     result.update(shape=list(x.shape), heads=heads,
                   temporal_heads=stdha.head_groups[-1][1],
                   offsets={str(k): v for k, v in offsets.items()})
@@ -690,15 +729,26 @@ def measure_inference(entries: List[Entry], plains: Dict[str, Plain], args,
     calls = {key: inference_call(
         model, clips_for(key, 1, plain_of[unit_plain[key]].views), device)
         for key, model in units.items()}
-    log(f'latency: {len(units)} networks x ({args.warmup} warm-up + '
+    if args.compile:
+        # Compiled during the warm-up rounds (Inductor needs at least one).
+        for key, model in list(units.items()):
+            if not key.endswith(':unmerged'):
+                calls[f'{key}:compiled'] = inference_call(
+                    torch.compile(model), clips_for(
+                        key, 1, plain_of[unit_plain[key]].views), device)
+    log(f'latency: {len(calls)} networks x ({args.warmup} warm-up + '
         f'{args.repeats} timed) rounds, batch 1 clip')
     times = interleaved_timings(
         calls, device, args.warmup, args.repeats,
         on_round=lambda r: log(f'  latency round {r + 1}/{args.repeats}'))
     latency = {key: paired_summary(times, key, unit_plain[key])
                for key in units}
+    compiled = {key: paired_summary(times, f'{key}:compiled', key)
+                for key in units if f'{key}:compiled' in times}
     for plain in plains.values():
         plain.result['latency'] = dict(ms=latency[plain.key]['ms'])
+        if plain.key in compiled:
+            plain.result['latency_compiled'] = compiled[plain.key]
     for entry in entries:
         for key, field in ((entry.name, 'latency'),
                            (f'{entry.name}:unmerged', 'latency_unmerged')):
@@ -707,6 +757,13 @@ def measure_inference(entries: List[Entry], plains: Dict[str, Plain], args,
             result = dict(latency[owner[key]], unit=owner[key])
             entry.result[field] = result
             entry.result['ratios'][field] = result['paired_ratio']
+        unit = owner[entry.name]
+        if unit in compiled:
+            # paired ratio here: compiled / eager of the same network
+            entry.result['latency_compiled'] = dict(compiled[unit],
+                                                    unit=unit)
+            entry.result['ratios']['compiled_vs_eager'] = compiled[unit][
+                'paired_ratio']
     if args.no_throughput:
         return
 
@@ -1033,6 +1090,24 @@ def markdown(report: Dict[str, Any]) -> str:
             f"between the projections {num(core['ms']['median'])} vs "
             f"{num(core['plain_ms']['median'])} ms, "
             f"x{core['paired_ratio']:.3f} (medians of per-round ratios)."]
+        kernels = attention.get('sdpa_kernels')
+        if kernels:
+            lines += ['', 'Attention kernels that ran (torch.profiler): '
+                      f"STDHA {', '.join(kernels['stdha']) or 'none'}; "
+                      f"plain {', '.join(kernels['plain']) or 'none'}."]
+    compiled = [(row.get('name') or f"plain ({row['key']})",
+                 row['latency_compiled'])
+                for row in report['plain'] + report['results']
+                if row.get('latency_compiled')]
+    if compiled:
+        lines += ['', 'torch.compile (Inductor) vs eager, same network, same '
+                  'rounds:', '']
+        for name, summary in compiled:
+            if summary.get('unit') and summary['unit'] != name:
+                continue  # shared network: reported under its own row
+            lines.append(f"* {name}: {num(summary['ms']['median'])} ms "
+                         f"compiled vs {num(summary['plain_ms']['median'])} "
+                         f"ms eager, x{summary['paired_ratio']:.3f}")
     if report.get('plot'):
         lines += ['', f"Top-1 vs GFLOPs per clip: {report['plot']}"]
     elif report.get('plot_error'):
@@ -1115,6 +1190,10 @@ def parse_args(argv=None):
                         'that merge')
     parser.add_argument('--no-share', action='store_true',
                         help='time identical deployed networks separately')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time every deployed network compiled with '
+                        'torch.compile (Inductor; minutes per network on a '
+                        'small CPU)')
     parser.add_argument('--counts-only', action='store_true',
                         help='parameters and GFLOPs only: no timing, no '
                         'training (fast)')
@@ -1168,7 +1247,7 @@ def main(argv=None) -> Dict[str, Any]:
         train_batch=args.train_batch, max_batch=args.max_batch,
         views=args.views, quick=args.quick, share=not args.no_share,
         throughput=not args.no_throughput, train=not args.no_train,
-        counts_only=args.counts_only,
+        counts_only=args.counts_only, compile=args.compile,
         command=' '.join(sys.argv))
     accuracy = parse_accuracy(args.accuracy)
     if accuracy:
