@@ -105,6 +105,8 @@ class ZeroI2VViT(BaseModule):
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
         stdha (dict, optional): ``dict(offsets={1: 1, -1: 1})``: dt -> number
             of heads reading keys/values from frame t + dt. None = spatial.
+            Also ``offsets=[(-1, 1), (1, 1)]``: the same as pairs, whose
+            order survives MMEngine's ``Config.dump`` (it sorts dict keys).
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
             scale=0.5, dropout=0.1)``. None = no adapters. 3 = 4 without
             the adapter after MLP fc2 (the reference's ``num_tadapter=1``).
@@ -240,9 +242,22 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'unknown stdha keys {sorted(unknown)}; '
                              "expected dict(offsets={dt: heads})")
         offsets = stdha.get('offsets')
+        if isinstance(offsets, (list, tuple)):
+            # [(dt, heads), ...]: same meaning, but the head order survives
+            # MMEngine's Config.dump (work_dirs/<config>.py), which sorts
+            # dict keys and would hand the heads other offsets.
+            if not all(isinstance(pair, (list, tuple)) and len(pair) == 2
+                       for pair in offsets):
+                raise ValueError(f'stdha offsets={offsets!r}: a list must '
+                                 'hold (dt, number_of_heads) pairs')
+            dts = [pair[0] for pair in offsets]
+            if len(set(dts)) != len(dts):
+                raise ValueError(f'stdha offsets={offsets!r} list a dt twice')
+            offsets = dict((dt, count) for dt, count in offsets)
         if not isinstance(offsets, dict) or not offsets:
             raise ValueError(f'stdha offsets={offsets!r} must be a non-empty '
-                             'dict {dt: number_of_heads}')
+                             'dict {dt: number_of_heads} or list of (dt, '
+                             'number_of_heads) pairs')
         return dict(offsets=dict(offsets))
 
     @staticmethod
