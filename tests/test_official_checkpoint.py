@@ -313,11 +313,14 @@ SETTINGS = {
 }
 
 
-def tiny_config(path, ref_kwargs, stdha, num_adapters, merged, tmp_path):
+def tiny_config(path, ref_kwargs, stdha, num_adapters, merged, tmp_path,
+                pairs=False):
     """The real config with tiny overrides, as a user writes one (a
     ``_base_`` file: MMEngine's ``Config.dump`` would sort the offsets'
     keys and lose the head order)."""
     offsets = oc.parse_offsets(stdha)
+    if pairs:  # the Config.dump-safe form
+        offsets = list(offsets.items())
     adapters = ('None' if merged else
                 f'dict(num_adapters={num_adapters}, '
                 f'scale={ref_kwargs["scale"]})')
@@ -370,7 +373,7 @@ def test_training_and_merged_formats_give_official_logits(setting, clip,
     src = tmp_path / 'epoch_40.pth'
     save_training(reference, src)
     config = tiny_config(base_config, ref_kwargs, stdha, num_adapters, False,
-                         tmp_path)
+                         tmp_path, pairs=setting == 'ssv2_long')
     out = str(tmp_path / 'converted.pth')
     assert TOOL.main([str(src), out, f'--stdha={stdha}', '--heads',
                       str(ref_kwargs['heads']), '--adapter-scale',
@@ -640,8 +643,34 @@ def test_cli_runs_standalone(small_official, tmp_path):
     log = run_cli(['python', 'tools/convert_official_checkpoint.py',
                    str(src), str(out), '--stdha=-1:1,1:1', '--heads', '4'])
     assert 'merged format' in log and 'num_adapters: None' in log
-    assert "stdha=dict(offsets={-1: 1, 1: 1})" in log
+    assert "stdha=dict(offsets=[(-1, 1), (1, 1)])" in log
     checkpoint = torch.load(out, weights_only=True)
     assert checkpoint['meta']['official_checkpoint']['format'] == 'merged'
     assert 'backbone.transformer.resblocks.1.attn.in_proj.weight' in \
         checkpoint['state_dict']
+
+
+def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
+    """MMEngine's Config.dump (the work_dirs/<config>.py copy) sorts dict
+    keys: a dict-form schedule comes back with the heads on other offsets,
+    the (dt, heads) pairs form keeps them; the backbone takes both."""
+    released = {-1: 2, 1: 2, -2: 1, 2: 1, -3: 1}  # ViT-L SSv2 32f
+    expected = [(0, 2, -1), (2, 4, 1), (4, 5, -2), (5, 6, 2), (6, 7, -3)]
+    groups = {}
+    for form, offsets in (('dict', released),
+                          ('pairs', list(released.items()))):
+        cfg = Config(dict(backbone=dict(
+            type='ZeroI2VViT', num_frames=FRAMES, stdha=dict(offsets=offsets),
+            arch=dict(width=WIDTH, layers=1, heads=16, patch_size=PATCH,
+                      image_size=SIZE))))
+        cfg.dump(str(tmp_path / f'{form}.py'))
+        reloaded = Config.fromfile(str(tmp_path / f'{form}.py'))
+        backbone = MODELS.build(reloaded.backbone)
+        groups[form] = backbone.transformer.resblocks[0].attn.head_groups
+    assert groups['pairs'] == expected
+    assert groups['dict'] != expected  # why configs should use pairs
+    with pytest.raises(ValueError, match='list a dt twice'):
+        MODELS.build(dict(type='ZeroI2VViT', num_frames=FRAMES,
+                          stdha=dict(offsets=[(-1, 1), (-1, 1)]),
+                          arch=dict(width=WIDTH, layers=1, heads=4,
+                                    patch_size=PATCH, image_size=SIZE)))

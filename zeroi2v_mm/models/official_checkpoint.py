@@ -538,7 +538,10 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
     for key in ('compress', 'peft'):
         if backbone.get(key):
             fail(f'model.backbone.{key}', backbone.get(key), None)
-    offsets = dict((backbone.get('stdha') or {}).get('offsets') or {})
+    offsets = (backbone.get('stdha') or {}).get('offsets') or {}
+    # a dict or [(dt, heads), ...] pairs (ZeroI2VViT takes both)
+    offsets = dict(offsets.items() if isinstance(offsets, dict) else
+                   [tuple(pair) for pair in offsets])
     if list(offsets.items()) != list(spec.offsets.items()):
         fail('model.backbone.stdha.offsets (in head order)', offsets,
              spec.offsets)
@@ -575,8 +578,10 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
 def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
     """Lines saying which config of ``repo/configs`` fits ``spec``."""
     released = spec.released
-    offsets = '{' + ', '.join(f'{dt}: {n}' for dt, n in spec.offsets.items()) \
-        + '}'
+    # pairs, not a dict: MMEngine's Config.dump sorts dict keys, which would
+    # reorder the heads in work_dirs/<config>.py
+    offsets = '[' + ', '.join(f'({dt}, {n})' for dt, n in
+                              spec.offsets.items()) + ']'
     merged_options = ('--cfg-options model.backbone.adapters=None '
                       'model.backbone.pretrained=None "custom_hooks=[]"')
     lines = []
