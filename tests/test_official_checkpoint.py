@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.runner import load_checkpoint
 
 from helpers import REPO, load_tool, run_cli
 from mmaction.registry import MODELS
@@ -342,8 +343,8 @@ def tiny_config(path, ref_kwargs, stdha, num_adapters, merged, tmp_path,
 def converted_logits(out, config, x):
     cfg = Config.fromfile(config)
     model = MODELS.build(cfg.model).eval()
-    checkpoint = torch.load(out, map_location='cpu', weights_only=True)
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    # MMEngine's loader, as load_from / mim test use it, strict
+    checkpoint = load_checkpoint(model, out, map_location='cpu', strict=True)
     return logits_of(model, x), checkpoint, model
 
 
@@ -674,3 +675,24 @@ def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
                           stdha=dict(offsets=[(-1, 1), (-1, 1)]),
                           arch=dict(width=WIDTH, layers=1, heads=4,
                                     patch_size=PATCH, image_size=SIZE)))
+
+
+def test_named_config_checked(tmp_path):
+    """The config the table names is checked too: a head order other than
+    the released one is reported."""
+    state = meta_state(classes=400, layers=12, heads=12, width=768,
+                       num_frames=8, patch=16, size=224)
+    spec = oc.resolve_settings(oc.infer_spec(state, 'k400_b16.pth'))
+    (tmp_path / 'configs').mkdir()
+    for offsets, fits in (('[(-1, 1), (1, 1)]', True),
+                          ('{1: 1, -1: 1}', False)):
+        (tmp_path / 'configs' / 'zeroi2v_k400.py').write_text(
+            "model = dict(backbone=dict(type='ZeroI2VViT', arch='ViT-B/16', "
+            f"num_frames=8, stdha=dict(offsets={offsets}), adapters=dict("
+            "num_adapters=4, ratio=0.25, scale=0.5)), cls_head=dict("
+            "num_classes=400, in_channels=768))\n")
+        lines = '\n'.join(oc.fitting_configs(spec, str(tmp_path)))
+        assert 'config: configs/zeroi2v_k400.py' in lines
+        assert ('WARNING' not in lines) == fits, lines
+        if not fits:
+            assert 'stdha.offsets (in head order)={1: 1, -1: 1}' in lines

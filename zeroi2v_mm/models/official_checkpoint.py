@@ -575,6 +575,17 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
              spec.arch['width'])
 
 
+def config_problem(path: str, spec: OfficialSpec) -> Optional[str]:
+    """Why the config file ``path`` would not reproduce ``spec`` (None if
+    it would): :func:`check_config_fits`'s message."""
+    from mmengine.config import Config
+    try:
+        check_config_fits(Config.fromfile(path).model, spec, path)
+    except OfficialCheckpointError as error:
+        return str(error)
+    return None
+
+
 def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
     """Lines saying which config of ``repo/configs`` fits ``spec``."""
     released = spec.released
@@ -591,6 +602,11 @@ def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
         if name and osp.isfile(osp.join(repo, name)):
             lines.append(f'config: {name} (released model '
                          f'{released.name!r})')
+            problem = config_problem(osp.join(repo, name), spec)
+            if problem:
+                lines.append(f'WARNING: {name} does not fit as it is: '
+                             f'{problem}; fix the config (or pass it with '
+                             '--cfg-options) before using this checkpoint')
         elif spec.format == 'merged' and released.config and osp.isfile(
                 osp.join(repo, released.config)):
             lines.append(f'config: {released.config} with {merged_options} '
