@@ -15,8 +15,8 @@ independent reference of it from the released code's documented behaviour
 * tokens ``(L, B*T, C)``, frames of a clip adjacent; the official adapter
   ``x + s * D_fc2(dropout(D_fc1(x)))``;
 * the official TemporalShift on k and v after the in-projection: the first
-  ``C/shift_div`` channels of frame t take frame t-1's, the next ``C/shift_div``
-  frame t+1's, then ``C/long_shift_div`` frame t-2's (and with
+  ``C/shift_div`` channels of frame t take frame t-1's, the next
+  ``C/shift_div`` frame t+1's, then ``C/long_shift_div`` frame t-2's (and with
   ``long_shift_right`` the next ones t+2's), ``C/shift3_div`` t-3's; frames
   whose source is outside the clip keep their own;
 * the I3D head: average over frames, fc;
@@ -696,3 +696,7 @@ def test_named_config_checked(tmp_path):
         assert ('WARNING' not in lines) == fits, lines
         if not fits:
             assert 'stdha.offsets (in head order)={1: 1, -1: 1}' in lines
+    # a schedule given by hand that differs from the released one is flagged
+    oc.resolve_settings(spec, offsets={1: 1, -1: 1})
+    assert "WARNING: the released model 'K400 ViT-B/16 8f (83.0)' has " \
+        'STDHA {-1: 1, 1: 1}' in '\n'.join(oc.fitting_configs(spec, REPO))

@@ -13,7 +13,8 @@ formats, both read here:
   same keys with the adapters folded into ``in_proj``, ``out_proj``,
   ``c_fc`` and ``c_proj``.
 
-The official block computes (``x``: tokens, ``A``: ``x + s*D_fc2(drop(D_fc1 x))``)::
+The official block computes (``x``: tokens; every adapter is
+``x + s * D_fc2(dropout(D_fc1 x))``)::
 
     x = x + S_Adapter(attn(T_Adapter_in(ln_1(x))))
     x = x + MLP_Adapter_out(mlp(MLP_Adapter(ln_2(x))))   # num_tadapter=2
@@ -596,6 +597,15 @@ def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
     merged_options = ('--cfg-options model.backbone.adapters=None '
                       'model.backbone.pretrained=None "custom_hooks=[]"')
     lines = []
+    if released is not None and (
+            list(spec.offsets.items()) != list(released.offsets) or
+            spec.format == 'training' and
+            spec.adapter_scale != released.adapter_scale):
+        lines.append(
+            f'WARNING: the released model {released.name!r} has STDHA '
+            f'{dict(released.offsets)} and adapter scale '
+            f'{released.adapter_scale}; you gave {spec.offsets} and '
+            f'{spec.adapter_scale}')
     if released is not None:
         name = (released.merged_config if spec.format == 'merged' else
                 released.config)
