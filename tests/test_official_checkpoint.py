@@ -510,9 +510,12 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
     assert list(spec.offsets) == [-1, 1, -2, 2, -3]
     assert 'shift1_div=8' in spec.offsets_source
     assert spec.adapter_scale == (None if merged else 1.0)
-    lines = '\n'.join(oc.fitting_configs(spec, REPO))
-    assert ('configs/zeroi2v_ssv2_vit-l14_32f_merged.py' if merged else
-            'configs/zeroi2v_ssv2_vit-l14_32f.py') in lines
+    lines = '\n'.join(oc.fitting_configs(spec, REPO, 'out.pth'))
+    assert ('use: mim test mmaction configs/zeroi2v_ssv2_vit-l14_32f_merged'
+            '.py --checkpoint out.pth\n' if merged else
+            'use: mim test mmaction configs/zeroi2v_ssv2_vit-l14_32f.py '
+            '--checkpoint out.pth --cfg-options model.backbone.pretrained='
+            'None') in lines + '\n'
     converted = oc.convert_state_dict(state, spec)
     target = MODELS.build(oc.model_config(spec)).state_dict()
     assert sorted(converted) == sorted(target)

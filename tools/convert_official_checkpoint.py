@@ -76,7 +76,7 @@ def main(argv=None) -> int:
                 'adapter_ratio', 'adapter_scale', 'scale_source',
                 'stdha_offsets', 'stdha_source'):
         print(f'  {key}: {summary[key]}')
-    for line in fitting_configs(spec, REPO):
+    for line in fitting_configs(spec, REPO, args.out):
         print(line)
     print(f'wrote {args.out}' + (f' (loads strictly into {args.config})'
                                  if args.config else ''))

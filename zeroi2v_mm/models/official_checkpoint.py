@@ -587,8 +587,10 @@ def config_problem(path: str, spec: OfficialSpec) -> Optional[str]:
     return None
 
 
-def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
-    """Lines saying which config of ``repo/configs`` fits ``spec``."""
+def fitting_configs(spec: OfficialSpec, repo: str,
+                    out: str = 'OUT') -> List[str]:
+    """Lines saying which config of ``repo/configs`` fits ``spec``, and the
+    ``mim test`` command for the converted checkpoint ``out``."""
     released = spec.released
     # pairs, not a dict: MMEngine's Config.dump sorts dict keys, which would
     # reorder the heads in work_dirs/<config>.py
@@ -617,11 +619,18 @@ def fitting_configs(spec: OfficialSpec, repo: str) -> List[str]:
                 lines.append(f'WARNING: {name} does not fit as it is: '
                              f'{problem}; fix the config (or pass it with '
                              '--cfg-options) before using this checkpoint')
+            # every weight is in the checkpoint: no CLIP file is needed
+            options = ('' if spec.format == 'merged' else
+                       ' --cfg-options model.backbone.pretrained=None')
+            lines.append(f'use: mim test mmaction {name} --checkpoint {out}'
+                         f'{options}')
         elif spec.format == 'merged' and released.config and osp.isfile(
                 osp.join(repo, released.config)):
             lines.append(f'config: {released.config} with {merged_options} '
                          f'({name or "no _merged config"} is not in this '
                          'checkout)')
+            lines.append(f'use: mim test mmaction {released.config} '
+                         f'--checkpoint {out} {merged_options}')
         else:
             lines.append(f'config: {name or released.config or "none"} is '
                          'not in this checkout; build one with the settings '
