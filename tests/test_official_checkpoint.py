@@ -639,19 +639,65 @@ def test_config_that_would_predict_differently_refused(
     assert not (tmp_path / 'bad.pth').exists()
 
 
-def test_cli_runs_standalone(small_official, tmp_path):
-    """The script itself (a subprocess, no --config): merged format."""
-    state = weight_reparam(small_official, 0.5, 2, 2)
-    src, out = tmp_path / 'epoch_40_eval.pth', tmp_path / 'merged.pth'
-    torch.save(state, src)
+def test_mim_test_of_converted_checkpoint_gives_official_predictions(
+        tmp_path):
+    """End to end, as a user does it: the script (a subprocess) converts a
+    training checkpoint against a config, and `mim test` of the result on
+    generated videos gives the official model's class probabilities."""
+    import pickle
+
+    from mmengine.runner import Runner
+
+    from helpers import make_tiny_videos, tiny_demo_overrides
+
+    data = make_tiny_videos(tmp_path / 'data', videos_per_class=1,
+                            val_per_class=1)
+    reference = randomize(RefRecognizer(
+        layers=2, heads=4, schedule=official_channel_schedule(64, 4),
+        scale=1.0))
+    src, out = tmp_path / 'epoch_40.pth', tmp_path / 'converted.pth'
+    save_training(reference, src)
+    config = tmp_path / 'tiny_demo.py'
+    config.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')!r}]"
+        "\nmodel = dict(backbone=dict(arch=dict(_delete_=True, width=64, "
+        "layers=2, heads=4, patch_size=8, image_size=32), pretrained=None, "
+        "act='quick_gelu', stdha=dict(_delete_=True, offsets=[(-1, 1), "
+        "(1, 1)])), cls_head=dict(in_channels=64))\n")
     log = run_cli(['python', 'tools/convert_official_checkpoint.py',
-                   str(src), str(out), '--stdha=-1:1,1:1', '--heads', '4'])
-    assert 'merged format' in log and 'num_adapters: None' in log
-    assert "stdha=dict(offsets=[(-1, 1), (1, 1)])" in log
-    checkpoint = torch.load(out, weights_only=True)
-    assert checkpoint['meta']['official_checkpoint']['format'] == 'merged'
-    assert 'backbone.transformer.resblocks.1.attn.in_proj.weight' in \
-        checkpoint['state_dict']
+                   str(src), str(out), '--stdha=-1:1,1:1', '--heads', '4',
+                   '--adapter-scale', '1', '--config', str(config)])
+    assert 'training format' in log and 'num_adapters: 4' in log
+    assert 'stdha=dict(offsets=[(-1, 1), (1, 1)])' in log
+    options = tiny_demo_overrides(data, str(tmp_path / 'work'))
+    log = run_cli(['mim', 'test', 'mmaction', str(config), '--checkpoint',
+                   str(out), '--work-dir', str(tmp_path / 'work'), '--dump',
+                   str(tmp_path / 'preds.pkl'), '--cfg-options', *options,
+                   'test_dataloader.num_workers=0',
+                   'test_dataloader.persistent_workers=False'])
+    assert 'missing keys' not in log and 'unexpected key' not in log
+    with open(tmp_path / 'preds.pkl', 'rb') as file:
+        scores = torch.stack([torch.as_tensor(r['pred_score'])
+                              for r in pickle.load(file)])
+
+    # the official model on the same preprocessed clips ('prob' averaging)
+    cfg = Config.fromfile(str(config))
+    loader_cfg = cfg.test_dataloader
+    loader_cfg.dataset.ann_file = f'{data}/val_list.txt'
+    loader_cfg.dataset.data_prefix.video = f'{data}/videos'
+    loader_cfg.dataset.pipeline[3]['scale'] = (32, 32)
+    loader_cfg.update(batch_size=4, num_workers=0, persistent_workers=False)
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    expected = []
+    for batch in Runner.build_dataloader(loader_cfg):
+        inputs = preprocessor(batch, False)['inputs']  # (N, V, 3, T, H, W)
+        with torch.no_grad():
+            logits = reference(inputs.flatten(0, 1))
+        expected.append(logits.view(*inputs.shape[:2], -1).softmax(-1)
+                        .mean(1))
+    expected = torch.cat(expected)
+    assert scores.shape == expected.shape == (10, CLASSES)
+    assert (scores - expected).abs().max() <= 1e-5
 
 
 def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
