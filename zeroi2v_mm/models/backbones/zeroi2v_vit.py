@@ -35,8 +35,9 @@ ARCHS: Dict[str, dict] = {
 
 # Where the linear adapters sit in a block (ZeroI2V reference placement):
 # before the qkv in-projection (shared by Q, K, V, or one each), after the
-# attention out-projection, before MLP fc1 and after MLP fc2.
-QKV_ADAPTERS = {4: 'qkv_shared', 6: 'qkv_separate'}
+# attention out-projection, before MLP fc1 and after MLP fc2. 3 = the
+# reference's num_tadapter=1: the same without the adapter after MLP fc2.
+QKV_ADAPTERS = {3: 'qkv_shared', 4: 'qkv_shared', 6: 'qkv_separate'}
 
 
 class QuickGELU(nn.Module):
@@ -71,7 +72,9 @@ class ResidualAttentionBlock(nn.Module):
                                    input_adapters=int(adapted),
                                    adapter_cfg=adapter_cfg)),
             ('gelu', ACTIVATIONS[act]()),
-            ('c_proj', AdaptedLinear(width * 4, width, output_adapter=adapted,
+            ('c_proj', AdaptedLinear(width * 4, width,
+                                     output_adapter=adapted and
+                                     num_adapters != 3,
                                      adapter_cfg=adapter_cfg)),
         ]))
         self.drop_path = (StochasticDepth(drop_path, mode='row')
@@ -102,8 +105,11 @@ class ZeroI2VViT(BaseModule):
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
         stdha (dict, optional): ``dict(offsets={1: 1, -1: 1})``: dt -> number
             of heads reading keys/values from frame t + dt. None = spatial.
+            Also ``offsets=[(-1, 1), (1, 1)]``: the same as pairs, whose
+            order survives MMEngine's ``Config.dump`` (it sorts dict keys).
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
-            scale=0.5, dropout=0.1)``. None = no adapters.
+            scale=0.5, dropout=0.1)``. None = no adapters. 3 = 4 without
+            the adapter after MLP fc2 (the reference's ``num_tadapter=1``).
         compress (dict, optional): temporal compression between blocks,
             ``dict(type='InTI', after_blocks=(5, 7), ...)`` (also
             ``'LinearPooling'``, ``'ConvPooling'``). ``after_blocks`` counts
@@ -236,9 +242,22 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'unknown stdha keys {sorted(unknown)}; '
                              "expected dict(offsets={dt: heads})")
         offsets = stdha.get('offsets')
+        if isinstance(offsets, (list, tuple)):
+            # [(dt, heads), ...]: same meaning, but the head order survives
+            # MMEngine's Config.dump (work_dirs/<config>.py), which sorts
+            # dict keys and would hand the heads other offsets.
+            if not all(isinstance(pair, (list, tuple)) and len(pair) == 2
+                       for pair in offsets):
+                raise ValueError(f'stdha offsets={offsets!r}: a list must '
+                                 'hold (dt, number_of_heads) pairs')
+            dts = [pair[0] for pair in offsets]
+            if len(set(dts)) != len(dts):
+                raise ValueError(f'stdha offsets={offsets!r} list a dt twice')
+            offsets = dict((dt, count) for dt, count in offsets)
         if not isinstance(offsets, dict) or not offsets:
             raise ValueError(f'stdha offsets={offsets!r} must be a non-empty '
-                             'dict {dt: number_of_heads}')
+                             'dict {dt: number_of_heads} or list of (dt, '
+                             'number_of_heads) pairs')
         return dict(offsets=dict(offsets))
 
     @staticmethod

@@ -1,0 +1,711 @@
+"""Checkpoints of the official ZeroI2V code (MCG-NJU/ZeroI2V) in this package.
+
+The official code (``mmaction/models/backbones/vit_zero_clip*.py``) saves two
+formats, both read here:
+
+* **training** (what its README links, "before reparam"): an MMEngine
+  checkpoint whose ``state_dict`` holds ``backbone.*`` (CLIP visual tower
+  names, torch ``nn.MultiheadAttention``'s ``attn.in_proj_weight`` /
+  ``in_proj_bias``, the linear adapters ``T_Adapter_in``, ``S_Adapter``,
+  ``MLP_Adapter`` and, with ``num_tadapter=2``, ``MLP_Adapter_out``, each
+  ``D_fc1`` (down) + ``D_fc2`` (up)) and ``cls_head.fc_cls.*``;
+* **merged**: the bare state dict its ``tools/weight_reparam.py`` writes: the
+  same keys with the adapters folded into ``in_proj``, ``out_proj``,
+  ``c_fc`` and ``c_proj``.
+
+The official block computes (``x``: tokens; every adapter is
+``x + s * D_fc2(dropout(D_fc1 x))``)::
+
+    x = x + S_Adapter(attn(T_Adapter_in(ln_1(x))))
+    x = x + MLP_Adapter_out(mlp(MLP_Adapter(ln_2(x))))   # num_tadapter=2
+    x = x + mlp(MLP_Adapter(ln_2(x)))                    # num_tadapter=1
+
+which is exactly :class:`~zeroi2v_mm.models.ZeroI2VViT`'s block with the
+adapters on ``attn.in_proj`` (input), ``attn.out_proj`` (output),
+``mlp.c_fc`` (input) and ``mlp.c_proj`` (output): see :data:`ADAPTER_TARGETS`.
+The adapter form (skip connection, scale on the branch, dropout between the
+two linears) is the same as :class:`~zeroi2v_mm.models.LinearAdapter`'s.
+
+What the weights do not say is taken from :data:`RELEASED` (or given by the
+user): the STDHA head schedule and the adapter scale ``s``.
+"""
+import os.path as osp
+import pickle
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..compat import load_trusted_local_checkpoint
+from .backbones.zeroi2v_vit import ARCHS
+from .layers.linear_adapter import bottleneck_width
+
+BLOCK = 'backbone.transformer.resblocks.'
+
+# Official adapter module -> where it sits in this package's block.
+ADAPTER_TARGETS: Dict[str, str] = {
+    'T_Adapter_in': 'attn.in_proj.input_adapters.0',    # before qkv, shared
+    'T_Adapter_in_q': 'attn.in_proj.input_adapters.0',  # attn_adapter_type
+    'T_Adapter_in_k': 'attn.in_proj.input_adapters.1',  # ='qkv' (ablation
+    'T_Adapter_in_v': 'attn.in_proj.input_adapters.2',  # code): one each
+    'S_Adapter': 'attn.out_proj.output_adapter',        # after out-proj
+    'MLP_Adapter': 'mlp.c_fc.input_adapters.0',         # before MLP fc1
+    'MLP_Adapter_out': 'mlp.c_proj.output_adapter',     # after MLP fc2
+}
+ADAPTER_LAYERS = {'D_fc1': 'down', 'D_fc2': 'up'}
+
+# The official adapter sets and the ``adapters.num_adapters`` they are here.
+ADAPTER_LAYOUTS: Dict[frozenset, int] = {
+    # num_tadapter=1: no adapter after the MLP
+    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter'}): 3,
+    # num_tadapter=2: every released model
+    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter',
+               'MLP_Adapter_out'}): 4,
+    # attn_adapter_type='qkv', num_tadapter=2 (vit_zero_clip_ablation.py)
+    frozenset({'T_Adapter_in_q', 'T_Adapter_in_k', 'T_Adapter_in_v',
+               'S_Adapter', 'MLP_Adapter', 'MLP_Adapter_out'}): 6,
+}
+
+# Official -> package names of every non-adapter tensor of a block.
+BLOCK_PARAMS: Dict[str, str] = OrderedDict([
+    ('ln_1.weight', 'ln_1.weight'), ('ln_1.bias', 'ln_1.bias'),
+    ('attn.in_proj_weight', 'attn.in_proj.weight'),
+    ('attn.in_proj_bias', 'attn.in_proj.bias'),
+    ('attn.out_proj.weight', 'attn.out_proj.weight'),
+    ('attn.out_proj.bias', 'attn.out_proj.bias'),
+    ('ln_2.weight', 'ln_2.weight'), ('ln_2.bias', 'ln_2.bias'),
+    ('mlp.c_fc.weight', 'mlp.c_fc.weight'),
+    ('mlp.c_fc.bias', 'mlp.c_fc.bias'),
+    ('mlp.c_proj.weight', 'mlp.c_proj.weight'),
+    ('mlp.c_proj.bias', 'mlp.c_proj.bias'),
+])
+# Outside the blocks: same names (the official backbone has no ``proj``).
+STEM_PARAMS = ('backbone.conv1.weight', 'backbone.class_embedding',
+               'backbone.positional_embedding', 'backbone.temporal_embedding',
+               'backbone.ln_pre.weight', 'backbone.ln_pre.bias',
+               'backbone.ln_post.weight', 'backbone.ln_post.bias',
+               'cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
+
+
+@dataclass(frozen=True)
+class ReleasedModel:
+    """A setting of the official code: what its weights cannot tell.
+
+    ``offsets`` is this package's ``{dt: heads}`` (head reads frame t+dt,
+    assigned from head 0 in the listed order); ``source`` says which official
+    config / STDHA arguments it comes from.
+    """
+    name: str
+    arch: str
+    num_frames: int
+    num_classes: int
+    offsets: Tuple[Tuple[int, int], ...]
+    adapter_scale: float
+    config: Optional[str]
+    merged_config: Optional[str]
+    source: str
+    checkpoint_released: bool
+
+
+# Keyed by (arch, frames, classes). The official TemporalShift gives the first
+# ``C/shift_div`` channels of k and v frame t-1, the next frame t+1, then
+# (``long_shift_div`` / ``shift2_div``) t-2, (``long_shift_right``) t+2,
+# (``shift3_div``) t-3; ``C/div`` channels are ``heads/div`` heads.
+RELEASED: Tuple[ReleasedModel, ...] = (
+    ReleasedModel(
+        'K400 ViT-B/16 8f (83.0)', 'ViT-B/16', 8, 400, ((-1, 1), (1, 1)),
+        0.5, 'configs/zeroi2v_k400.py', 'configs/zeroi2v_k400_merged.py',
+        'CLIP-B_k400_8x16x1.py: stdha.py shift_div=12, adapter_scale=0.5',
+        True),
+    ReleasedModel(
+        'K400 ViT-L/14 8f (86.3)', 'ViT-L/14', 8, 400, ((-1, 2), (1, 2)),
+        0.5, 'configs/zeroi2v_k400_vit-l14.py',
+        'configs/zeroi2v_k400_vit-l14_merged.py',
+        'CLIP-L_k400_8x16x1.py: stdha.py shift_div=8, adapter_scale=0.5',
+        True),
+    ReleasedModel(
+        'K400 ViT-L/14 32f (87.2)', 'ViT-L/14', 32, 400,
+        ((-1, 2), (1, 2), (-2, 2)), 0.5,
+        'configs/zeroi2v_k400_vit-l14_32f_official.py', None,
+        'CLIP-L_k400_32x4x1.py: stdha.py shift_div=8, long_shift_div=8, '
+        'adapter_scale=0.5', True),
+    ReleasedModel(
+        'SSv2 ViT-L/14 32f (72.2)', 'ViT-L/14', 32, 174,
+        ((-1, 2), (1, 2), (-2, 1), (2, 1), (-3, 1)), 1.0,
+        'configs/zeroi2v_ssv2_vit-l14_32f.py',
+        'configs/zeroi2v_ssv2_vit-l14_32f_merged.py',
+        'CLIP-L_sthv2_u32.py: stdha_long.py shift1_div=8, shift2_div=16, '
+        'shift3_div=16, shift3_right=False, adapter_scale=1', True),
+    ReleasedModel(
+        'SSv2 ViT-B/16 16f (config only)', 'ViT-B/16', 16, 174,
+        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 1.0,
+        'configs/zeroi2v_ssv2_16f.py', None,
+        'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
+        'long_shift_div=12, long_shift_right=True, adapter_scale=1', False),
+    ReleasedModel(
+        'UCF101 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 101,
+        ((-1, 1), (1, 1)), 0.5, 'configs/zeroi2v_ucf101.py', None,
+        'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
+        'adapter_scale=0.5', False),
+    ReleasedModel(
+        'HMDB51 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 51,
+        ((-1, 1), (1, 1)), 0.5, 'configs/zeroi2v_hmdb51.py', None,
+        'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
+        'adapter_scale=0.5', False),
+    ReleasedModel(
+        'UCF101 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 101,
+        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 0.5, None, None,
+        'CLIP-B_ucf101_u32_split1.py: stdha_ablation.py shift_div=12, '
+        'long_shift_div=12, long_shift_right=True, adapter_scale=0.5', False),
+    ReleasedModel(
+        'HMDB51 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 51,
+        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 0.5, None, None,
+        'CLIP-B_hmdb51_u32_split1.py: stdha_ablation.py shift_div=12, '
+        'long_shift_div=12, long_shift_right=True, adapter_scale=0.5', False),
+)
+
+
+class OfficialCheckpointError(ValueError):
+    """A file that is not a usable official ZeroI2V checkpoint; the message
+    names the file and the key or value at fault."""
+
+
+@dataclass
+class OfficialSpec:
+    """What an official checkpoint holds and how to rebuild it here.
+
+    ``arch``: width / layers / heads / patch_size / image_size;
+    ``arch_name``: ``'ViT-B/16'`` etc. when it is a standard one;
+    ``num_adapters``: 3, 4 or 6 (None for the merged format); ``offsets``,
+    ``adapter_scale`` and where they came from (``*_source``) are filled by
+    :func:`resolve_settings`.
+    """
+    path: str
+    format: str  # 'training' or 'merged'
+    container: str  # 'mmengine' ({'state_dict': ...}) or 'state_dict'
+    arch: dict
+    arch_name: Optional[str]
+    num_frames: int
+    num_classes: int
+    num_adapters: Optional[int] = None
+    adapter_names: Tuple[str, ...] = ()
+    adapter_hidden: Optional[int] = None
+    offsets: Dict[int, int] = field(default_factory=dict)
+    offsets_source: str = ''
+    adapter_scale: Optional[float] = None
+    scale_source: str = ''
+    released: Optional[ReleasedModel] = None
+
+    @property
+    def adapter_ratio(self) -> Optional[float]:
+        if self.adapter_hidden is None:
+            return None
+        return self.adapter_hidden / self.arch['width']
+
+    def summary(self) -> dict:
+        """Plain values for printing and for the output's ``meta``."""
+        return dict(
+            format=self.format, container=self.container,
+            arch=self.arch_name or dict(self.arch), num_frames=self.num_frames,
+            num_classes=self.num_classes, num_adapters=self.num_adapters,
+            adapter_names=list(self.adapter_names),
+            adapter_ratio=self.adapter_ratio,
+            stdha_offsets=[list(item) for item in self.offsets.items()],
+            stdha_source=self.offsets_source,
+            adapter_scale=self.adapter_scale, scale_source=self.scale_source,
+            released=self.released.name if self.released else None)
+
+
+# ---------------------------------------------------------------- reading
+def read_official_state_dict(path: str) -> Tuple[Dict[str, Tensor], str]:
+    """The tensors of ``path`` and their container.
+
+    Tries torch's safe loader first (enough for the bare state dict that
+    ``weight_reparam.py`` writes); a training checkpoint also holds MMEngine's
+    message hub and numpy values, which only a full load reads, as for every
+    local checkpoint in this package (:mod:`zeroi2v_mm.compat`).
+
+    Returns:
+        ``(state_dict, container)`` with container ``'mmengine'`` or
+        ``'state_dict'``; ``module.`` prefixes (DDP) removed.
+    """
+    if not osp.isfile(path):
+        raise OfficialCheckpointError(f'{path}: no such file')
+    try:
+        try:
+            obj = torch.load(path, map_location='cpu', weights_only=True)
+        except pickle.UnpicklingError:
+            obj = load_trusted_local_checkpoint(path, map_location='cpu')
+    except Exception as error:  # not a torch file at all
+        raise OfficialCheckpointError(
+            f'{path}: not a checkpoint of the official ZeroI2V code '
+            f'(torch.load cannot read it: {type(error).__name__}: '
+            f'{str(error)[:200]})') from None
+    container = 'state_dict'
+    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
+        obj, container = obj['state_dict'], 'mmengine'
+    if not isinstance(obj, dict) or not obj or not all(
+            isinstance(key, str) and isinstance(value, Tensor)
+            for key, value in obj.items()):
+        raise OfficialCheckpointError(
+            f'{path}: not a checkpoint of the official ZeroI2V code (expected '
+            'a state dict of tensors, or an MMEngine checkpoint holding one; '
+            f'found {type(obj).__name__})')
+    if all(key.startswith('module.') for key in obj):
+        obj = {key[len('module.'):]: value for key, value in obj.items()}
+    return dict(obj), container
+
+
+def _check_is_official(state: Dict[str, Tensor], path: str) -> None:
+    if f'{BLOCK}0.attn.in_proj.weight' in state:
+        raise OfficialCheckpointError(
+            f'{path}: already in zeroi2v_mm layout (key '
+            f'{BLOCK}0.attn.in_proj.weight); load it with its config as it '
+            'is, no conversion needed')
+    probe = f'{BLOCK}0.attn.in_proj_weight'
+    if probe not in state or 'backbone.conv1.weight' not in state:
+        raise OfficialCheckpointError(
+            f'{path}: not a checkpoint of the official ZeroI2V code (no '
+            f'{probe!r} / backbone.conv1.weight; keys look like '
+            f'{sorted(state)[:4]})')
+
+
+def infer_spec(state: Dict[str, Tensor], path: str,
+               heads: Optional[int] = None,
+               container: str = 'state_dict') -> OfficialSpec:
+    """Width, depth, heads, patch, image size, frames, classes and the
+    adapter layout, read off the key names and tensor shapes.
+
+    Heads cannot be read off the weights: CLIP ViTs use 64-wide heads, so
+    ``width // 64`` unless ``heads`` is given. Only shapes are read, so the
+    tensors may live on the ``meta`` device.
+    """
+    _check_is_official(state, path)
+    for key in ('backbone.positional_embedding', 'backbone.temporal_embedding',
+                'cls_head.fc_cls.weight'):
+        if key not in state:
+            raise OfficialCheckpointError(f'{path}: missing key {key!r}')
+    width, _, patch_size, _ = state['backbone.conv1.weight'].shape
+    tokens = state['backbone.positional_embedding'].shape[0]
+    grid = int(round((tokens - 1)**0.5))
+    if grid * grid + 1 != tokens:
+        raise OfficialCheckpointError(
+            f'{path}: backbone.positional_embedding has {tokens} tokens, not '
+            'a square patch grid + CLS')
+    temporal = state['backbone.temporal_embedding']
+    if temporal.dim() != 3 or temporal.shape[0] != 1 or \
+            temporal.shape[2] != width:
+        raise OfficialCheckpointError(
+            f'{path}: backbone.temporal_embedding has shape '
+            f'{tuple(temporal.shape)}; the official model has (1, T, '
+            f'{width})')
+    pattern = re.compile(re.escape(BLOCK) + r'(\d+)\.')
+    blocks = sorted({int(m.group(1)) for m in map(pattern.match, state) if m})
+    layers = len(blocks)
+    if blocks != list(range(layers)):
+        first_gap = next(i for i in range(layers + 1) if i not in blocks)
+        raise OfficialCheckpointError(
+            f'{path}: missing key {BLOCK}{first_gap}.attn.in_proj_weight '
+            f'(blocks found: {blocks})')
+    if heads is None:
+        if width % 64:
+            raise OfficialCheckpointError(
+                f'{path}: width {width} is not a multiple of 64, so the head '
+                'count cannot be assumed (CLIP uses 64-wide heads); give it '
+                '(--heads)')
+        heads = width // 64
+    if width % heads:
+        raise OfficialCheckpointError(
+            f'{path}: width {width} is not divisible by heads={heads}')
+    arch = dict(width=int(width), layers=layers, heads=int(heads),
+                patch_size=int(patch_size), image_size=grid * patch_size)
+    arch_name = next((name for name, settings in ARCHS.items()
+                      if settings == arch), None)
+
+    # Adapters: the official module names in block 0; every block must have
+    # the same (checked with the full key list by check_keys).
+    adapter_re = re.compile(re.escape(f'{BLOCK}0.') + r'([A-Za-z_]*Adapter'
+                            r'[A-Za-z_]*)\.')
+    names = sorted({m.group(1) for m in map(adapter_re.match, state) if m})
+    spec = OfficialSpec(
+        path=path, format='training' if names else 'merged',
+        container=container, arch=arch, arch_name=arch_name,
+        num_frames=int(temporal.shape[1]),
+        num_classes=int(state['cls_head.fc_cls.weight'].shape[0]),
+        adapter_names=tuple(names))
+    if names:
+        unknown = [n for n in names if n not in ADAPTER_TARGETS]
+        if unknown:
+            raise OfficialCheckpointError(
+                f'{path}: unknown key {BLOCK}0.{unknown[0]}.* (an adapter '
+                f'this converter does not know; known: '
+                f'{sorted(ADAPTER_TARGETS)})')
+        layout = ADAPTER_LAYOUTS.get(frozenset(names))
+        if layout is None:
+            raise OfficialCheckpointError(
+                f'{path}: adapters {names} per block form no layout that '
+                'exists here (3: T_Adapter_in, S_Adapter, MLP_Adapter; 4: + '
+                'MLP_Adapter_out; 6: T_Adapter_in_q/k/v, S_Adapter, '
+                'MLP_Adapter, MLP_Adapter_out)')
+        spec.num_adapters = layout
+        down = f'{BLOCK}0.{names[0]}.D_fc1.weight'
+        if down not in state:
+            raise OfficialCheckpointError(f'{path}: missing key {down!r}')
+        spec.adapter_hidden = int(state[down].shape[0])
+    return spec
+
+
+def expected_keys(spec: OfficialSpec) -> List[str]:
+    """Every key an official checkpoint of ``spec`` holds, in order."""
+    keys = list(STEM_PARAMS)
+    for block in range(spec.arch['layers']):
+        prefix = f'{BLOCK}{block}.'
+        keys += [prefix + name for name in BLOCK_PARAMS]
+        for adapter in spec.adapter_names:
+            keys += [f'{prefix}{adapter}.{layer}.{kind}'
+                     for layer in ADAPTER_LAYERS for kind in ('weight',
+                                                              'bias')]
+    return keys
+
+
+def check_keys(state: Dict[str, Tensor], spec: OfficialSpec) -> None:
+    """Fail naming the first missing and the first unknown key."""
+    expected = expected_keys(spec)
+    missing = [key for key in expected if key not in state]
+    expected_set = set(expected)
+    unknown = sorted(key for key in state if key not in expected_set)
+    problems = []
+    if missing:
+        problems.append(f'missing key {missing[0]!r}' + (
+            f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
+    if unknown:
+        problems.append(f'unknown key {unknown[0]!r}' + (
+            f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''))
+    if problems:
+        layout = (f'{spec.num_adapters} adapters per block '
+                  f'{list(spec.adapter_names)}' if spec.adapter_names else
+                  'merged, no adapters')
+        raise OfficialCheckpointError(
+            f'{spec.path}: {"; ".join(problems)} for an official ZeroI2V '
+            f'checkpoint of {spec.arch["layers"]} blocks, {layout}')
+
+
+# ---------------------------------------------------------------- settings
+def parse_offsets(text: str) -> Dict[int, int]:
+    """``'-1:1,1:1'`` or ``'{-1: 1, 1: 1}'`` -> ``{-1: 1, 1: 1}`` (order
+    kept: it is the head order)."""
+    body = text.strip().strip('{}').strip()
+    offsets: Dict[int, int] = {}
+    for item in filter(None, (part.strip() for part in body.split(','))):
+        match = re.fullmatch(r'([+-]?\d+)\s*:\s*(\d+)', item)
+        if not match:
+            raise ValueError(f'STDHA offsets {text!r}: cannot read {item!r}; '
+                             "write e.g. '-1:1,1:1' (dt:heads, head order)")
+        dt, count = int(match.group(1)), int(match.group(2))
+        if dt in offsets:
+            raise ValueError(f'STDHA offsets {text!r}: dt={dt} listed twice')
+        offsets[dt] = count
+    if not offsets:
+        raise ValueError(f'STDHA offsets {text!r} are empty')
+    return offsets
+
+
+def find_released(spec: OfficialSpec) -> Optional[ReleasedModel]:
+    """The :data:`RELEASED` entry of (arch, frames, classes), if any."""
+    return next((model for model in RELEASED
+                 if model.arch == spec.arch_name and
+                 model.num_frames == spec.num_frames and
+                 model.num_classes == spec.num_classes), None)
+
+
+def resolve_settings(spec: OfficialSpec,
+                     offsets: Optional[Dict[int, int]] = None,
+                     adapter_scale: Optional[float] = None) -> OfficialSpec:
+    """Fill in the STDHA offsets and the adapter scale: given values win,
+    else the :data:`RELEASED` entry; say which (``*_source``)."""
+    released = find_released(spec)
+    spec.released = released
+    key = (f'({spec.arch_name or spec.arch}, {spec.num_frames} frames, '
+           f'{spec.num_classes} classes)')
+    if offsets is not None:
+        spec.offsets, spec.offsets_source = dict(offsets), 'given (--stdha)'
+    elif released is not None:
+        spec.offsets = dict(released.offsets)
+        spec.offsets_source = (f'released model {released.name!r}: '
+                               f'{released.source}')
+    else:
+        raise OfficialCheckpointError(
+            f'{spec.path}: no released ZeroI2V model is {key}, and STDHA '
+            'offsets cannot be read off the weights: give them in head '
+            "order, e.g. --stdha=-1:1,1:1 (official shift_div=12 on 12 "
+            'heads: head 0 reads t-1, head 1 reads t+1)')
+    if spec.format == 'merged':
+        spec.scale_source = 'merged: scale already folded in'
+        return spec
+    if adapter_scale is not None:
+        spec.adapter_scale = float(adapter_scale)
+        spec.scale_source = 'given (--adapter-scale)'
+    elif released is not None:
+        spec.adapter_scale = released.adapter_scale
+        spec.scale_source = f'released model {released.name!r}'
+    else:
+        raise OfficialCheckpointError(
+            f'{spec.path}: no released ZeroI2V model is {key}, and the '
+            'adapter scale (official adapter_scale: 0.5 for K400-style, 1 '
+            'for SSv2 configs) is not stored in the weights: give it '
+            '(--adapter-scale)')
+    return spec
+
+
+# -------------------------------------------------------------- converting
+def convert_state_dict(state: Dict[str, Tensor],
+                       spec: OfficialSpec) -> 'OrderedDict[str, Tensor]':
+    """Official names -> this package's ``Recognizer3D`` state dict.
+
+    Checks the keys first (:func:`check_keys`). ``temporal_embedding`` goes
+    from (1, T, C) to (T, C); every other tensor is copied unchanged.
+    """
+    check_keys(state, spec)
+    out: 'OrderedDict[str, Tensor]' = OrderedDict()
+    for key in STEM_PARAMS:
+        out[key] = state[key]
+    out['backbone.temporal_embedding'] = state[
+        'backbone.temporal_embedding'][0].clone()
+    for block in range(spec.arch['layers']):
+        src, dst = f'{BLOCK}{block}.', f'{BLOCK}{block}.'
+        for name, target in BLOCK_PARAMS.items():
+            out[dst + target] = state[src + name]
+        for adapter in spec.adapter_names:
+            for layer, target_layer in ADAPTER_LAYERS.items():
+                for kind in ('weight', 'bias'):
+                    out[f'{dst}{ADAPTER_TARGETS[adapter]}.{target_layer}.'
+                        f'{kind}'] = state[f'{src}{adapter}.{layer}.{kind}']
+    return out
+
+
+def model_config(spec: OfficialSpec) -> dict:
+    """A ``Recognizer3D`` config of this package for ``spec``: the model the
+    converted state dict loads into strictly."""
+    adapters = None
+    if spec.format == 'training':
+        adapters = dict(num_adapters=spec.num_adapters,
+                        ratio=spec.adapter_ratio, scale=spec.adapter_scale,
+                        dropout=0.0)
+    return dict(
+        type='Recognizer3D',
+        backbone=dict(type='ZeroI2VViT', arch=spec.arch_name or
+                      dict(spec.arch), num_frames=spec.num_frames,
+                      pretrained=None, act='quick_gelu',
+                      stdha=dict(offsets=dict(spec.offsets)),
+                      adapters=adapters),
+        cls_head=dict(type='ZeroI2VHead', num_classes=spec.num_classes,
+                      in_channels=spec.arch['width'], average_clips='prob'),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               mean=[122.769, 116.74, 104.04],
+                               std=[68.493, 66.63, 70.321],
+                               format_shape='NCTHW'))
+
+
+def check_config_fits(model_cfg: dict, spec: OfficialSpec,
+                      config_name: str = 'config') -> None:
+    """Raise naming the setting of ``model_cfg`` (a config's ``model``) that
+    would make the converted checkpoint predict differently from the
+    official model: architecture, frames, classes, activation, STDHA offsets
+    and their order, adapter layout, bottleneck and scale."""
+    backbone = model_cfg.get('backbone', {})
+    head = model_cfg.get('cls_head', {})
+
+    def fail(key, have, want):
+        raise OfficialCheckpointError(
+            f'{config_name}: {key}={have!r} but the checkpoint '
+            f'{spec.path} needs {want!r}')
+
+    if backbone.get('type') != 'ZeroI2VViT':
+        fail('model.backbone.type', backbone.get('type'), 'ZeroI2VViT')
+    arch = backbone.get('arch', 'ViT-B/16')
+    arch = dict(ARCHS[arch]) if isinstance(arch, str) and arch in ARCHS \
+        else arch
+    arch = {k: int(v) for k, v in dict(arch).items()}
+    if arch != spec.arch:
+        fail('model.backbone.arch', arch, spec.arch)
+    # (defaults of ZeroI2VViT where the config leaves a setting out)
+    for key, default, want in (('num_frames', 8, spec.num_frames),
+                               ('act', 'quick_gelu', 'quick_gelu')):
+        if backbone.get(key, default) != want:
+            fail(f'model.backbone.{key}', backbone.get(key, default), want)
+    for key in ('compress', 'peft'):
+        if backbone.get(key):
+            fail(f'model.backbone.{key}', backbone.get(key), None)
+    offsets = (backbone.get('stdha') or {}).get('offsets') or {}
+    # a dict or [(dt, heads), ...] pairs (ZeroI2VViT takes both)
+    offsets = dict(offsets.items() if isinstance(offsets, dict) else
+                   [tuple(pair) for pair in offsets])
+    if list(offsets.items()) != list(spec.offsets.items()):
+        fail('model.backbone.stdha.offsets (in head order)', offsets,
+             spec.offsets)
+    adapters = backbone.get('adapters')
+    if spec.format == 'merged':
+        if adapters is not None:
+            fail('model.backbone.adapters', dict(adapters),
+                 'None (a merged checkpoint: use the _merged config)')
+    else:
+        if adapters is None:
+            fail('model.backbone.adapters', None,
+                 f'num_adapters={spec.num_adapters} (a training checkpoint: '
+                 'use the config with adapters, not its _merged variant)')
+        if adapters.get('num_adapters', 4) != spec.num_adapters:
+            fail('model.backbone.adapters.num_adapters',
+                 adapters.get('num_adapters', 4), spec.num_adapters)
+        hidden = bottleneck_width(spec.arch['width'],
+                                  adapters.get('ratio', 0.25))
+        if hidden != spec.adapter_hidden:
+            fail('model.backbone.adapters.ratio', adapters.get('ratio'),
+                 spec.adapter_ratio)
+        if abs(float(adapters.get('scale', 1.0)) -
+               spec.adapter_scale) > 1e-12:
+            fail('model.backbone.adapters.scale', adapters.get('scale', 1.0),
+                 spec.adapter_scale)
+    if head.get('num_classes') != spec.num_classes:
+        fail('model.cls_head.num_classes', head.get('num_classes'),
+             spec.num_classes)
+    if head.get('in_channels') != spec.arch['width']:
+        fail('model.cls_head.in_channels', head.get('in_channels'),
+             spec.arch['width'])
+
+
+def config_problem(path: str, spec: OfficialSpec) -> Optional[str]:
+    """Why the config file ``path`` would not reproduce ``spec`` (None if
+    it would): :func:`check_config_fits`'s message."""
+    from mmengine.config import Config
+    try:
+        check_config_fits(Config.fromfile(path).model, spec, path)
+    except OfficialCheckpointError as error:
+        return str(error)
+    return None
+
+
+def fitting_configs(spec: OfficialSpec, repo: str,
+                    out: str = 'OUT') -> List[str]:
+    """Lines saying which config of ``repo/configs`` fits ``spec``, and the
+    ``mim test`` command for the converted checkpoint ``out``."""
+    released = spec.released
+    # pairs, not a dict: MMEngine's Config.dump sorts dict keys, which would
+    # reorder the heads in work_dirs/<config>.py
+    offsets = '[' + ', '.join(f'({dt}, {n})' for dt, n in
+                              spec.offsets.items()) + ']'
+    merged_options = ('--cfg-options model.backbone.adapters=None '
+                      'model.backbone.pretrained=None "custom_hooks=[]"')
+    lines = []
+    if released is not None and (
+            list(spec.offsets.items()) != list(released.offsets) or
+            spec.format == 'training' and
+            spec.adapter_scale != released.adapter_scale):
+        lines.append(
+            f'WARNING: the released model {released.name!r} has STDHA '
+            f'{dict(released.offsets)} and adapter scale '
+            f'{released.adapter_scale}; you gave {spec.offsets} and '
+            f'{spec.adapter_scale}')
+    if released is not None:
+        name = (released.merged_config if spec.format == 'merged' else
+                released.config)
+        if name and osp.isfile(osp.join(repo, name)):
+            lines.append(f'config: {name} (released model '
+                         f'{released.name!r})')
+            problem = config_problem(osp.join(repo, name), spec)
+            if problem:
+                lines.append(f'WARNING: {name} does not fit as it is: '
+                             f'{problem}; fix the config (or pass it with '
+                             '--cfg-options) before using this checkpoint')
+            # every weight is in the checkpoint: no CLIP file is needed
+            options = ('' if spec.format == 'merged' else
+                       ' --cfg-options model.backbone.pretrained=None')
+            lines.append(f'use: mim test mmaction {name} --checkpoint {out}'
+                         f'{options}')
+        elif spec.format == 'merged' and released.config and osp.isfile(
+                osp.join(repo, released.config)):
+            lines.append(f'config: {released.config} with {merged_options} '
+                         f'({name or "no _merged config"} is not in this '
+                         'checkout)')
+            lines.append(f'use: mim test mmaction {released.config} '
+                         f'--checkpoint {out} {merged_options}')
+        else:
+            lines.append(f'config: {name or released.config or "none"} is '
+                         'not in this checkout; build one with the settings '
+                         'below')
+    else:
+        lines.append('config: no config here is known to fit (not a '
+                     'released model); start from configs/zeroi2v_k400.py '
+                     'and set the settings below')
+    adapters = ('adapters=None' if spec.format == 'merged' else
+                f'adapters=dict(num_adapters={spec.num_adapters}, '
+                f'ratio={spec.adapter_ratio}, scale={spec.adapter_scale})')
+    lines.append(
+        f'settings: arch={spec.arch_name or spec.arch}, '
+        f'num_frames={spec.num_frames}, stdha=dict(offsets={offsets}) (head '
+        f"order matters), {adapters}, act='quick_gelu', "
+        f'cls_head.num_classes={spec.num_classes}')
+    return lines
+
+
+def convert_official_checkpoint(src: str, out: str,
+                                heads: Optional[int] = None,
+                                offsets: Optional[Dict[int, int]] = None,
+                                adapter_scale: Optional[float] = None,
+                                config: Optional[str] = None,
+                                force: bool = False) -> OfficialSpec:
+    """Read ``src`` (official training or merged format), write ``out``.
+
+    ``out`` is an MMEngine checkpoint (``meta``, ``state_dict``) in this
+    package's names; before it is written, the model it is meant for is built
+    (from ``config`` after :func:`check_config_fits`, else from
+    :func:`model_config`) and the converted state dict is loaded into it
+    strictly. Written atomically; an existing ``out`` is only replaced with
+    ``force``. Nothing is written when anything fails.
+    """
+    import time
+
+    import mmengine
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmaction.registry import MODELS
+    from ..utils.io import atomic_save_checkpoint
+
+    if osp.exists(out) and not force:
+        raise FileExistsError(f'{out} exists; pass --force to overwrite it')
+    if osp.abspath(out) == osp.abspath(src):
+        raise OfficialCheckpointError(f'{out} is the input file; write the '
+                                      'converted checkpoint elsewhere')
+    state, container = read_official_state_dict(src)
+    spec = infer_spec(state, src, heads=heads, container=container)
+    resolve_settings(spec, offsets=offsets, adapter_scale=adapter_scale)
+    converted = convert_state_dict(state, spec)
+
+    if config is not None:
+        cfg = Config.fromfile(config)
+        check_config_fits(cfg.model, spec, config)
+        model_cfg = cfg.model
+        model_cfg.backbone.pretrained = None  # every weight is in ``out``
+        init_default_scope(cfg.get('default_scope', 'mmaction'))
+    else:
+        model_cfg = model_config(spec)
+        init_default_scope('mmaction')
+    model = MODELS.build(model_cfg)
+    try:
+        model.load_state_dict(converted, strict=True)
+    except (RuntimeError, ValueError) as error:
+        raise OfficialCheckpointError(
+            f'{src}: the converted weights do not load strictly into '
+            f'{config or "the model built for them"}: {error}') from None
+    del model
+
+    meta = dict(
+        official_checkpoint=spec.summary(), source=osp.abspath(src),
+        converted_by='tools/convert_official_checkpoint.py',
+        config=config, time=time.strftime('%Y%m%d_%H%M%S'),
+        mmengine_version=mmengine.__version__)
+    atomic_save_checkpoint(dict(meta=meta, state_dict=converted), out)
+    return spec
