@@ -118,3 +118,6 @@ param_scheduler = [
 default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'),
     logger=dict(interval=50))
+# Fold the adapters into the frozen linears after training and verify the
+# merged model (as every ZeroI2V config).
+custom_hooks = [dict(type='MergeAdaptersHook', verify_batches=2)]
