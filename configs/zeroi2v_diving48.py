@@ -3,7 +3,8 @@
 # temporal detail like SSv2, so this is the SSv2 recipe (configs/
 # zeroi2v_ssv2.py: uniform sampling, RandAugment, random erasing, label
 # smoothing, adapter dropout 0 and scale 1) with 32 frames, the 32-frame
-# ViT-B STDHA offsets of Table 11 {+1: 1, -1: 1, +2: 1, -2: 1, +3: 1},
+# ViT-B STDHA offsets of Table 11 in the released order and sign
+# {-1: 1, 1: 1, -2: 1, 2: 1, -3: 1},
 # 4 adapters per block, a plain flip (no label swap) and
 # 1 temporal x 3 spatial test views.
 _base_ = ['zeroi2v_ssv2_32f.py']

@@ -1,7 +1,8 @@
 # ZeroI2V, CLIP ViT-B/16, HMDB51 split 1 (paper Table 6: 73.7 top-1, mean of
-# the 3 splits; 78.5 starting from a K400-trained ZeroI2V). Same recipe as
-# configs/zeroi2v_ucf101.py; splits 2 and 3: configs/zeroi2v_hmdb51_split
-# {2,3}.py.
+# the 3 splits; 78.5 starting from a K400-trained ZeroI2V): the released
+# CLIP-B_hmdb51_u8_split1.py, the same recipe as configs/zeroi2v_ucf101.py.
+# Splits 2 and 3: configs/zeroi2v_hmdb51_split{2,3}.py; 32 frames:
+# configs/zeroi2v_hmdb51_32f.py.
 _base_ = ['zeroi2v_ucf101.py']
 
 split = 1

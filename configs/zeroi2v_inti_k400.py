@@ -1,7 +1,7 @@
 # ZeroI2V + InTI: frozen CLIP ViT-B/16 with STDHA and linear adapters, plus
 # InTI_{5,7} frame compression, K400, 16 frames x interval 8 (ZeroI2V paper
 # Table 12 sampling for 16 frames). Frames per block: 16 (blocks 1-5),
-# 8 (6-7), 4 (8-12); STDHA {+1:1, -1:1, +2:1} (Table 11, 16 frames) fits all.
+# 8 (6-7), 4 (8-12); STDHA {-1: 1, 1: 1, -2: 1} (Table 11, 16 frames) fits all.
 # After merging, only the two InTI layers remain as extra parameters, and the
 # clip costs about 0.65x the image model run on all 16 frames.
 _base_ = ['zeroi2v_k400.py']
@@ -10,7 +10,7 @@ num_frames = 16
 model = dict(
     backbone=dict(
         num_frames=num_frames,
-        stdha=dict(offsets={1: 1, -1: 1, 2: 1}),
+        stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1}),
         compress=dict(type='InTI', after_blocks=(5, 7))))
 
 train_pipeline = [
@@ -19,6 +19,7 @@ train_pipeline = [
          num_clips=1),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
+    dict(type='VideoRandAugment', magnitude=7, num_layers=4),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),

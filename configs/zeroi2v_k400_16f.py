@@ -1,13 +1,16 @@
 # ZeroI2V, CLIP ViT-B/16, Kinetics-400, 16 frames x interval 8 (paper Table
-# 12), STDHA {+1: 1, -1: 1, +2: 1} (Table 11: 3 of 12 heads, temporal
-# receptive field 4). Everything else as configs/zeroi2v_k400.py.
+# 12). STDHA: paper Table 11's {1*1, -1*1, 2*1} (3 of 12 heads, temporal
+# receptive field 4) in this package's sign (head reads frame t+dt; the
+# paper's sign is the opposite) and the released head order: {-1: 1, 1: 1,
+# -2: 1}. No released config exists for this setting (paper only).
+# Everything else as configs/zeroi2v_k400.py.
 _base_ = ['zeroi2v_k400.py']
 
 num_frames = 16
 frame_interval = 8
 model = dict(backbone=dict(
     num_frames=num_frames,
-    stdha=dict(_delete_=True, offsets={1: 1, -1: 1, 2: 1})))
+    stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1})))
 
 # The base pipelines with SampleFrames changed to 16 x 8.
 train_pipeline, val_pipeline, test_pipeline = [[

@@ -1,6 +1,8 @@
 # ZeroI2V, CLIP ViT-B/16, Something-Something V2, 16 frames sampled
-# uniformly. STDHA {+1: 1, -1: 1, +2: 1, -2: 1} (Table 11: 4 of 12 heads,
-# temporal receptive field 5), 4 adapters per block. Everything else as
+# uniformly: the released CLIP-B_sthv2_u16.py. STDHA {-1: 1, 1: 1, -2: 1,
+# 2: 1} (stdha_cfg shift_div=12, long_shift_div=12, long_shift_right=True;
+# Table 11's {1*1, -1*1, 2*1, -2*1}: 4 of 12 heads, temporal receptive field
+# 5), 4 adapters per block (scale 1, dropout 0). Everything else as
 # configs/zeroi2v_ssv2.py.
 _base_ = ['zeroi2v_ssv2.py']
 
@@ -9,7 +11,7 @@ model = dict(backbone=dict(
     num_frames=num_frames,
     # Table 11 (SSv2): 4 adapters per block beyond the 8-frame ViT-B.
     adapters=dict(num_adapters=4),
-    stdha=dict(_delete_=True, offsets={1: 1, -1: 1, 2: 1, -2: 1})))
+    stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1, 2: 1})))
 
 # The base pipelines with UniformSample taking 16 frames.
 train_pipeline, val_pipeline, test_pipeline = [[

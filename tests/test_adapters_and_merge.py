@@ -21,6 +21,20 @@ def test_fresh_adapters_are_identity(tiny_arch):
         assert torch.allclose(plain(x), adapted(x), atol=1e-6)
 
 
+def test_adapter_init_is_the_released_one():
+    """Down-projection trunc-normal std 0.02 with zero bias (the released
+    code's D_fc1), up-projection zero (identity at start)."""
+    from zeroi2v_mm.models.layers import LinearAdapter
+    torch.manual_seed(0)
+    adapter = LinearAdapter(768, ratio=0.25)
+    down = adapter.down.weight
+    assert down.shape == (192, 768)
+    assert abs(down.std().item() - 0.02) < 0.0005
+    assert abs(down.mean().item()) < 0.0005
+    assert torch.all(adapter.down.bias == 0)
+    assert torch.all(adapter.up.weight == 0) and torch.all(adapter.up.bias == 0)
+
+
 @pytest.mark.parametrize('num_adapters,expected_per_block', [(4, 4), (6, 6)])
 def test_adapter_placement_counts(tiny_arch, num_adapters, expected_per_block):
     from zeroi2v_mm.models.layers import LinearAdapter

@@ -35,6 +35,8 @@ METHODS = {
     'GELUAdapter': dict(peft=dict(type='GELUAdapter', scale=0.5,
                                   dropout=0.1)),
     'LoRA': dict(peft=dict(type='LoRA', rank=4, alpha=2)),
+    'LoRA_split_qkv': dict(peft=dict(type='LoRA', rank=4, alpha=2,
+                                     split_qkv=True)),
     'TemporalHeads': dict(peft=dict(type='TemporalHeads')),
 }
 # Trainable parameters besides temporal_embedding and ln_post: name markers.
@@ -203,13 +205,64 @@ def test_st_adapter_convolves_patch_tokens_over_neighbouring_frames():
     assert adapter.conv.groups == 8 and adapter.conv.kernel_size == (3, 1, 1)
 
 
+def test_aim_drop_path_only_on_temporal_and_mlp_adapter_branches():
+    """As AIM's released block: with every droppable branch dropped, the
+    block is the image block with its S-adapter (attention and MLP always
+    run)."""
+    model = build(METHODS['AIM'], stdha=None, drop_path_rate=0.5)
+    randomize(model)
+    block = model.transformer.resblocks[-1]
+    peft = block.peft
+    class DropAll(torch.nn.Module):
+        def forward(self, t):
+            return torch.zeros_like(t)
+
+    block.drop_path = DropAll()  # drop every droppable branch
+    x = torch.randn(2 * FRAMES, 17, TINY_ARCH['width'])
+    with torch.no_grad():
+        got = peft(block, x)
+        x1 = x + peft.s_adapter(block.attn(block.ln_1(x)))
+        want = x1 + block.mlp(block.ln_2(x1))
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
+
+
+def test_st_adapter_placement_as_released():
+    """Default (the released K400 model): one adapter, before the MLP;
+    the SSv2 config: before the attention and before the MLP, 384 wide."""
+    from zeroi2v_mm.models.layers.st_adapter import STAdapters
+    default = STAdapters(16, FRAMES, (2, 2), channels=8)
+    assert default.attn_adapter is None and default.mlp_adapter is not None
+    block = build(METHODS['STAdapter'], stdha=None).transformer.resblocks[0]
+    assert block.peft.attn_adapter is None
+    x = torch.randn(FRAMES, 17, TINY_ARCH['width'])
+    # the adapter sees the stream after the attention: changing what the
+    # attention adds changes the adapter's input
+    randomize(block)
+    with torch.no_grad():
+        calls = []
+        hook = block.peft.mlp_adapter.register_forward_hook(
+            lambda m, i, o: calls.append(i[0].clone()))
+        block(x)
+        hook.remove()
+        attn_out = block.attn(block.ln_1(x))
+    torch.testing.assert_close(calls[0], x + attn_out, atol=1e-6, rtol=1e-6)
+    k400 = Config.fromfile(osp.join(REPO, 'configs/baselines/'
+                                    'st_adapter_k400.py')).model.backbone
+    ssv2 = Config.fromfile(osp.join(REPO, 'configs/baselines/'
+                                    'st_adapter_ssv2.py')).model.backbone
+    assert tuple(k400.peft.positions) == ('mlp', )
+    assert tuple(ssv2.peft.positions) == ('attn', 'mlp')
+    assert k400.peft.channels == ssv2.peft.channels == 384
+
+
 # ----------------------------------------------------------- LoRA, merge
-@pytest.mark.parametrize('method', ['LoRA', 'TemporalHeads'])
+@pytest.mark.parametrize('method', ['LoRA', 'LoRA_split_qkv',
+                                    'TemporalHeads'])
 def test_mergeable_methods_fold_exactly_into_the_plain_model(method):
     torch.manual_seed(0)
     model = build(METHODS[method]).eval()
     randomize(model)
-    kinds = (LoRALinear if method == 'LoRA' else HeadDeltaLinear)
+    kinds = (LoRALinear if method.startswith('LoRA') else HeadDeltaLinear)
     assert count_adapted_linears(model) == sum(
         isinstance(m, kinds) for m in model.modules()) > 0
     x = clips()
@@ -339,6 +392,48 @@ def test_lora_matches_its_definition():
                 layer.lora_down.weight).T + layer.bias
     torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(layer.folded()(x), want, atol=1e-5, rtol=1e-5)
+
+
+def test_lora_split_qkv_is_one_update_per_chunk():
+    layer = LoRALinear(6, 9, rank=2, alpha=4, chunks=3)
+    with torch.no_grad():
+        layer.lora_up.weight.normal_()
+    x = torch.randn(3, 6)
+    weight = layer.weight.clone()
+    for c in range(3):  # Q, K, V: B_c A_c on their own rows
+        weight[3 * c:3 * c + 3] += 2.0 * (
+            layer.lora_up.weight[3 * c:3 * c + 3]
+            @ layer.lora_down.weight[2 * c:2 * c + 2])
+    want = x @ weight.T + layer.bias
+    torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(layer.folded()(x), want, atol=1e-5, rtol=1e-5)
+    # r * (3 * in + out) parameters
+    assert sum(p.numel() for n, p in layer.named_parameters()
+               if 'lora' in n) == 2 * (3 * 6 + 9)
+
+
+TABLE3_LORA = {  # config -> (Table 3 tunable params in M, bottleneck width)
+    'lora_ssv2_r192_qkv': (7, 192), 'lora_ssv2_r192_qkvo': (14, 192),
+    'lora_ssv2_r192_qkv_mlp': (25, 192), 'lora_ssv2_r128_qkv_mlp': (17, 128),
+    'lora_ssv2_r192_all': (32, 192), 'lora_ssv2_r128_all': (21, 128)}
+
+
+@pytest.mark.parametrize('name', list(TABLE3_LORA))
+def test_lora_configs_have_the_parameters_of_their_table3_row(
+        name, monkeypatch):
+    for init in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_'):
+        monkeypatch.setattr(torch.nn.init, init, lambda t, *a, **k: t)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/baselines', name + '.py'))
+    backbone = cfg.model.backbone.to_dict()
+    backbone.pop('type')
+    backbone['pretrained'] = None
+    model = ZeroI2VViT(**backbone)
+    millions, width = TABLE3_LORA[name]
+    lora = sum(p.numel() for n, p in model.named_parameters()
+               if '.lora_' in n and p.requires_grad)
+    assert round(lora / 1e6) == millions, lora
+    assert cfg.model.backbone.peft.rank == width
+    assert cfg.model.backbone.stdha.offsets == {-1: 1, 1: 1}
 
 
 # ------------------------------------------------- temporal heads only

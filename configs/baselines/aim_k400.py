@@ -1,4 +1,5 @@
-# AIM (Yang et al., ICLR 2023) on CLIP ViT-B/16, K400, 8 frames: the frozen
+# AIM (Yang et al., ICLR 2023) on CLIP ViT-B/16, K400, 8 frames, trained with
+# the ZeroI2V K400 recipe (AIM's own recipe: aim_k400_official.py): the frozen
 # image model gains a temporal attention pass per block (the block's own
 # attention and ln_1 over time), T-adapters (in, with skip; out, without),
 # an S-adapter after the spatial attention and a parallel MLP-adapter

@@ -1,6 +1,6 @@
 # configs/baselines/gelu_adapter_k400.py on the synthetic temporal benchmark:
 # 4 GELU adapters per block in the dense placement (ratio 0.25, scale 1 like
-# the demo's linear adapters), STDHA {+1: 2, -1: 2}. Not mergeable.
+# the demo's linear adapters), STDHA {-1: 2, 1: 2}. Not mergeable.
 _base_ = ['../demo/zeroi2v_synthetic.py']
 
 model = dict(

@@ -1,5 +1,5 @@
 # LoRA on the weights the linear adapters adapt (ZeroI2V Table 3), with STDHA
-# {+1: 1, -1: 1} as ZeroI2V: a parallel rank-96 update on the packed qkv
+# {-1: 1, 1: 1} as ZeroI2V: a parallel rank-96 update on the packed qkv
 # in-projection, the attention out-projection, MLP fc1 and fc2 of every block
 # (14.2M trainable, the budget of the 4 dense linear adapters), scale
 # alpha / rank = 0.5 and dropout 0.1 like the adapters. LoRA merges exactly

@@ -1,5 +1,5 @@
 # configs/baselines/lora_k400.py on the synthetic temporal benchmark: STDHA
-# {+1: 2, -1: 2} as ZeroI2V, LoRA of rank C/8 = 16 on qkv, out, fc1, fc2 (the
+# {-1: 2, 1: 2} as ZeroI2V, LoRA of rank C/8 = 16 on qkv, out, fc1, fc2 (the
 # parameter budget of the 4 linear adapters), scale 1 like the demo's
 # adapters. Merged after training by MergeAdaptersHook (test the merged file
 # with configs/demo/zeroi2v_synthetic_merged.py).

@@ -1,5 +1,5 @@
 # configs/baselines/st_adapter_k400.py on the synthetic temporal benchmark:
-# one ST-Adapter per block before the attention, bottleneck C/2 = 64,
+# one ST-Adapter per block before the MLP, bottleneck C/2 = 64,
 # depth-wise Conv3d (3, 1, 1); no STDHA.
 _base_ = ['../demo/zeroi2v_synthetic.py']
 
@@ -8,5 +8,5 @@ model = dict(
         stdha=None,
         adapters=None,
         peft=dict(type='STAdapter', channels=64, kernel_size=(3, 1, 1),
-                  positions=('attn', ))))
+                  positions=('mlp', ))))
 custom_hooks = []

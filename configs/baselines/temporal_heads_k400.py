@@ -1,5 +1,5 @@
 # Temporal-heads-only tuning (ZeroI2V Table 3, "Only tuning temporal head"):
-# STDHA {+1: 1, -1: 1}; of the frozen CLIP ViT-B/16 only the Q, K, V rows
+# STDHA {-1: 1, 1: 1}; of the frozen CLIP ViT-B/16 only the Q, K, V rows
 # (and bias entries) of the 2 temporal heads in each in-projection and their
 # columns of the out-projection train: 4.7M parameters (paper: 4.6M), held as
 # zero-initialised updates next to the frozen weights

@@ -1,5 +1,5 @@
 # configs/baselines/temporal_heads_k400.py on the synthetic temporal
-# benchmark: STDHA {+1: 2, -1: 2}; only the 4 temporal heads' Q/K/V rows and
+# benchmark: STDHA {-1: 2, 1: 2}; only the 4 temporal heads' Q/K/V rows and
 # out-projection columns train (plus temporal embedding, ln_post, head).
 # Merged after training by MergeAdaptersHook.
 _base_ = ['../demo/zeroi2v_synthetic.py']

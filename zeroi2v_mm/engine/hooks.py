@@ -2,8 +2,8 @@
 
 ZeroI2V's claim is zero extra inference cost: every linear adapter folds into
 its neighbouring frozen linear (:mod:`zeroi2v_mm.reparam`). This hook makes
-the folded model a product of every training run, and checks it every time,
-because an unchecked merge is how the reference implementation lost accuracy.
+the folded model a product of every training run and checks it every time, so
+that a deployed model is known to predict what the trained one predicts.
 """
 import copy
 import json

@@ -1,6 +1,8 @@
-# ZeroI2V on CLIP ViT-B/16, 8 frames (paper Table 11): STDHA {+1: 1, -1: 1}
-# (2 of 12 heads), 4 dense linear adapters per block, frozen image model.
-# CLIP normalisation, RGB in 0..255.
+# ZeroI2V on CLIP ViT-B/16, 8 frames (paper Table 11): STDHA with 2 of 12
+# heads temporal, in the released order {-1: 1, 1: 1} (head 0 reads frame
+# t-1, head 1 frame t+1; see README "STDHA sign and head order"), 4 dense
+# linear adapters per block, frozen image model. CLIP normalisation, RGB in
+# 0..255.
 model = dict(
     type='Recognizer3D',
     backbone=dict(
@@ -9,7 +11,7 @@ model = dict(
         num_frames=8,
         pretrained='checkpoints/clip/ViT-B-16.pt',
         act='quick_gelu',  # OpenAI CLIP weights were trained with QuickGELU
-        stdha=dict(offsets={1: 1, -1: 1}),
+        stdha=dict(offsets={-1: 1, 1: 1}),
         adapters=dict(num_adapters=4, ratio=0.25, scale=0.5, dropout=0.1),
         freeze_pretrained=True,
         drop_path_rate=0.0),

@@ -103,10 +103,16 @@ class ZeroI2VViT(BaseModule):
             visual tower), or an MMEngine checkpoint of this backbone. Loaded
             by :meth:`init_weights`; its existence is checked at build time.
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
-        stdha (dict, optional): ``dict(offsets={1: 1, -1: 1})``: dt -> number
-            of heads reading keys/values from frame t + dt. None = spatial.
-            Also ``offsets=[(-1, 1), (1, 1)]``: the same as pairs, whose
-            order survives MMEngine's ``Config.dump`` (it sorts dict keys).
+        stdha (dict, optional): ``dict(offsets={-1: 1, 1: 1})``: dt -> number
+            of heads reading keys/values from frame t + dt, assigned from
+            head 0 upward in the listed order. None = spatial. Sign
+            convention: dt is the offset of the frame a head reads (-1: the
+            previous frame). The released ZeroI2V code uses the same sign and
+            the order t-1, t+1, t-2, t+2, t-3; the paper's Table 11 writes
+            the opposite sign (its "3*1" head reads t-3), so the paper's
+            ``{1*1, -1*1, 2*1}`` is ``{-1: 1, 1: 1, -2: 1}`` here. Also as
+            ``(dt, heads)`` pairs, ``offsets=[(-1, 1), (1, 1)]``, whose order
+            survives MMEngine's ``Config.dump`` (it sorts dict keys).
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
             scale=0.5, dropout=0.1)``. None = no adapters. 3 = 4 without
             the adapter after MLP fc2 (the reference's ``num_tadapter=1``).
@@ -120,7 +126,7 @@ class ZeroI2VViT(BaseModule):
             instead of the linear adapters (needs ``adapters=None``):
             ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
             ``dict(type='STAdapter', channels=384, kernel_size=(3, 1, 1),
-            positions=('attn',))``, ``dict(type='GELUAdapter', ratio=0.25,
+            positions=('mlp',))``, ``dict(type='GELUAdapter', ratio=0.25,
             scale=, dropout=)`` (dense placement),
             ``dict(type='LoRA', rank=, alpha=, dropout=, targets=)`` or
             ``dict(type='TemporalHeads')`` (only the STDHA temporal heads'

@@ -13,6 +13,10 @@ Per block, on top of the frozen image block:
 * **joint adaptation**: an MLP-adapter without skip, parallel to the MLP,
   scaled by ``s`` (0.5).
 
+Stochastic depth (the block's ``drop_path``) applies to the temporal branch
+and the MLP-adapter branch only, as in AIM's released code; the spatial
+attention + S-adapter and the MLP always run.
+
 Adapters are :class:`~.gelu_adapter.GELUAdapter` (ratio 0.25, fc2 zero-init),
 so at initialisation the model is the image model. Nothing merges: the extra
 attention pass and the adapters stay at inference. Costs, ViT-B/16, 8 frames:
@@ -107,11 +111,13 @@ class AIMAdapters(nn.Module):
         if x.shape[0] % self.num_frames:
             raise ValueError(f'{x.shape[0]} token rows are not a whole number '
                              f'of {self.num_frames}-frame clips')
+        # Stochastic depth only on the two new branches (the temporal pass
+        # and the MLP-adapter), as AIM's released ViT_CLIP block: the image
+        # model's own attention and MLP paths always run.
         x = x + block.drop_path(self.temporal(block, x))
-        x = x + block.drop_path(self.s_adapter(block.attn(block.ln_1(x))))
+        x = x + self.s_adapter(block.attn(block.ln_1(x)))
         xn = block.ln_2(x)
-        return x + block.drop_path(block.mlp(xn)) + block.drop_path(
-            self.mlp_adapter(xn))
+        return x + block.mlp(xn) + block.drop_path(self.mlp_adapter(xn))
 
     def extra_repr(self) -> str:
         return f'num_frames={self.num_frames}, scale={self.scale}'

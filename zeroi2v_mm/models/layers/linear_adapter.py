@@ -28,6 +28,10 @@ def bottleneck_width(embed_dims: int, ratio: float) -> int:
 class LinearAdapter(nn.Module):
     """``y = x + s * up(dropout(down(x)))``, identity at initialisation.
 
+    Initialisation as in the released ZeroI2V code: ``down.weight``
+    trunc-normal (std 0.02; torch's default
+    cut-off at +-2 is never reached), ``down.bias`` zero, ``up`` all zero.
+
     Args:
         embed_dims (int): Width C of the tokens it adapts.
         ratio (float): Bottleneck width as a fraction of ``embed_dims``.
@@ -45,6 +49,11 @@ class LinearAdapter(nn.Module):
         self.down = nn.Linear(embed_dims, hidden)
         self.dropout = nn.Dropout(dropout)
         self.up = nn.Linear(hidden, embed_dims)
+        # W_down trunc-normal std 0.02 with zero bias, as the released ZeroI2V
+        # code initialises its D_fc1; torch's default (Kaiming-uniform) would
+        # start the bottleneck about 3x larger for width 768.
+        nn.init.trunc_normal_(self.down.weight, std=0.02)
+        nn.init.zeros_(self.down.bias)
         # Zero W_up and b_up: the adapted model starts as the image model.
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)

@@ -83,39 +83,61 @@ class LoRALinear(_WeightSharingUpdate):
         alpha (float, optional): The update is scaled by ``alpha / rank``
             (default ``alpha = rank``: scale 1).
         dropout (float): Dropout on the LoRA input (training only).
+        chunks (int): 1 = one low-rank update of the whole weight; n > 1 =
+            the output rows split into n equal chunks (Q, K, V of a packed
+            in-projection), each with its own rank-r update ``B_i A_i``
+            (``lora_down`` stacks the ``A_i``, ``lora_up`` rows hold the
+            ``B_i``): ``r * (n * in + out)`` parameters.
 
     Shapes: ``(..., in_features) -> (..., out_features)``.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rank: int = 8, alpha: Optional[float] = None,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, chunks: int = 1):
         super().__init__(in_features, out_features, bias=bias)
         if not isinstance(rank, int) or rank < 1:
             raise ValueError(f'LoRA rank={rank!r} must be a positive integer')
+        if chunks < 1 or out_features % chunks:
+            raise ValueError(f'LoRA chunks={chunks} does not split '
+                             f'out_features={out_features}')
         self.rank = rank
+        self.chunks = chunks
         self.lora_scale = (rank if alpha is None else alpha) / rank
         self.lora_dropout = nn.Dropout(dropout)
-        self.lora_down = nn.Linear(in_features, rank, bias=False)
+        self.lora_down = nn.Linear(in_features, rank * chunks, bias=False)
         self.lora_up = nn.Linear(rank, out_features, bias=False)
         nn.init.kaiming_uniform_(self.lora_down.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_up.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        update = self.lora_up(self.lora_down(self.lora_dropout(x)))
+        hidden = self.lora_down(self.lora_dropout(x))
+        if self.chunks == 1:
+            update = self.lora_up(hidden)
+        else:  # chunk i of the output reads only its own A_i x
+            hidden = hidden.unflatten(-1, (self.chunks, self.rank))
+            up = self.lora_up.weight.view(self.chunks, -1, self.rank)
+            update = torch.einsum('...cr,cor->...co', hidden, up).flatten(-2)
         return F.linear(x, self.weight, self.bias) + self.lora_scale * update
+
+    def delta(self) -> Tensor:
+        """The unscaled update ``B A`` (``(out, in)``, float64), chunk by
+        chunk."""
+        down = self.lora_down.weight.double().view(self.chunks, self.rank, -1)
+        up = self.lora_up.weight.double().view(self.chunks, -1, self.rank)
+        return torch.bmm(up, down).reshape(self.out_features,
+                                           self.in_features)
 
     @torch.no_grad()
     def folded(self) -> nn.Linear:
         """``nn.Linear`` with ``W + (alpha / r) B A`` (computed in float64)."""
-        delta = self.lora_up.weight.double() @ self.lora_down.weight.double()
-        weight = self.weight.double() + self.lora_scale * delta
+        weight = self.weight.double() + self.lora_scale * self.delta()
         return _plain_linear(weight.to(self.weight.dtype), self.bias,
                              self.weight.requires_grad)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, rank={self.rank}, ' \
-               f'scale={self.lora_scale:g}'
+               f'chunks={self.chunks}, scale={self.lora_scale:g}'
 
 
 class HeadDeltaLinear(_WeightSharingUpdate):
@@ -186,12 +208,15 @@ class HeadDeltaLinear(_WeightSharingUpdate):
 def attach_lora(block: nn.Module, embed_dims: int, num_frames: int,
                 grid_size: Tuple[int, int], rank: int = 8,
                 alpha: Optional[float] = None, dropout: float = 0.0,
-                targets: Sequence[str] = tuple(LINEARS)) -> None:
+                targets: Sequence[str] = tuple(LINEARS),
+                split_qkv: bool = False) -> None:
     """Give the linears ``targets`` of ``block`` a LoRA update, in place.
 
-    ``targets``: any of ``'in_proj'`` (the packed Q, K, V in-projection, one
-    LoRA for all three), ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the weights
-    the dense linear adapters adapt. Returns None (no block-level module).
+    ``targets``: any of ``'in_proj'`` (the packed Q, K, V in-projection),
+    ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the weights the dense linear
+    adapters adapt. ``split_qkv``: Q, K and V each get their own rank-r LoRA
+    (``r * 2C`` parameters each) instead of one LoRA for the packed
+    in-projection (``r * 4C``). Returns None (no block-level module).
     """
     unknown = set(targets) - set(LINEARS)
     if not targets or unknown:
@@ -199,9 +224,10 @@ def attach_lora(block: nn.Module, embed_dims: int, num_frames: int,
                          f'{tuple(LINEARS)}')
     for name in targets:
         parent = getattr(block, LINEARS[name])
+        chunks = 3 if split_qkv and name == 'in_proj' else 1
         setattr(parent, name,
                 LoRALinear.wrap(getattr(parent, name), rank=rank, alpha=alpha,
-                                dropout=dropout))
+                                dropout=dropout, chunks=chunks))
 
 
 def attach_temporal_heads(block: nn.Module, embed_dims: int, num_frames: int,

@@ -7,11 +7,13 @@ Tables 3 and 4.
 up-projection back, no activation (as the reference code). The convolution is
 zero-initialised, so the adapter starts as the identity.
 
-Placement: one adapter before the attention of every block (the default,
-``positions=('attn',)``) is the setting of the ST-Adapter paper's ViT-B/16
-results that ZeroI2V Table 4 compares against: 455 GFLOPs for 8x1x3 views
-(1.08x the image ViT's 422) and 7M new parameters. ``positions=('attn',
-'mlp')`` adds a second adapter before the MLP (2.2x the extra cost).
+Placement as in the released ST-Adapter models (linziyi96/st-adapter,
+``models_adapter.py``): K400 ``clip_vit_base_patch16_adapter12x384`` has one
+adapter before the MLP of every block (the default, ``positions=('mlp',)``;
+455 GFLOPs for 8x1x3 views, 1.08x the image ViT's 422, 7M new parameters, as
+compared in ZeroI2V Table 4); SSv2 ``clip_vit_base_patch16_adapter24x384``
+has two per block, before the attention and before the MLP
+(``positions=('attn', 'mlp')``, 2x the extra cost).
 The convolution mixes neighbouring frames, so nothing can be merged.
 """
 from typing import Optional, Sequence, Tuple
@@ -89,13 +91,14 @@ class STAdapters(nn.Module):
         embed_dims, num_frames, grid_size, channels, kernel_size: As
             :class:`STAdapter`.
         positions (sequence): ``'attn'`` (before the attention) and/or
-            ``'mlp'`` (before the MLP), on the residual stream.
+            ``'mlp'`` (before the MLP), on the residual stream. Default
+            ``('mlp',)``, the released K400 model.
     """
 
     def __init__(self, embed_dims: int, num_frames: int,
                  grid_size: Tuple[int, int], channels: Optional[int] = None,
                  kernel_size: Sequence[int] = (3, 1, 1),
-                 positions: Sequence[str] = ('attn', )):
+                 positions: Sequence[str] = ('mlp', )):
         super().__init__()
         positions = tuple(positions)
         if not positions or set(positions) - {'attn', 'mlp'}:
