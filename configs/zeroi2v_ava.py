@@ -36,7 +36,7 @@ model = dict(
         num_frames=num_frames,
         pretrained='checkpoints/clip/ViT-B-16.pt',
         act='quick_gelu',  # OpenAI CLIP weights were trained with QuickGELU
-        stdha=dict(offsets={-1: 1, 1: 1}),  # released head order
+        stdha=dict(offsets=[(-1, 1), (1, 1)]),  # released head order
         adapters=dict(num_adapters=4, ratio=0.25, scale=0.5, dropout=0.1),
         freeze_pretrained=True,
         drop_path_rate=0.0,

@@ -10,7 +10,7 @@ num_frames = 16
 model = dict(
     backbone=dict(
         num_frames=num_frames,
-        stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1}),
+        stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1)]),
         compress=dict(type='InTI', after_blocks=(5, 7))))
 
 train_pipeline = [

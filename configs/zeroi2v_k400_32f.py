@@ -11,7 +11,7 @@ frame_interval = 4
 model = dict(backbone=dict(
     num_frames=num_frames,
     with_cp=True,
-    stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1, 2: 1, -3: 1})))
+    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1), (-3, 1)])))
 
 # The base pipelines with SampleFrames changed to 32 x 4.
 train_pipeline, val_pipeline, test_pipeline = [[

@@ -7,7 +7,7 @@
 _base_ = ['zeroi2v_k400_vit-l14_32f.py']
 
 model = dict(
-    backbone=dict(stdha=dict(_delete_=True, offsets={-1: 2, 1: 2, -2: 2})))
+    backbone=dict(stdha=dict(_delete_=True, offsets=[(-1, 2), (1, 2), (-2, 2)])))
 
 train_pipeline = []
 for step in _base_.train_pipeline:

@@ -17,7 +17,7 @@ num_frames = 8
 model = dict(
     backbone=dict(
         num_frames=num_frames,
-        stdha=dict(_delete_=True, offsets={-1: 1, 1: 1}),
+        stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1)]),
         adapters=dict(num_adapters=6, ratio=0.25, scale=1.0, dropout=0.0)),
     cls_head=dict(num_classes=174, label_smooth_eps=0.1))
 

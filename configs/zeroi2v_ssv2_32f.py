@@ -12,7 +12,7 @@ model = dict(backbone=dict(
     with_cp=True,
     # Table 11 (SSv2): 4 adapters per block beyond the 8-frame ViT-B.
     adapters=dict(num_adapters=4),
-    stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1, 2: 1, -3: 1})))
+    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1), (-3, 1)])))
 
 # The base pipelines with UniformSample taking 32 frames.
 train_pipeline, val_pipeline, test_pipeline = [[

@@ -10,7 +10,7 @@ model = dict(
         arch='ViT-L/14',
         pretrained='checkpoints/clip/ViT-L-14.pt',  # OpenAI CLIP ViT-L/14
         adapters=dict(num_adapters=4),
-        stdha=dict(_delete_=True, offsets={-1: 2, 1: 2})),
+        stdha=dict(_delete_=True, offsets=[(-1, 2), (1, 2)])),
     cls_head=dict(in_channels=1024))
 
 # Released ViT-L configs train the backbone's trainable parts (adapters,

@@ -10,7 +10,7 @@ num_frames = 32
 model = dict(backbone=dict(
     num_frames=num_frames,
     with_cp=True,
-    stdha=dict(_delete_=True, offsets={-1: 1, 1: 1, -2: 1, 2: 1})))
+    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1)])))
 
 # The base pipelines with UniformSample taking 32 frames.
 train_pipeline, val_pipeline, test_pipeline = [[

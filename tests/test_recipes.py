@@ -89,8 +89,9 @@ def fmt(value):
 def fmt_offsets(stdha):
     if not stdha or not stdha.get('offsets'):
         return '-'
-    return '{' + ', '.join(f'{dt}: {n}'
-                           for dt, n in stdha['offsets'].items()) + '}'
+    offsets = stdha['offsets']  # [(dt, heads), ...] in the configs
+    pairs = offsets.items() if isinstance(offsets, dict) else offsets
+    return '{' + ', '.join(f'{dt}: {n}' for dt, n in pairs) + '}'
 
 
 def fmt_arch(arch):

@@ -845,9 +845,9 @@ def measure_attention(entries: List[Entry], args,
     source = next((entry for entry in entries
                    if backbone_cfg(entry.model_cfg).get('stdha')), entries[0])
     backbone = getattr(source.model, 'backbone', source.model)
-    offsets = (backbone_cfg(source.model_cfg).get('stdha')
-               or dict(offsets={1: 1, -1: 1}))['offsets']
-    offsets = {int(k): int(v) for k, v in offsets.items()}
+    # the backbone's checked {dt: heads}, whichever form the config used
+    offsets = dict((getattr(backbone, 'stdha_cfg', None)
+                    or dict(offsets={1: 1, -1: 1}))['offsets'])
     repeats = max(args.repeats, 3) * 3
     log(f'attention: STDHA {offsets} vs plain, {repeats} rounds')
     result = attention_benchmark(

@@ -22,7 +22,7 @@ model = dict(
         num_frames=num_frames,
         pretrained=None,
         act='gelu',
-        stdha=dict(_delete_=True, offsets={-1: 2, 1: 2}),
+        stdha=dict(_delete_=True, offsets=[(-1, 2), (1, 2)]),
         adapters=dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0)),
     roi_head=dict(
         bbox_roi_extractor=dict(featmap_stride=patch_size, output_size=4),

@@ -24,7 +24,7 @@ model = dict(
         num_frames=num_frames,
         pretrained=image_model,
         act='gelu',
-        stdha=dict(offsets={-1: 2, 1: 2}),  # released head order
+        stdha=dict(offsets=[(-1, 2), (1, 2)]),  # released head order
         adapters=dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0),
         freeze_pretrained=True),
     cls_head=dict(
