@@ -88,6 +88,20 @@ class _PairMerge(BaseModule):
                 f'for grid {self.grid_size}, got {tuple(x.shape)}')
         return rows // num_frames
 
+    def reset_parameters(self) -> None:
+        """The layer's own initialisation: a fresh layer averages each pair."""
+        raise NotImplementedError
+
+    def init_weights(self) -> None:
+        """Run MMEngine's init (``init_cfg`` may overwrite every Linear or
+        Conv), then restore the layer's own start. A parent's ``init_cfg``
+        reaches this layer without calling this method when the layer sits
+        in a plain ``nn.ModuleDict``; the backbones therefore also call
+        :meth:`reset_parameters` themselves after their own init. Loading a
+        checkpoint happens after this and is not affected."""
+        super().init_weights()
+        self.reset_parameters()
+
     def _fuse(self, x: Tensor, weights: Tensor) -> Tensor:
         """``z = a * x_2j + b * x_2j+1``.
 
@@ -205,9 +219,9 @@ class InTI(_PairMerge):
             raise ValueError(f'ffn_ratio={ffn_ratio} gives an empty FFN')
         self.ffn = nn.Sequential(
             nn.Linear(ffn_in, hidden), nn.GELU(), nn.Linear(hidden, 2))
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self) -> None:
+    def reset_parameters(self) -> None:
         """The method's own initialisation.
 
         Decision: the paper gives no init for the predictor. The last FFN
@@ -222,14 +236,6 @@ class InTI(_PairMerge):
         nn.init.trunc_normal_(self.temporal_embedding, std=0.02)
         nn.init.zeros_(self.ffn[-1].weight)
         nn.init.zeros_(self.ffn[-1].bias)
-
-    def init_weights(self) -> None:
-        """Run MMEngine's init (``init_cfg`` of this or a parent module may
-        overwrite every Linear), then restore the zero/mean initialisation
-        that the method relies on. Loading a checkpoint happens after this and
-        is not affected."""
-        super().init_weights()
-        self._reset_parameters()
 
     def add_temporal_embedding(self, x: Tensor, num_frames: int) -> Tensor:
         """Eq. 8, ``X + sigma * P``: (B*T, N+1, C) -> (B*T, N+1, C)."""
@@ -356,8 +362,7 @@ class LinearPooling(_PairMerge):
         super().__init__(embed_dims, num_frames, grid_size, init_cfg)
         self.logits = nn.Parameter(torch.zeros(2))
 
-    def init_weights(self) -> None:
-        super().init_weights()
+    def reset_parameters(self) -> None:
         nn.init.zeros_(self.logits)
 
     def pair_weights(self, x: Tensor, num_frames: int) -> Tensor:
@@ -403,9 +408,9 @@ class ConvPooling(_PairMerge):
             self.embed_dims, self.embed_dims, (2, spatial_kernel,
                                                spatial_kernel),
             stride=(2, 1, 1), padding=(0, pad, pad))
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self) -> None:
+    def reset_parameters(self) -> None:
         """Mean of the pair: ``W[o, i, t, u, v] = 0.5 [o == i] [u, v centre]``."""
         weight = self.conv.weight
         centre = weight.shape[-1] // 2
@@ -415,10 +420,6 @@ class ConvPooling(_PairMerge):
                             device=weight.device)
             weight[:, :, :, centre, centre] = 0.5 * eye[:, :, None]
             self.conv.bias.zero_()
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        self._reset_parameters()
 
     def forward(self, x: Tensor, num_frames: Optional[int] = None) -> Tensor:
         batch = self._check(x, num_frames)
