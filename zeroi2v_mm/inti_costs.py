@@ -66,7 +66,7 @@ def compressor_costs(cfg: dict, width: int, frames: int,
     use_cube = cfg.get('use_cube', True)
     use_frame = cfg.get('use_frame', True)
     use_global = cfg.get('use_global', True)
-    hidden = int(width * cfg.get('ffn_ratio', 4.0))
+    hidden = int(width * cfg.get('ffn_ratio', 3.5))
     ffn_in = 2 * width if (use_cube or use_frame or use_global) else width
     rows = frames * tokens
     # sigma, P (T x C), T_{C->C/2} of F_token
