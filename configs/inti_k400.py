@@ -51,10 +51,14 @@ train_pipeline = [
          random_crop=False, max_wh_scale_gap=1),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
-    # one jitter draw for the whole clip, applied with probability 0.8
+    # ColorJitter with probability 0.8 (mmcv's RandomApply), one draw for
+    # the whole clip. torchvision's through MMAction2's TorchVisionWrapper:
+    # MMAction2 1.2.0's own ColorJitter fails under NumPy 2 whenever it draws
+    # a negative hue shift (uint8 + negative int: OverflowError).
     dict(type='mmcv.RandomApply', prob=0.8,
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.2, hue=0.1)]),
+         transforms=[dict(type='TorchVisionWrapper', op='ColorJitter',
+                          brightness=0.4, contrast=0.4, saturation=0.2,
+                          hue=0.1)]),
     # MMAction2 has no grayscale transform: torchvision's, on the whole clip
     dict(type='TorchVisionWrapper', op='RandomGrayscale', p=0.2),
     dict(type='FormatShape', input_format='NCTHW'),
