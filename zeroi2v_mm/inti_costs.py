@@ -22,6 +22,7 @@ from typing import Dict, Sequence, Tuple
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 
 from .models.backbones.zeroi2v_vit import ARCHS
+from .models.layers.inti import InTI
 
 
 def _norm(elements: int) -> int:
@@ -63,10 +64,12 @@ def compressor_costs(cfg: dict, width: int, frames: int,
     if kind != 'InTI':
         raise ValueError(f'no cost formula for compress type {kind!r}')
     half = width // 2
-    use_cube = cfg.get('use_cube', True)
-    use_frame = cfg.get('use_frame', True)
-    use_global = cfg.get('use_global', True)
-    hidden = int(width * cfg.get('ffn_ratio', 3.5))
+    defaults = {name: p.default for name, p in
+                inspect.signature(InTI.__init__).parameters.items()}
+    use_cube = cfg.get('use_cube', defaults['use_cube'])
+    use_frame = cfg.get('use_frame', defaults['use_frame'])
+    use_global = cfg.get('use_global', defaults['use_global'])
+    hidden = int(width * cfg.get('ffn_ratio', defaults['ffn_ratio']))
     ffn_in = 2 * width if (use_cube or use_frame or use_global) else width
     rows = frames * tokens
     # sigma, P (T x C), T_{C->C/2} of F_token
