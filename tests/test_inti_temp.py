@@ -275,3 +275,21 @@ def test_recipe_trains_a_tiny_inti_temp_step():
     assert torch.isfinite(loss)
     loss.backward()
     assert model.backbone.compressors['1'].ffn[-1].weight.grad.abs().sum() > 0
+
+
+def test_checkpoint_of_this_backbone_keeps_its_compression_layers(tmp_path):
+    """An MMEngine checkpoint of an InTI^temp recognizer as ``pretrained``:
+    its trained InTI layers load (the pair-average start is set before
+    loading, not after)."""
+    torch.manual_seed(0)
+    trained = tiny_backbone(compress=dict(type='InTI', after_blocks=(1, )))
+    randomize(trained)
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in
+                               trained.state_dict().items()},
+                'meta': dict(epoch=1)}, path)
+    model = tiny_backbone(compress=dict(type='InTI', after_blocks=(1, )),
+                          pretrained=path)
+    model.init_weights()
+    for key, value in trained.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)

@@ -177,12 +177,17 @@ class UniFormerV2InTI(UniFormerV2):
                   logger='current')
 
     def init_weights(self) -> None:
-        """UniFormerV2's init (load CLIP, or run ``init_cfg``), then give the
-        compression layers back their own start (a fresh layer averages each
-        pair), whatever ``init_cfg`` this module or a parent applied."""
-        super().init_weights()
+        """UniFormerV2's init (run ``init_cfg``, or load ``pretrained``), with
+        the compression layers at their own start (a fresh layer averages
+        each pair) whatever ``init_cfg`` this module or a parent applied;
+        weights of these layers in ``pretrained`` (a checkpoint of this
+        backbone) are loaded over that start, not reset."""
+        if not self.clip_pretrained:
+            super().init_weights()
         for layer in self.compressors.values():
             layer.reset_parameters()
+        if self.clip_pretrained:
+            super().init_weights()  # UniFormerV2: loads the file, nothing else
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:
