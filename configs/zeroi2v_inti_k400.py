@@ -1,3 +1,6 @@
+# This package's extension, in neither paper: the InTI paper combines InTI
+# only with full fine-tuning and UniFormerV2's temporal modules
+# (configs/inti/); here InTI goes into the frozen ZeroI2V model.
 # ZeroI2V + InTI: frozen CLIP ViT-B/16 with STDHA and linear adapters, plus
 # InTI_{5,7} frame compression, K400, 16 frames x interval 8 (ZeroI2V paper
 # Table 12 sampling for 16 frames). Frames per block: 16 (blocks 1-5),

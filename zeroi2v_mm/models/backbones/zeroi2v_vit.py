@@ -139,6 +139,9 @@ class ZeroI2VViT(BaseModule):
         output (str): ``'cls'``: per-frame CLS features ``(N, C, T', 1, 1)``;
             ``'feature_map'``: patch features ``(N, C, T', H/p, W/p)``.
         with_cp (bool): Gradient checkpointing of every block (long clips).
+        temporal_embedding (bool): Add the learnable (T, C) input temporal
+            embedding (True). The InTI paper's naive and InTI models have
+            none besides InTI's own ``sigma * P``: False drops it.
 
     Shapes: input ``(N, 3, T, H, W)``; T' is T halved once per compression.
     """
@@ -156,6 +159,7 @@ class ZeroI2VViT(BaseModule):
                  freeze_pretrained: bool = True,
                  output: str = 'cls',
                  with_cp: bool = False,
+                 temporal_embedding: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch = self._arch_settings(arch)
@@ -203,7 +207,8 @@ class ZeroI2VViT(BaseModule):
                                 width))
         # Added to every token of frame t (CLS included) after the positional
         # embedding; zeros keep the image model's function at the start.
-        self.temporal_embedding = nn.Parameter(torch.zeros(num_frames, width))
+        self.temporal_embedding = (nn.Parameter(
+            torch.zeros(num_frames, width)) if temporal_embedding else None)
         self.ln_pre = nn.LayerNorm(width)
         adapter_kwargs = None
         num_adapters = 4
@@ -378,6 +383,11 @@ class ZeroI2VViT(BaseModule):
     def init_weights(self) -> None:
         """Load ``pretrained`` (if any) and run ``init_cfg``."""
         super().init_weights()
+        # A parent's init_cfg reaches the compression layers (they sit in a
+        # plain ModuleDict, so their own init_weights is not called): give
+        # them back their start (a fresh layer averages each pair).
+        for layer in self.compressors.values():
+            layer.reset_parameters()
         if self.pretrained:
             load_backbone_state_dict(self, self.pretrained)
 
@@ -411,7 +421,9 @@ class ZeroI2VViT(BaseModule):
         x = self.conv1(x).flatten(2).transpose(1, 2)  # (N*T, h*w, C)
         cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
-        x = x + self.temporal_embedding.to(x.dtype).repeat(batch, 1)[:, None]
+        if self.temporal_embedding is not None:
+            x = x + self.temporal_embedding.to(x.dtype).repeat(batch,
+                                                              1)[:, None]
         x = self.ln_pre(x)
         for index, block in enumerate(self.transformer.resblocks):
             compressor = self.compressors[str(index)] if str(

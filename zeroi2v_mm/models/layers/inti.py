@@ -88,6 +88,20 @@ class _PairMerge(BaseModule):
                 f'for grid {self.grid_size}, got {tuple(x.shape)}')
         return rows // num_frames
 
+    def reset_parameters(self) -> None:
+        """The layer's own initialisation: a fresh layer averages each pair."""
+        raise NotImplementedError
+
+    def init_weights(self) -> None:
+        """Run MMEngine's init (``init_cfg`` may overwrite every Linear or
+        Conv), then restore the layer's own start. A parent's ``init_cfg``
+        reaches this layer without calling this method when the layer sits
+        in a plain ``nn.ModuleDict``; the backbones therefore also call
+        :meth:`reset_parameters` themselves after their own init. Loading a
+        checkpoint happens after this and is not affected."""
+        super().init_weights()
+        self.reset_parameters()
+
     def _fuse(self, x: Tensor, weights: Tensor) -> Tensor:
         """``z = a * x_2j + b * x_2j+1``.
 
@@ -125,21 +139,38 @@ class InTI(_PairMerge):
         embed_dims (int): Token width C.
         num_frames (int): Frame count T the layer receives (even).
         grid_size (tuple[int, int]): Patch grid ``(h, w)``.
-        ffn_ratio (float): Hidden width of the FFN as a multiple of C.
-            Decision: the paper says only "two linear layers (FFN)". 4 (the
-            usual transformer FFN width) reproduces the paper's cost best:
-            counted fvcore-style (attention matmuls included), ViT-B/16 with
-            16 frames and InTI_{3,5}/{5,7}/{7,9} comes to
-            148.5/183.4/218.3 GFLOPs (paper 147/182/217; ratio 3 gives
-            145.7/180.6/215.5, ratio 1 gives 140/175/210) and two layers add
-            11.9M parameters (paper Tab. 2/3: +11M over LinearPooling). The
-            parameter deltas of Tab. 5a/5b fit no single width.
+        ffn_ratio (float): Hidden width of the FFN as a multiple of C
+            (hidden = int(C * ffn_ratio)). The paper says only "two linear
+            layers (FFN)", and its tables do not agree on one width (counts
+            from ``zeroi2v_mm/inti_costs.py``, fvcore convention, ViT-B/16
+            and ViT-L/14, 16 frames; docs/configs.md "InTI"):
+
+            - Table 1 GFLOPs, plain InTI: 3.5 fits all six numbers (ViT-B
+              InTI_{3,5}/{5,7}/{7,9} 147.1/182.0/216.9, paper 147/182/217;
+              ViT-L 649.0/810.8/972.7, paper 650/811/973); 3 gives
+              145.7/180.6/215.5 and 4 gives 148.5/183.4/218.3 on ViT-B.
+            - Table 1 GFLOPs, InTI^temp: 3 fits best (ViT-B 149.5/184.4/
+              220.3, paper 150/184/220); 3.5 is 1-2 GFLOPs above.
+            - Table 2 parameters of InTI^temp (126M ViT-B, 378M ViT-L): 4
+              fits ViT-B (126.5M), ViT-L would need about 4.7 (3.5: 125.3M
+              and 373.1M).
+            - Table 5a: token-only 118M -> all contexts 126M implies about
+              4, but each single context adds ~3M there, which no width
+              gives (cube and global context have almost no parameters; any
+              context doubles the FFN input).
+            - Table 5b ("Add All" 125M, "Cat All" 128M vs 126M) implies
+              about 0.85.
+
+            Default 3.5: the one width that reproduces a whole table
+            (Table 1's plain column, both model sizes).
         use_cube (bool): Cube-level context (Tab. 5a ablation).
         use_frame (bool): Frame-level context (Tab. 5a ablation).
         use_global (bool): Global-level context (Tab. 5a ablation). With all
             three off, the FFN reads F_token alone (Tab. 5a, first row).
         init_cfg (dict, optional): MMEngine init config. :meth:`init_weights`
-            re-applies the method's own initialisation afterwards (see there).
+            re-applies the method's own initialisation afterwards
+            (:meth:`reset_parameters`), and the backbones call
+            :meth:`reset_parameters` after a parent's init too.
 
     Shapes: ``forward((B*T, 1+h*w, C), T) -> (B*T/2, 1+h*w, C)``.
     """
@@ -149,7 +180,7 @@ class InTI(_PairMerge):
                  num_frames: int,
                  grid_size: Tuple[int, int],
                  init_cfg: Optional[dict] = None,
-                 ffn_ratio: float = 4.0,
+                 ffn_ratio: float = 3.5,
                  use_cube: bool = True,
                  use_frame: bool = True,
                  use_global: bool = True):
@@ -205,9 +236,9 @@ class InTI(_PairMerge):
             raise ValueError(f'ffn_ratio={ffn_ratio} gives an empty FFN')
         self.ffn = nn.Sequential(
             nn.Linear(ffn_in, hidden), nn.GELU(), nn.Linear(hidden, 2))
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self) -> None:
+    def reset_parameters(self) -> None:
         """The method's own initialisation.
 
         Decision: the paper gives no init for the predictor. The last FFN
@@ -222,14 +253,6 @@ class InTI(_PairMerge):
         nn.init.trunc_normal_(self.temporal_embedding, std=0.02)
         nn.init.zeros_(self.ffn[-1].weight)
         nn.init.zeros_(self.ffn[-1].bias)
-
-    def init_weights(self) -> None:
-        """Run MMEngine's init (``init_cfg`` of this or a parent module may
-        overwrite every Linear), then restore the zero/mean initialisation
-        that the method relies on. Loading a checkpoint happens after this and
-        is not affected."""
-        super().init_weights()
-        self._reset_parameters()
 
     def add_temporal_embedding(self, x: Tensor, num_frames: int) -> Tensor:
         """Eq. 8, ``X + sigma * P``: (B*T, N+1, C) -> (B*T, N+1, C)."""
@@ -356,8 +379,7 @@ class LinearPooling(_PairMerge):
         super().__init__(embed_dims, num_frames, grid_size, init_cfg)
         self.logits = nn.Parameter(torch.zeros(2))
 
-    def init_weights(self) -> None:
-        super().init_weights()
+    def reset_parameters(self) -> None:
         nn.init.zeros_(self.logits)
 
     def pair_weights(self, x: Tensor, num_frames: int) -> Tensor:
@@ -403,9 +425,9 @@ class ConvPooling(_PairMerge):
             self.embed_dims, self.embed_dims, (2, spatial_kernel,
                                                spatial_kernel),
             stride=(2, 1, 1), padding=(0, pad, pad))
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self) -> None:
+    def reset_parameters(self) -> None:
         """Mean of the pair: ``W[o, i, t, u, v] = 0.5 [o == i] [u, v centre]``."""
         weight = self.conv.weight
         centre = weight.shape[-1] // 2
@@ -415,10 +437,6 @@ class ConvPooling(_PairMerge):
                             device=weight.device)
             weight[:, :, :, centre, centre] = 0.5 * eye[:, :, None]
             self.conv.bias.zero_()
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        self._reset_parameters()
 
     def forward(self, x: Tensor, num_frames: Optional[int] = None) -> Tensor:
         batch = self._check(x, num_frames)
