@@ -100,6 +100,15 @@ def fmt_arch(arch):
     return f"w{arch['width']} L{arch['layers']} p{arch['patch_size']}"
 
 
+def fmt_backbone_arch(backbone):
+    if backbone['type'] == 'UniFormerV2InTI':  # MMAction2's UniFormerV2
+        name = {(768, 16): 'ViT-B/16', (1024, 14): 'ViT-L/14'}.get(
+            (backbone.width, backbone.patch_size),
+            f'w{backbone.width} p{backbone.patch_size}')
+        return f'UniFormerV2 {name}'
+    return fmt_arch(backbone.arch)
+
+
 def fmt_adapters(adapters):
     if not adapters:
         return '-'
@@ -202,9 +211,15 @@ def tiny_model(cfg):
     backbone = model_cfg['backbone']
     compress = backbone.get('compress')
     layers = max(compress['after_blocks']) + 1 if compress else 2
-    backbone.update(arch=dict(width=64, layers=layers, heads=16,
-                              patch_size=16, image_size=32),
-                    pretrained=None)
+    if backbone['type'] == 'UniFormerV2InTI':  # InTI^temp (configs/inti/)
+        layers = max([layers] + [i + 1 for i in backbone['return_list']])
+        backbone.update(width=64, layers=layers, heads=4, n_dim=64, n_head=4,
+                        input_resolution=32, pretrained=None)
+        model_cfg['cls_head']['in_channels'] = 64
+    else:
+        backbone.update(arch=dict(width=64, layers=layers, heads=16,
+                                  patch_size=16, image_size=32),
+                        pretrained=None)
     if backbone.get('peft', {}).get('type') == 'STAdapter':
         backbone['peft']['channels'] = 8
     with DefaultScope.overwrite_default_scope('mmaction'):
@@ -257,15 +272,19 @@ def recipe(path):
     warm, cos = fmt_schedule(cfg)
     backbone_lr, no_decay = optimiser_cells(cfg)
     clip = cfg.optim_wrapper.get('clip_grad')
+    # UniFormerV2 trains everything; its ViT's stochastic depth is
+    # backbone_drop_path_rate (drop_path_rate is its global blocks')
+    uniformer = ('backbone_drop_path_rate'
+                 if backbone['type'] == 'UniFormerV2InTI' else None)
     return {
-        'arch': fmt_arch(backbone.arch),
-        'frames': fmt(backbone.num_frames),
+        'arch': fmt_backbone_arch(backbone),
+        'frames': fmt(backbone.get('num_frames', backbone.get('t_size'))),
         'sampling': fmt_sampling(train),
         'STDHA': fmt_offsets(backbone.get('stdha')),
         'adapters': fmt_adapters(backbone.get('adapters')),
         'method': fmt_method(backbone),
-        'frozen': fmt(backbone.get('freeze_pretrained', True)),
-        'drop path': fmt(backbone.get('drop_path_rate') or None),
+        'frozen': fmt(backbone.get('freeze_pretrained', uniformer is None)),
+        'drop path': fmt(backbone.get(uniformer or 'drop_path_rate') or None),
         'epochs': fmt(cfg.train_cfg.max_epochs),
         'lr': fmt(cfg.optim_wrapper.optimizer.lr),
         'backbone lr x': backbone_lr,

@@ -83,7 +83,8 @@ max_epochs = 55
 warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-5, betas=(0.9, 0.999), weight_decay=0.05))
+    optimizer=dict(lr=1e-5, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=20, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
          end=warmup_epochs, convert_to_iter_based=True),
