@@ -433,7 +433,8 @@ def test_lora_configs_have_the_parameters_of_their_table3_row(
                if '.lora_' in n and p.requires_grad)
     assert round(lora / 1e6) == millions, lora
     assert cfg.model.backbone.peft.rank == width
-    assert cfg.model.backbone.stdha.offsets == {-1: 1, 1: 1}
+    assert [tuple(pair) for pair in cfg.model.backbone.stdha.offsets] == [
+        (-1, 1), (1, 1)]
 
 
 # ------------------------------------------------- temporal heads only
