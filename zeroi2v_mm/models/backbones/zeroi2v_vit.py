@@ -18,11 +18,12 @@ from torchvision.ops import StochasticDepth
 
 from mmaction.registry import MODELS
 
+from ...compat import use_safe_checkpoint_loader
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
-from ..weights import (check_checkpoint_adapters, check_pretrained_file,
-                       load_backbone_state_dict)
+from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
+                       check_pretrained_file, load_backbone_state_dict)
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
@@ -146,6 +147,10 @@ class ZeroI2VViT(BaseModule):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        # A run that builds this model (mim test / mim train with our
+        # configs, init_recognizer) reads MMEngine checkpoints safely; a
+        # process that only imports the package keeps MMEngine's loader.
+        use_safe_checkpoint_loader()
         self.arch = self._arch_settings(arch)
         if act not in ACTIVATIONS:
             raise ValueError(f'act={act!r}: choose from {list(ACTIVATIONS)}')
@@ -357,11 +362,24 @@ class ZeroI2VViT(BaseModule):
             load_backbone_state_dict(self, self.pretrained)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Refuse adapters that do not match this model (an unmerged
-        checkpoint into ``adapters=None``, a merged recognizer checkpoint into
-        a model with adapters; see :func:`check_checkpoint_adapters`), then
-        load as usual. Runs under torch's and MMEngine's loaders alike."""
+        """Refuse a checkpoint that does not fit this model, then load as
+        usual. Runs under torch's and MMEngine's loaders alike (MMEngine's,
+        used by ``load_from``, ``--resume``, ``mim test`` and
+        ``init_recognizer``, only warns about mismatches otherwise).
+
+        * adapters that do not match (an unmerged checkpoint into
+          ``adapters=None``, a merged recognizer checkpoint into a model with
+          adapters; see :func:`check_checkpoint_adapters`);
+        * any tensor whose shape differs from the model's (width, adapter
+          ratio, frames, patch size), always;
+        * when a whole model is loaded (``prefix`` not empty) into a backbone
+          that was not initialised for training (testing, inference, merge):
+          any backbone key missing from the checkpoint.
+        See :func:`check_checkpoint_fits`.
+        """
         check_checkpoint_adapters(state_dict, prefix, self)
+        check_checkpoint_fits(state_dict, prefix, self,
+                              require_all=bool(prefix) and not self.is_init)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward

@@ -2,6 +2,7 @@
 from typing import Optional
 
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model.weight_init import normal_init
 from torch import Tensor
 
@@ -37,6 +38,52 @@ class ZeroI2VHead(BaseHead):
 
     def init_weights(self) -> None:
         normal_init(self.fc_cls, std=self.init_std, bias=0.0)
+        # Initialised for training: a checkpoint's classifier of another
+        # label set may now be skipped (see _load_from_state_dict).
+        self._is_init = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Check the classifier a checkpoint brings before loading it.
+
+        * Shapes differ (another number of classes or width): for a head
+          initialised for training (``load_from`` in a training run, after
+          ``init_weights``) the classifier is skipped with one warning, as
+          MMAction2 users expect when fine-tuning K400 -> UCF101; otherwise
+          (testing, ``init_recognizer``, merging) it is an error naming the
+          keys and both shapes.
+        * Missing, when a whole model is loaded into a head not initialised
+          for training: an error (testing a random classifier).
+        """
+        keys = {prefix + name: param for name, param in
+                self.fc_cls.named_parameters(prefix='fc_cls')}
+        mismatched = [(key, tuple(state_dict[key].shape), tuple(param.shape))
+                      for key, param in keys.items() if key in state_dict and
+                      tuple(getattr(state_dict[key], 'shape', ())) !=
+                      tuple(param.shape)]
+        shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
+                          for key, a, b in mismatched)
+        if mismatched and self.is_init:
+            for key in keys:
+                state_dict.pop(key, None)
+            print_log(
+                f'classifier not loaded from the checkpoint ({shown}): it has '
+                'another number of classes; this head keeps its '
+                f'initialisation for {self.num_classes} classes '
+                '(fine-tuning on a new label set)', logger='current',
+                level=30)
+        elif mismatched:
+            raise ValueError(
+                f'checkpoint does not fit the model: classifier {shown} (the '
+                f'model has num_classes={self.num_classes}, '
+                f'in_channels={self.in_channels}). Use the config the '
+                'checkpoint was trained with')
+        elif prefix and not self.is_init and any(
+                key not in state_dict for key in keys):
+            raise ValueError(
+                f'checkpoint has no classifier ({", ".join(keys)} missing): '
+                'testing it would use a random classifier. Use the '
+                'checkpoint written by training this config')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tensor, **kwargs) -> Tensor:
         if x.dim() < 3 or x.shape[1] != self.in_channels:
