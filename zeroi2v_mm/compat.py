@@ -75,7 +75,7 @@ def fix_missing_drn_module() -> bool:
 
 
 # --------------------------------------------------------------- checkpoints
-def safe_local_loader(filename, map_location=None):
+def load_from_local_safe(filename, map_location=None):
     """MMEngine local-checkpoint loader that keeps ``weights_only=True``.
 
     Upstream: open-mmlab/mmengine#1655 ("torch.load weights_only error",
@@ -107,7 +107,7 @@ def _swap_local_loader(loader):
 @contextmanager
 def safe_checkpoint_loader() -> Iterator[None]:
     """Within the block, MMEngine reads local checkpoints (``load_from``,
-    ``--resume``, ``load_checkpoint``) through :func:`safe_local_loader`;
+    ``--resume``, ``load_checkpoint``) through :func:`load_from_local_safe`;
     the previous loader (MMEngine's, or another package's) comes back after.
 
     Used by ``tools/train.py``, ``tools/test.py`` and
@@ -116,7 +116,7 @@ def safe_checkpoint_loader() -> Iterator[None]:
     if not _safe_globals_supported():
         yield
         return
-    previous = _swap_local_loader(safe_local_loader)
+    previous = _swap_local_loader(load_from_local_safe)
     try:
         yield
     finally:
@@ -127,7 +127,7 @@ def safe_checkpoint_loader() -> Iterator[None]:
 
 
 def use_safe_checkpoint_loader() -> bool:
-    """Turn :func:`safe_local_loader` on for the rest of this process.
+    """Turn :func:`load_from_local_safe` on for the rest of this process.
 
     Called when a model of this package is built (``ZeroI2VViT``), so that
     ``mim test mmaction`` / ``mim train`` (MMAction2's own tools),
@@ -137,8 +137,8 @@ def use_safe_checkpoint_loader() -> bool:
     """
     if not _safe_globals_supported():
         return False
-    if CheckpointLoader._schemes.get('') is not safe_local_loader:
-        _swap_local_loader(safe_local_loader)
+    if CheckpointLoader._schemes.get('') is not load_from_local_safe:
+        _swap_local_loader(load_from_local_safe)
     return True
 
 

@@ -19,7 +19,8 @@ from torch import Tensor
 
 # weights_only loading with exactly MMEngine's extra types; TorchScript
 # archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
-from ..utils.checkpoint import is_torchscript_archive, load_checkpoint_file
+from ..utils.checkpoint import (CheckpointMismatchError, is_torchscript_archive,
+                                load_checkpoint_file, last_read_checkpoint)
 
 PRETRAINED_HINT = (
     'Put the image model there, e.g. OpenAI\'s CLIP ViT-B-16.pt (the file '
@@ -234,10 +235,13 @@ def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
         require_all: also refuse when a key of ``module`` is absent.
 
     Raises:
-        ValueError: naming the first mismatching keys with both shapes, or
-            the first missing keys.
+        CheckpointMismatchError (a ValueError): naming the first mismatching
+            keys with both shapes, or the first missing keys, and the file
+            last read by the safe loader.
     """
     own = module.state_dict()
+    source = last_read_checkpoint()
+    source = f' (file last read: {source})' if source else ''
     mismatched = [(prefix + key, _shape(state_dict[prefix + key]),
                    tuple(value.shape)) for key, value in own.items()
                   if prefix + key in state_dict and
@@ -245,17 +249,18 @@ def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
     if mismatched:
         shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
                           for key, a, b in mismatched[:3])
-        raise ValueError(
-            f'checkpoint does not fit the model: {len(mismatched)} tensors '
-            f'have other shapes ({shown}). It was trained with another '
-            'config (width, adapter ratio, frame count, patch or image '
-            'size): use that config')
+        raise CheckpointMismatchError(
+            f'checkpoint{source} does not fit the model: {len(mismatched)} '
+            f'tensors have other shapes ({shown}). It was trained with '
+            'another config (width, adapter ratio, frame count, patch or '
+            'image size): use that config')
     if require_all:
         missing = [prefix + key for key in own if prefix + key not in
                    state_dict]
         if missing:
-            raise ValueError(
-                f'checkpoint lacks {len(missing)} of the {len(own)} tensors '
+            raise CheckpointMismatchError(
+                f'checkpoint{source} lacks {len(missing)} of the {len(own)} '
+                f'tensors '
                 f'of {prefix.rstrip(".") or "the model"} (first: '
                 f'{missing[:3]}): testing it would use untrained weights. '
                 'Use the checkpoint written by training this config')

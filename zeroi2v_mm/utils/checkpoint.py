@@ -46,6 +46,20 @@ class UnreadableCheckpointError(CheckpointError):
     """The file is not a readable checkpoint (corrupt, truncated, other)."""
 
 
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint's tensors do not fit the model being loaded."""
+
+
+# The file most recently read by load_checkpoint_file in this process, so that
+# a mismatch found later, while the model loads the tensors, can name it.
+_last_read: List[str] = []
+
+
+def last_read_checkpoint() -> Optional[str]:
+    """The path :func:`load_checkpoint_file` read last, if any."""
+    return _last_read[-1] if _last_read else None
+
+
 # HistoryBuffer keeps its statistics methods in a class-level dict that gets
 # pickled as ``getattr(HistoryBuffer, 'min')``. ``builtins.getattr`` in general
 # would let a pickle reach any attribute of any allowed object (and from there
@@ -149,6 +163,7 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     path = osp.expanduser(str(path))
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
+    _last_read[:] = [path]
     if trusted(path):
         print_log(f'{path}: loading with weights_only=False (listed in '
                   f'{TRUST_ENV}): the file can run code', logger='current',

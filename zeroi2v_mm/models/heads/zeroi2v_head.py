@@ -9,6 +9,8 @@ from torch import Tensor
 from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
 
+from ...utils.checkpoint import CheckpointMismatchError, last_read_checkpoint
+
 
 @MODELS.register_module()
 class ZeroI2VHead(BaseHead):
@@ -71,16 +73,20 @@ class ZeroI2VHead(BaseHead):
                 f'initialisation for {self.num_classes} classes '
                 '(fine-tuning on a new label set)', logger='current',
                 level=30)
-        elif mismatched:
-            raise ValueError(
-                f'checkpoint does not fit the model: classifier {shown} (the '
+        source = last_read_checkpoint()
+        source = f' (file last read: {source})' if source else ''
+        if mismatched and not self.is_init:
+            raise CheckpointMismatchError(
+                f'checkpoint{source} does not fit the model: classifier '
+                f'{shown} (the '
                 f'model has num_classes={self.num_classes}, '
                 f'in_channels={self.in_channels}). Use the config the '
                 'checkpoint was trained with')
         elif prefix and not self.is_init and any(
                 key not in state_dict for key in keys):
-            raise ValueError(
-                f'checkpoint has no classifier ({", ".join(keys)} missing): '
+            raise CheckpointMismatchError(
+                f'checkpoint{source} has no classifier ({", ".join(keys)} '
+                'missing): '
                 'testing it would use a random classifier. Use the '
                 'checkpoint written by training this config')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
