@@ -5,6 +5,7 @@ STDHA head relocation (no parameters, no FLOPs), adaptation from linear
 adapters that fold into the frozen linears after training, and optional
 temporal compression layers (InTI and its baselines) between blocks.
 """
+import ast
 from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
@@ -88,6 +89,46 @@ class ResidualAttentionBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.ln_2(x)))
 
 
+def normalize_offsets(offsets) -> Dict[int, int]:
+    """STDHA offsets as ``{dt: heads}``, from any way a config gives them.
+
+    Accepted: a dict ``{-1: 1, 1: 1}``; a list of pairs ``[(-1, 1), (1, 1)]``
+    (prefer it in derived configs: MMEngine *replaces* a list but *merges*
+    dicts, so a dict in a derived config adds its offsets to the base
+    config's); the text of either (``--cfg-options`` gives
+    ``model.backbone.stdha.offsets="[(-1,1),(1,1)]"`` as a list of tuples, and
+    splits ``{-1:1,1:1}`` at the comma into strings, which are joined back).
+    Head order is the listed order.
+    """
+    given = offsets
+    if isinstance(offsets, (list, tuple)) and offsets and all(
+            isinstance(part, str) for part in offsets):
+        offsets = ','.join(offsets)  # {-1:1,1:1} split by --cfg-options
+    if isinstance(offsets, str):
+        try:
+            offsets = ast.literal_eval(offsets)
+        except (ValueError, SyntaxError):
+            raise ValueError(f'stdha offsets={given!r} is not readable; '
+                             'write [(-1, 1), (1, 1)] or {-1: 1, 1: 1}'
+                             ) from None
+    if isinstance(offsets, (list, tuple)):
+        pairs = list(offsets)
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2
+                   for p in pairs):
+            raise ValueError(f'stdha offsets={given!r}: a list must hold '
+                             '(dt, heads) pairs, e.g. [(-1, 1), (1, 1)]')
+        dts = [p[0] for p in pairs]
+        repeated = [dt for dt in dts if dts.count(dt) > 1]
+        if repeated:
+            raise ValueError(f'stdha offsets={given!r}: offset '
+                             f'{repeated[0]} is listed twice')
+        offsets = {dt: heads for dt, heads in pairs}
+    if not isinstance(offsets, dict) or not offsets:
+        raise ValueError(f'stdha offsets={given!r} must be a non-empty dict '
+                         '{dt: number_of_heads} or list of (dt, heads) pairs')
+    return dict(offsets)
+
+
 @MODELS.register_module()
 class ZeroI2VViT(BaseModule):
     """CLIP ViT over video with STDHA, linear adapters and frame compression.
@@ -103,6 +144,8 @@ class ZeroI2VViT(BaseModule):
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
         stdha (dict, optional): ``dict(offsets={1: 1, -1: 1})``: dt -> number
             of heads reading keys/values from frame t + dt. None = spatial.
+            Also ``offsets=[(-1, 1), (1, 1)]`` (replaces, never merges with,
+            a base config's offsets); see :func:`normalize_offsets`.
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
             scale=0.5, dropout=0.1)``. None = no adapters.
         compress (dict, optional): temporal compression between blocks,
@@ -240,11 +283,7 @@ class ZeroI2VViT(BaseModule):
         if unknown:
             raise ValueError(f'unknown stdha keys {sorted(unknown)}; '
                              "expected dict(offsets={dt: heads})")
-        offsets = stdha.get('offsets')
-        if not isinstance(offsets, dict) or not offsets:
-            raise ValueError(f'stdha offsets={offsets!r} must be a non-empty '
-                             'dict {dt: number_of_heads}')
-        return dict(offsets=dict(offsets))
+        return dict(offsets=normalize_offsets(stdha.get('offsets')))
 
     @staticmethod
     def _check_adapters(adapters: Optional[dict]) -> Optional[dict]:
@@ -256,6 +295,13 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
                              f'expected {sorted(cfg)}')
         cfg.update(adapters)
+        for key in ('ratio', 'scale', 'dropout'):
+            value = cfg[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f'adapters {key}={value!r} must be a number')
+        if not 0 <= cfg['dropout'] < 1:
+            raise ValueError(f"adapters dropout={cfg['dropout']!r} must be in "
+                             '[0, 1)')
         if cfg['num_adapters'] not in QKV_ADAPTERS:
             raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}: "
                              f'choose from {sorted(QKV_ADAPTERS)}')
@@ -293,6 +339,23 @@ class ZeroI2VViT(BaseModule):
     def _frames_per_block(self, layers: int) -> List[int]:
         """Frame count seen by each block, halved after every compression."""
         after_blocks = (self.compress_cfg or {}).get('after_blocks', ())
+        if isinstance(after_blocks, int) and not isinstance(after_blocks,
+                                                            bool):
+            after_blocks = (after_blocks, )  # --cfg-options ...after_blocks=5
+        if not isinstance(after_blocks, (list, tuple)) or not all(
+                isinstance(p, int) and not isinstance(p, bool)
+                for p in after_blocks):
+            raise ValueError(f'compress after_blocks={after_blocks!r} must be '
+                             'block numbers, e.g. (5, 7); from the command '
+                             'line: model.backbone.compress.after_blocks='
+                             '"(5,7)"')
+        repeated = sorted({p for p in after_blocks
+                           if list(after_blocks).count(p) > 1})
+        if repeated:
+            raise ValueError(f'compress after_blocks={tuple(after_blocks)}: '
+                             f'block {repeated[0]} is listed twice')
+        if self.compress_cfg:
+            self.compress_cfg['after_blocks'] = tuple(after_blocks)
         for position in after_blocks:
             if not 1 <= position < layers:
                 raise ValueError(f'compress after_blocks={tuple(after_blocks)}'

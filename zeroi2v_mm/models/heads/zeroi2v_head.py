@@ -91,6 +91,25 @@ class ZeroI2VHead(BaseHead):
                 'checkpoint written by training this config')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def loss_by_feat(self, cls_scores: Tensor, data_samples, **kwargs):
+        """MMAction2's loss, after checking the labels: one outside
+        ``[0, num_classes)`` would otherwise surface as a bare
+        "Target 9 is out of bounds" from the loss."""
+        for sample in data_samples:
+            label = sample.gt_label
+            if label.dtype.is_floating_point or label.numel() != 1:
+                continue  # soft or multi-hot labels
+            value = int(label.item())
+            if not 0 <= value < self.num_classes:
+                raise ValueError(
+                    f'label {value} is outside [0, {self.num_classes}) '
+                    f'(model.cls_head.num_classes={self.num_classes}): the '
+                    'annotations have more classes than the head. Set '
+                    'num_classes to match, and num_classes on the dataset '
+                    '(CheckedVideoDataset) to have the file and line named '
+                    'when the data are loaded')
+        return super().loss_by_feat(cls_scores, data_samples, **kwargs)
+
     def forward(self, x: Tensor, **kwargs) -> Tensor:
         if x.dim() < 3 or x.shape[1] != self.in_channels:
             raise ValueError(f'ZeroI2VHead expects (N, {self.in_channels}, T, '
