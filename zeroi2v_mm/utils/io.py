@@ -191,12 +191,16 @@ def atomic_write_all(items: Sequence[Tuple[str, Callable[[str], None]]]
         staged = [_write_staged(target, write, stack)
                   for target, (_, write) in zip(targets, items)]
         done: List[Tuple[str, str]] = []  # (target, backup or '')
+        backups: List[str] = []
         try:
             for tmp_path, target in zip(staged, targets):
                 backup = ''
                 if osp.exists(target):
+                    # A hard link to the old file: costs no space, and
+                    # brings it back should a later rename fail.
                     backup = tmp_path + '.old'
                     os.link(target, backup)
+                    backups.append(backup)
                 os.replace(tmp_path, target)
                 done.append((target, backup))
         except BaseException:
@@ -207,8 +211,8 @@ def atomic_write_all(items: Sequence[Tuple[str, Callable[[str], None]]]
                     os.remove(target)
             raise
         finally:
-            for _, backup in done:
-                if backup and osp.exists(backup):
+            for backup in backups:
+                if osp.exists(backup):
                     os.remove(backup)
     return [osp.abspath(osp.expanduser(str(path))) for path, _ in items]
 
