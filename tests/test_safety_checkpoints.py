@@ -170,6 +170,24 @@ def test_crafted_pretrained_file_is_refused(trained, tmp_path):
     assert not osp.exists(trained['marker'])
 
 
+class GetattrEscape:
+    """A pickle reaching past HistoryBuffer's statistics via getattr, the
+    first step of getattr(...).__globals__ -> os.system chains."""
+
+    def __reduce__(self):
+        from mmengine.logging.history_buffer import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
+    from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
+    path = str(tmp_path / 'escape.pth')
+    torch.save({'x': GetattrEscape()}, path)
+    with pytest.raises(ValueError, match=r"escape.pth: refused.*getattr\(.*"
+                       r"HistoryBuffer'>, '__init__'\)"):
+        load_checkpoint_file(path)
+
+
 def test_trusted_file_loads_in_full_only_when_listed(trained, monkeypatch,
                                                      tmp_path):
     from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
