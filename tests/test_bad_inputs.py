@@ -174,3 +174,24 @@ def test_empty_adapter_bottleneck_names_ratio_and_width(adapter):
     from zeroi2v_mm.models import layers
     with pytest.raises(ValueError, match=r'ratio=0\.01 .*embed_dims=64'):
         getattr(layers, adapter)(64, ratio=0.01)
+
+
+def test_checkpoint_trained_with_another_activation_is_refused(tmp_path):
+    """The activation is recorded in the checkpoint (state-dict metadata, as
+    MMEngine's runner saves it) and checked when it is loaded."""
+    from mmengine.runner.checkpoint import (get_state_dict, load_checkpoint,
+                                            save_checkpoint)
+    from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
+
+    class Recognizer(torch.nn.Module):
+        def __init__(self, act):
+            super().__init__()
+            self.backbone = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, act=act)
+
+    path = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint({'state_dict': get_state_dict(Recognizer('gelu'))}, path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"trained with act='gelu'.*this model has "
+                       r"act='quick_gelu'.*model.backbone.act='gelu'"):
+        load_checkpoint(Recognizer('quick_gelu'), path, map_location='cpu')
+    load_checkpoint(Recognizer('gelu'), path, map_location='cpu', strict=True)

@@ -20,6 +20,7 @@ from torchvision.ops import StochasticDepth
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
+from ...utils.checkpoint import CheckpointMismatchError
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
@@ -129,6 +130,12 @@ def normalize_offsets(offsets) -> Dict[int, int]:
     return dict(offsets)
 
 
+def _record_activation(module, state_dict, prefix, local_metadata):
+    """State-dict hook: store the activation with the weights, so that a
+    checkpoint loaded into a model with another activation is refused."""
+    local_metadata['act'] = module.act
+
+
 @MODELS.register_module()
 class ZeroI2VViT(BaseModule):
     """CLIP ViT over video with STDHA, linear adapters and frame compression.
@@ -154,6 +161,8 @@ class ZeroI2VViT(BaseModule):
             blocks from 1: 5 means between the 5th and the 6th block. Each
             layer halves the frame count.
         act (str): ``'quick_gelu'`` (OpenAI CLIP weights) or ``'gelu'``.
+            Saved with the weights (state-dict metadata); loading a
+            checkpoint trained with the other activation is refused.
         peft (dict, optional): a comparison method of ZeroI2V Tables 3 / 4
             instead of the linear adapters (needs ``adapters=None``):
             ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
@@ -212,6 +221,9 @@ class ZeroI2VViT(BaseModule):
         self.num_frames = num_frames
         self.pretrained = check_pretrained_file(pretrained)
         self.output = output
+        self.act = act
+        # Recorded with the weights (state_dict metadata), checked on load.
+        self._register_state_dict_hook(_record_activation)
         self.with_cp = with_cp
         self.freeze_pretrained = freeze_pretrained
         self.embed_dims = width
@@ -441,6 +453,13 @@ class ZeroI2VViT(BaseModule):
         See :func:`check_checkpoint_fits`.
         """
         check_checkpoint_adapters(state_dict, prefix, self)
+        trained_act = (args[0] or {}).get('act') if args else None
+        if trained_act is not None and trained_act != self.act:
+            raise CheckpointMismatchError(
+                f'checkpoint was trained with act={trained_act!r} (recorded '
+                f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
+                f' but this model has act={self.act!r}: the features would '
+                f'differ. Set model.backbone.act={trained_act!r}')
         check_checkpoint_fits(state_dict, prefix, self,
                               require_all=bool(prefix) and not self.is_init)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
