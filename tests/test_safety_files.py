@@ -268,3 +268,18 @@ def test_merge_on_a_full_disk_writes_nothing_and_says_so(unmerged, tmp_path):
     listing = result.stdout.split('rc=1', 1)[1].split()
     assert listing[:2] == ['merged.json', 'merged.pth']  # no temporaries
     assert result.stdout.rstrip().endswith('oldold')  # both unchanged
+
+
+def test_only_rank_zero_of_a_job_takes_the_lock(monkeypatch):
+    """torchrun, srun and MPI ranks: one lock per job, not one per process
+    (a second process of the same job must not be refused)."""
+    tool = load_tool('tools/train.py')
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        monkeypatch.delenv(name, raising=False)
+    assert tool._is_rank_zero()
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        monkeypatch.setenv(name, '1')
+        assert not tool._is_rank_zero(), name
+        monkeypatch.setenv(name, '0')
+        assert tool._is_rank_zero(), name
+        monkeypatch.delenv(name)

@@ -155,7 +155,12 @@ def check_resume_fits(runner: Runner, path: str) -> None:
 
 
 def _is_rank_zero() -> bool:
-    return os.environ.get('RANK', '0') == '0'
+    """Rank 0 of torchrun, slurm (srun) or MPI; one process takes the
+    work-dir lock for the whole job."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        if name in os.environ:
+            return os.environ[name] == '0'
+    return True
 
 
 def main():
