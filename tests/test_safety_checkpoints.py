@@ -26,8 +26,9 @@ CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 def run(args, env=None, timeout=300):
     """Run a command from the repo root with the venv first on PATH; return
     (exit status, stdout + stderr)."""
-    full_env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-                    PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1',
+                    PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
+                    PYTHONWARNINGS='ignore')
     full_env.update(env or {})
     result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True,
                             text=True, timeout=timeout)

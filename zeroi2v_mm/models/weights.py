@@ -19,8 +19,9 @@ from torch import Tensor
 
 # weights_only loading with exactly MMEngine's extra types; TorchScript
 # archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
-from ..utils.checkpoint import (CheckpointMismatchError, is_torchscript_archive,
-                                load_checkpoint_file, last_read_checkpoint)
+from ..utils.checkpoint import (CheckpointMismatchError,
+                                is_torchscript_archive, last_read_checkpoint,
+                                load_checkpoint_file)
 
 PRETRAINED_HINT = (
     'Put the image model there, e.g. OpenAI\'s CLIP ViT-B-16.pt (the file '
