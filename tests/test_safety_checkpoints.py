@@ -315,6 +315,22 @@ def test_resume_refuses_another_config(trained, tmp_path, monkeypatch,
     assert not glob.glob(osp.join(work_dir, '*.pth'))
 
 
+def test_mim_train_resume_refuses_another_config(trained, tmp_path):
+    """MMAction2's own train.py: the model sees it is loaded by
+    Runner.resume and refuses the classifier instead of skipping it."""
+    work_dir = str(tmp_path / 'w')
+    checkpoint = osp.join(trained['work_dir'], 'epoch_1.pth')
+    code, log = run(['mim', 'train', 'mmaction', CONFIG, '--work-dir',
+                     work_dir, '--resume', checkpoint, '--cfg-options',
+                     *train_options(trained['data'], work_dir),
+                     'model.cls_head.num_classes=7'])
+    assert code != 0
+    assert (f'checkpoint (file last read: {checkpoint}) does not fit the '
+            'model: classifier cls_head.fc_cls.weight: checkpoint (10, 64) '
+            'vs model (7, 64)') in log, log[-3000:]
+    assert not glob.glob(osp.join(work_dir, '*.pth'))
+
+
 def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(trained,
                                                                 tmp_path):
     """last_checkpoint names a truncated epoch_2.pth: --resume says so,

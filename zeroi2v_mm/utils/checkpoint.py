@@ -23,6 +23,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import sys
 import zipfile
 from typing import Any, Callable, List, Optional, Tuple, Union
 
@@ -58,6 +59,21 @@ _last_read: List[str] = []
 def last_read_checkpoint() -> Optional[str]:
     """The path :func:`load_checkpoint_file` read last, if any."""
     return _last_read[-1] if _last_read else None
+
+
+def loading_for_resume() -> bool:
+    """Whether the current load runs inside MMEngine's ``Runner.resume``
+    (``--resume`` of ``mim train`` or any MMEngine runner), found by the
+    identity of the function's code on the call stack. A resumed run must
+    get every tensor back; a mismatching classifier is not skipped then."""
+    from mmengine.runner import Runner
+    code = Runner.resume.__code__
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 # HistoryBuffer keeps its statistics methods in a class-level dict that gets

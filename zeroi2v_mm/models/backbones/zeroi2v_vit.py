@@ -20,7 +20,7 @@ from torchvision.ops import StochasticDepth
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import CheckpointMismatchError
+from ...utils.checkpoint import CheckpointMismatchError, loading_for_resume
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
@@ -448,8 +448,9 @@ class ZeroI2VViT(BaseModule):
         * any tensor whose shape differs from the model's (width, adapter
           ratio, frames, patch size), always;
         * when a whole model is loaded (``prefix`` not empty) into a backbone
-          that was not initialised for training (testing, inference, merge):
-          any backbone key missing from the checkpoint.
+          that was not initialised for training (testing, inference, merge),
+          or by ``Runner.resume``: any backbone key missing from the
+          checkpoint.
         See :func:`check_checkpoint_fits`.
         """
         check_checkpoint_adapters(state_dict, prefix, self)
@@ -460,8 +461,9 @@ class ZeroI2VViT(BaseModule):
                 f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
                 f' but this model has act={self.act!r}: the features would '
                 f'differ. Set model.backbone.act={trained_act!r}')
-        check_checkpoint_fits(state_dict, prefix, self,
-                              require_all=bool(prefix) and not self.is_init)
+        check_checkpoint_fits(
+            state_dict, prefix, self, require_all=bool(prefix) and (
+                not self.is_init or loading_for_resume()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward

@@ -9,7 +9,8 @@ from torch import Tensor
 from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
 
-from ...utils.checkpoint import CheckpointMismatchError, last_read_checkpoint
+from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
+                                loading_for_resume)
 
 
 @MODELS.register_module()
@@ -51,8 +52,8 @@ class ZeroI2VHead(BaseHead):
           initialised for training (``load_from`` in a training run, after
           ``init_weights``) the classifier is skipped with one warning, as
           MMAction2 users expect when fine-tuning K400 -> UCF101; otherwise
-          (testing, ``init_recognizer``, merging) it is an error naming the
-          keys and both shapes.
+          (testing, ``init_recognizer``, merging, ``Runner.resume``) it is an
+          error naming the keys and both shapes.
         * Missing, when a whole model is loaded into a head not initialised
           for training: an error (testing a random classifier).
         """
@@ -64,7 +65,9 @@ class ZeroI2VHead(BaseHead):
                       tuple(param.shape)]
         shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
                           for key, a, b in mismatched)
-        if mismatched and self.is_init:
+        # Fine-tuning: initialised for training, and not resuming a run.
+        fine_tuning = self.is_init and not loading_for_resume()
+        if mismatched and fine_tuning:
             for key in keys:
                 state_dict.pop(key, None)
             print_log(
@@ -75,14 +78,14 @@ class ZeroI2VHead(BaseHead):
                 level=30)
         source = last_read_checkpoint()
         source = f' (file last read: {source})' if source else ''
-        if mismatched and not self.is_init:
+        if mismatched and not fine_tuning:
             raise CheckpointMismatchError(
                 f'checkpoint{source} does not fit the model: classifier '
                 f'{shown} (the '
                 f'model has num_classes={self.num_classes}, '
                 f'in_channels={self.in_channels}). Use the config the '
                 'checkpoint was trained with')
-        elif prefix and not self.is_init and any(
+        elif prefix and not fine_tuning and any(
                 key not in state_dict for key in keys):
             raise CheckpointMismatchError(
                 f'checkpoint{source} has no classifier ({", ".join(keys)} '
