@@ -64,12 +64,38 @@ def test_unmerged_checkpoint_into_plain_model_says_what_to_do(tmp_path):
     (dict(arch='ViT-H/14'), "unknown arch 'ViT-H/14'"),
     (dict(act='relu'), "act='relu'"),
     (dict(compress=dict(type='InTI', after_blocks=(3,))), 'after_blocks'),
+    (dict(compress=dict(type='InTI', after_blocks=(1, 1))),
+     r'after_blocks=\(1, 1\): block 1 is listed twice'),
+    (dict(adapters=dict(scale='0.5')), "adapters scale='0.5' must be a number"),
+    (dict(adapters=dict(ratio=None)), 'adapters ratio=None must be a number'),
+    (dict(stdha=dict(offsets=[(1, 1), (1, 2)])), 'offset 1 is listed twice'),
+    (dict(stdha=dict(offsets='{1: oops}')), 'is not readable'),
 ])
 def test_bad_backbone_arguments(bad, message):
     kwargs = dict(arch=TINY_ARCH, num_frames=8)
     kwargs.update(bad)
     with pytest.raises(ValueError, match=message):
         ZeroI2VViT(**kwargs)
+
+
+def test_stdha_offsets_and_after_blocks_as_cfg_options_give_them():
+    """--cfg-options hands over offsets as a list of tuples, or a dict split
+    at its comma into strings; after_blocks as an int or a tuple. All build
+    the same model as the config's own dict."""
+    from mmengine.config import DictAction
+    parse = DictAction._parse_iterable
+    expected = ZeroI2VViT(arch=TINY_ARCH, num_frames=4,
+                          stdha=dict(offsets={-1: 1, 1: 1}))
+    for text in ('[(-1,1),(1,1)]', '{-1:1,1:1}'):
+        model = ZeroI2VViT(arch=TINY_ARCH, num_frames=4,
+                           stdha=dict(offsets=parse(text)))
+        assert model.stdha_cfg == expected.stdha_cfg, text
+        assert list(model.stdha_cfg['offsets']) == [-1, 1]  # head order
+    for text, blocks in (('1', (1, )), ('(1,2)', (1, 2))):
+        model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8, compress=dict(
+            type='InTI', after_blocks=parse(text)))
+        assert model.compress_cfg['after_blocks'] == blocks
+        assert sorted(model.compressors) == [str(b) for b in blocks]
 
 
 def _demo_dataset_cfg(**overrides):
@@ -148,3 +174,24 @@ def test_empty_adapter_bottleneck_names_ratio_and_width(adapter):
     from zeroi2v_mm.models import layers
     with pytest.raises(ValueError, match=r'ratio=0\.01 .*embed_dims=64'):
         getattr(layers, adapter)(64, ratio=0.01)
+
+
+def test_checkpoint_trained_with_another_activation_is_refused(tmp_path):
+    """The activation is recorded in the checkpoint (state-dict metadata, as
+    MMEngine's runner saves it) and checked when it is loaded."""
+    from mmengine.runner.checkpoint import (get_state_dict, load_checkpoint,
+                                            save_checkpoint)
+    from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
+
+    class Recognizer(torch.nn.Module):
+        def __init__(self, act):
+            super().__init__()
+            self.backbone = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, act=act)
+
+    path = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint({'state_dict': get_state_dict(Recognizer('gelu'))}, path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"trained with act='gelu'.*this model has "
+                       r"act='quick_gelu'.*model.backbone.act='gelu'"):
+        load_checkpoint(Recognizer('quick_gelu'), path, map_location='cpu')
+    load_checkpoint(Recognizer('gelu'), path, map_location='cpu', strict=True)

@@ -2,6 +2,12 @@
 # Distributed testing with torchrun + MMEngine's pytorch launcher.
 #   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py args...]
 set -euo pipefail
+if [ $# -lt 3 ] || ! [[ "${3}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py args...]" >&2
+    echo "  NUM_PROCESSES: processes on this node (one per GPU; gloo on CPU)," >&2
+    echo "  a positive integer; got: ${3:-nothing}" >&2
+    exit 2
+fi
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3

@@ -10,14 +10,23 @@ builds that model, loads CHECKPOINT strictly, merges a copy, compares merged
 and unmerged logits (fp32) on N batches of the config's validation data
 (``--verify 0`` skips it), and writes MERGED.pth and MERGED.json (the report:
 parameters and GFLOPs per view before and after, max abs difference, top-1
-agreement) atomically. It exits non-zero and writes nothing when the
-difference exceeds the tolerance, and never overwrites an existing file
-without ``--force``. MERGED.pth loads strictly into the same config with
+agreement): both or neither, atomically (a full disk leaves no half result
+and says "no space left" with the path). It exits non-zero and writes nothing
+when the difference exceeds the tolerance, never overwrites an existing file
+without ``--force``, and never (not even with ``--force``) writes over its
+input: paths are compared as real files (symlinks, hard links, ``..``), and an
+``--out`` whose report path would be the checkpoint itself (``--out X.json``)
+is refused. CHECKPOINT loads with ``weights_only=True`` (plus MMEngine's own
+types); see ``zeroi2v_mm/utils/checkpoint.py`` for the opt-in for trusted
+files. MERGED.pth loads strictly into the same config with
 ``model.backbone.adapters=None`` (``configs/*_merged.py``)::
 
     mim test mmaction configs/zeroi2v_k400_merged.py --checkpoint MERGED.pth
 """
 import argparse
+import errno
+import io
+import math
 import os.path as osp
 import sys
 import time
@@ -27,7 +36,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, weights_to_cpu
+from mmengine.runner.checkpoint import weights_to_cpu
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
@@ -35,7 +44,9 @@ from zeroi2v_mm.models.layers import MERGEABLE_PEFT
 from zeroi2v_mm.models.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify)
-from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
+from zeroi2v_mm.compat import safe_checkpoint_loader
+from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.io import atomic_write_all, json_writer
 
 
 def parse_args(argv=None):
@@ -65,6 +76,34 @@ def parse_args(argv=None):
 
 def report_path_of(out: str) -> str:
     return osp.splitext(out)[0] + '.json'
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether writing ``a`` would change the file ``b`` (symlinks, hard
+    links, ``..`` and symlinked folders resolved)."""
+    if osp.exists(a) and osp.exists(b):
+        return osp.samefile(a, b)
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def check_outputs(checkpoint: str, out: str, report_path: str,
+                  force: bool) -> None:
+    """Refuse outputs that would destroy the input or each other."""
+    if same_file(out, report_path):
+        raise SystemExit(
+            f'--out {out}: its report path ({report_path}, the --out name '
+            'with .json) would be the checkpoint itself; give --out a .pth '
+            'name')
+    for name, path in (('--out', out), ('the report', report_path)):
+        if same_file(path, checkpoint):
+            raise SystemExit(
+                f'{name} {path} is the input checkpoint {checkpoint} (same '
+                'file on disk); choose another file (--force never '
+                'overwrites the input)')
+    existing = [p for p in (out, report_path) if osp.lexists(p)]
+    if existing and not force:
+        raise SystemExit(f'{existing[0]} exists; pass --force to overwrite '
+                         'it')
 
 
 def build_batches(cfg: Config, num_batches: int):
@@ -103,15 +142,17 @@ def main(argv=None) -> int:
     report_path = report_path_of(out)
     if args.verify < 0:
         raise SystemExit(f'--verify {args.verify}: must be >= 0')
+    if not math.isfinite(args.tolerance) or args.tolerance < 0:
+        raise SystemExit(f'--tolerance {args.tolerance}: must be a number '
+                         '>= 0 (largest accepted max-abs logit difference)')
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    if osp.abspath(args.checkpoint) == out:
-        raise SystemExit(f'--out {args.out} is the input checkpoint; choose '
-                         'another file')
-    existing = [p for p in (out, report_path) if osp.exists(p)]
-    if existing and not args.force:
-        raise SystemExit(f'{existing[0]} exists; pass --force to overwrite '
-                         'it')
+    check_outputs(args.checkpoint, out, report_path, args.force)
+    with safe_checkpoint_loader():
+        return merge(args, out, report_path)
+
+
+def merge(args, out: str, report_path: str) -> int:
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -133,7 +174,13 @@ def main(argv=None) -> int:
     # Every weight comes from the checkpoint: the CLIP file is not needed.
     backbone['pretrained'] = None
 
-    checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+    try:
+        checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
+    except CheckpointError as error:
+        raise SystemExit(f'error: {error}') from None
+    if not isinstance(checkpoint, dict):
+        raise SystemExit(f'{args.checkpoint}: not a checkpoint dict (found '
+                         f'{type(checkpoint).__name__})')
     state = checkpoint.get('state_dict', checkpoint)
     if not any(m in key for key in state for m in ADAPTER_MARKERS):
         raise SystemExit(
@@ -178,9 +225,26 @@ def main(argv=None) -> int:
         meta['cfg'] = merged_config(cfg).pretty_text
     except Exception:  # formatting only; the weights are what matters
         meta.pop('cfg', None)
-    atomic_save_checkpoint(
-        dict(meta=meta, state_dict=weights_to_cpu(merged.state_dict())), out)
-    atomic_write_json(report, report_path)
+    # Serialised in memory first: torch's file writer reports a full disk as
+    # a bare RuntimeError, a plain write as OSError(ENOSPC).
+    buffer = io.BytesIO()
+    torch.save(dict(meta=meta, state_dict=weights_to_cpu(merged.state_dict())),
+               buffer)
+
+    def write_checkpoint(tmp_path: str) -> None:
+        with open(tmp_path, 'wb') as file:
+            file.write(buffer.getbuffer())
+
+    try:
+        # Both or neither: a failure while writing either leaves both old
+        # files (or none) in place.
+        atomic_write_all([(out, write_checkpoint),
+                          (report_path, json_writer(report))])
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise SystemExit(f'error: {error.strerror}') from None
+        raise SystemExit(f'error: could not write {out} and {report_path}: '
+                         f'{error}; nothing was written') from None
     print(format_report(report))
     print(f'merged checkpoint: {out}\nreport: {report_path}')
     if not args.verify:

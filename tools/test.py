@@ -11,6 +11,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
+from zeroi2v_mm.compat import safe_checkpoint_loader
+from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def parse_args():
@@ -32,7 +34,7 @@ def parse_args():
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -50,7 +52,16 @@ def main():
         evaluator = cfg.test_evaluator
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dumper]
-    Runner.from_cfg(cfg).test()
+    with safe_checkpoint_loader():
+        try:
+            # Read it once before anything is built: a corrupt or unsafe file
+            # is named at once, not after the data are indexed.
+            load_checkpoint_file(args.checkpoint, map_location='cpu')
+            # The model refuses a checkpoint that does not fit it
+            # (ZeroI2VViT / ZeroI2VHead._load_from_state_dict).
+            Runner.from_cfg(cfg).test()
+        except CheckpointError as error:
+            raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

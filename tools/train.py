@@ -2,15 +2,31 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+
+Safety (see README "Safe by default"): checkpoints load with
+``weights_only=True`` plus MMEngine's own types; ``--resume`` refuses a
+checkpoint that does not fit the config and falls back to the newest readable
+checkpoint when ``last_checkpoint`` points to a bad file; checkpoints are
+written atomically (``zeroi2v_atomic`` backend) with the mode a plain write
+would give; a second run into a work dir a live run uses is refused.
 """
 import argparse
+import glob
 import os
 import os.path as osp
+import re
+from contextlib import ExitStack
 
 from mmengine.config import Config, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
+from zeroi2v_mm.compat import safe_checkpoint_loader
+from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.file_backend import BACKEND_NAME
+from zeroi2v_mm.utils.io import remove_stale_temporaries
+from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
 
 def parse_args():
@@ -57,10 +73,117 @@ def merge_args(cfg: Config, args) -> Config:
     return cfg
 
 
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Write this run's checkpoints atomically, unless the config chose a
+    storage backend itself (petrel, ...)."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if hook and not hook.get('backend_args') and not hook.get(
+            'file_client_args'):
+        hook['backend_args'] = dict(backend=BACKEND_NAME)
+
+
+def _readable(path: str):
+    """None when ``path`` loads as a checkpoint, else why not."""
+    if not osp.isfile(path):
+        return 'does not exist'
+    try:
+        load_checkpoint_file(path, map_location='cpu')
+    except CheckpointError as error:
+        return f'is not usable: {error}'
+    return None
+
+
+def _step(path: str) -> int:
+    match = re.search(r'(?:epoch|iter)_(\d+)\.pth$', path)
+    return int(match.group(1)) if match else -1
+
+
+def resolve_auto_resume(work_dir: str):
+    """The checkpoint ``--resume`` (no path) continues from.
+
+    MMEngine reads ``WORK_DIR/last_checkpoint`` and fails on (or trains from
+    scratch past) a file it names that is gone or broken. Here such a file is
+    reported and the newest readable ``epoch_N.pth`` / ``iter_N.pth`` is used
+    instead, saying so. None when there is nothing to resume.
+    """
+    last = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(last):
+        return None
+    with open(last) as file:
+        target = file.read().strip()
+    problem = ('is empty' if not target else
+               None if _readable(target) is None else
+               f'points to {target}, which {_readable(target)}')
+    if problem is None:
+        return target
+    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=_step,
+                        reverse=True)
+    for candidate in (c for c in candidates if _step(c) >= 0):
+        if osp.abspath(candidate) != osp.abspath(target) and \
+                _readable(candidate) is None:
+            print(f'WARNING: {last} {problem}; resuming from the newest '
+                  f'readable checkpoint instead: {candidate}', flush=True)
+            return candidate
+    raise SystemExit(f'cannot resume: {last} {problem}, and {work_dir} holds '
+                     'no other readable epoch_N.pth / iter_N.pth. Start '
+                     'without --resume, or pass --resume CHECKPOINT')
+
+
+def check_resume_fits(runner: Runner, path: str) -> None:
+    """Refuse to resume from a checkpoint that is not this model's: every
+    tensor of the model must be there with the same shape (MMEngine would
+    load what fits and continue on random weights)."""
+    model = runner.model.module if is_model_wrapper(runner.model) else \
+        runner.model
+    own = model.state_dict()
+    state = load_checkpoint_file(path, map_location='cpu')
+    state = state.get('state_dict', state) if isinstance(state, dict) else {}
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+                  f'{tuple(v.shape)}' for k, v in own.items()
+                  if k in state and tuple(getattr(state[k], 'shape', ())) !=
+                  tuple(v.shape)]
+    missing = [k for k in own if k not in state]
+    if mismatched or missing:
+        details = '; '.join(mismatched[:3]) or f'missing keys {missing[:3]}'
+        raise SystemExit(
+            f'cannot resume from {path}: it does not fit the model of '
+            f'{runner.cfg.filename} ({len(mismatched)} shape mismatches, '
+            f'{len(missing)} missing keys; {details}). Resume with the '
+            'config it was trained with')
+
+
+def _is_rank_zero() -> bool:
+    """Rank 0 of torchrun, slurm (srun) or MPI; one process takes the
+    work-dir lock for the whole job."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        if name in os.environ:
+            return os.environ[name] == '0'
+    return True
+
+
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    Runner.from_cfg(cfg).train()
+    use_atomic_checkpoints(cfg)
+    with ExitStack() as stack:
+        if _is_rank_zero():
+            try:
+                stack.enter_context(WorkDirLock(cfg.work_dir))
+            except WorkDirLockedError as error:
+                raise SystemExit(f'error: {error}') from None
+            remove_stale_temporaries(cfg.work_dir)
+        stack.enter_context(safe_checkpoint_loader())
+        if args.resume == 'auto':
+            cfg.load_from = resolve_auto_resume(cfg.work_dir)
+        try:
+            runner = Runner.from_cfg(cfg)
+            if cfg.resume and cfg.load_from:
+                check_resume_fits(runner, cfg.load_from)
+            runner.train()
+        except CheckpointError as error:
+            raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

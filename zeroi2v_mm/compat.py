@@ -1,22 +1,31 @@
 """Fixes for the pinned OpenMMLab stack (DESIGN.md section 4).
 
-Each fix is applied once, on ``import zeroi2v_mm``, and is covered by
-``tests/test_compat.py``. They change nothing when the underlying problem is
-absent (a source install of mmaction2, an older torch).
+Rules every fix here follows (tests/test_compat.py, tests/test_safety_*.py):
+
+* It names the upstream issue it works around and the release that fixes it
+  (none yet, for each of them, as of mmaction2 1.2.0 / mmengine 0.10.7).
+* It checks whether the installed version still has the problem and does
+  nothing when it does not.
+* ``import zeroi2v_mm`` changes nothing another project would notice: no
+  MMEngine loader or file backend is replaced, non-CUDA accelerators (NPU,
+  MLU, MUSA) keep MMEngine's own code path. Safe checkpoint loading is turned
+  on for this package's runs only (see :func:`use_safe_checkpoint_loader`).
 """
 import importlib.util
+import inspect
 import os.path as osp
 import sys
 import types
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
-from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .utils.io import atomic_write
+from .utils.checkpoint import load_checkpoint_file
 
 
 class MissingDRN:
@@ -32,11 +41,16 @@ class MissingDRN:
 def fix_missing_drn_module() -> bool:
     """Make ``import mmaction.models`` work with the mmaction2 1.2.0 wheel.
 
-    The wheel's ``mmaction/models/localizers/__init__.py`` imports
+    Upstream: open-mmlab/mmaction2#2714 ("ModuleNotFoundError: No module named
+    'mmaction.models.localizers.drn'", open; no release fixes it as of
+    1.2.0). The wheel's ``mmaction/models/localizers/__init__.py`` imports
     ``.drn.drn`` but the folder was left out of the wheel. Placeholder modules
     are put into ``sys.modules`` before ``mmaction.models`` is imported, so
     everything else in MMAction2 registers normally. DRN itself is not
     registered: using it fails with a message saying why.
+
+    Off when the installed mmaction2 has ``localizers/drn/`` (a source
+    install, a fixed wheel) or the module is already importable.
 
     Returns:
         bool: True if the placeholder was installed.
@@ -60,52 +74,130 @@ def fix_missing_drn_module() -> bool:
     return True
 
 
-def load_trusted_local_checkpoint(filename, map_location):
-    """MMEngine's local checkpoint loader without torch>=2.6's weights_only.
+# --------------------------------------------------------------- checkpoints
+def load_from_local_safe(filename, map_location=None):
+    """MMEngine local-checkpoint loader that keeps ``weights_only=True``.
 
-    MMEngine checkpoints hold the message hub, numpy scalars and config
-    objects next to the weights, which ``torch.load(weights_only=True)`` (the
-    default since torch 2.6) refuses. Local checkpoints are files the user
-    chose to load, as they were before torch 2.6, so they load fully.
+    Upstream: open-mmlab/mmengine#1655 ("torch.load weights_only error",
+    torch >= 2.6 with mmengine 0.10.7) and the proposed fix
+    open-mmlab/mmengine#1650 (passes ``weights_only=False``, i.e. unpickles
+    everything); no mmengine release fixes it as of 0.10.7. MMEngine's
+    ``load_from_local`` calls ``torch.load`` without ``weights_only``, which
+    since torch 2.6 refuses MMEngine's own checkpoints (``HistoryBuffer`` in
+    the message hub, numpy scalars). This loader allows exactly those types
+    (:func:`zeroi2v_mm.utils.checkpoint.mmengine_safe_globals`) and refuses
+    anything else with the file, the type and the opt-in for trusted files.
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'Checkpoint file not found: {filename}')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    return load_checkpoint_file(filename, map_location=map_location)
 
 
-def fix_checkpoint_loading() -> None:
-    """Route MMEngine's local checkpoint loading (load_from, --resume,
-    ``mim test``) through :func:`load_trusted_local_checkpoint`."""
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_trusted_local_checkpoint, force=True)
+def _safe_globals_supported() -> bool:
+    """torch >= 2.5 has the scoped ``safe_globals`` context manager."""
+    return hasattr(torch.serialization, 'safe_globals')
 
 
+def _swap_local_loader(loader):
+    """Install ``loader`` as MMEngine's loader for local paths; return the
+    one it replaces."""
+    previous = CheckpointLoader._schemes.get('')
+    CheckpointLoader._schemes[''] = loader
+    return previous
+
+
+@contextmanager
+def safe_checkpoint_loader() -> Iterator[None]:
+    """Within the block, MMEngine reads local checkpoints (``load_from``,
+    ``--resume``, ``load_checkpoint``) through :func:`load_from_local_safe`;
+    the previous loader (MMEngine's, or another package's) comes back after.
+
+    Used by ``tools/train.py``, ``tools/test.py`` and
+    ``tools/merge_adapters.py`` around the whole run.
+    """
+    if not _safe_globals_supported():
+        yield
+        return
+    previous = _swap_local_loader(load_from_local_safe)
+    try:
+        yield
+    finally:
+        if previous is None:
+            CheckpointLoader._schemes.pop('', None)
+        else:
+            CheckpointLoader._schemes[''] = previous
+
+
+def use_safe_checkpoint_loader() -> bool:
+    """Turn :func:`load_from_local_safe` on for the rest of this process.
+
+    Called when a model of this package is built (``ZeroI2VViT``), so that
+    ``mim test mmaction`` / ``mim train`` (MMAction2's own tools),
+    ``init_recognizer`` and any runner that builds one of our models load
+    their checkpoints safely. A process that only imports the package keeps
+    MMEngine's loader. Idempotent. Returns whether the loader is active.
+    """
+    if not _safe_globals_supported():
+        return False
+    if CheckpointLoader._schemes.get('') is not load_from_local_safe:
+        _swap_local_loader(load_from_local_safe)
+    return True
+
+
+# --------------------------------------------------------------- distributed
 _init_dist_pytorch_original = dist_utils._init_dist_pytorch
 
 
-def init_dist_pytorch_cpu_aware(backend, init_backend='torch', **kwargs):
-    """MMEngine's torchrun initialisation, also on machines without a GPU.
+def _other_accelerator_available() -> bool:
+    """NPU, MLU, MUSA (or CUDA): MMEngine's own code handles those."""
+    from mmengine.device import utils as device_utils
+    checks = ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
+              'is_musa_available', 'is_dipu_available')
+    return any(getattr(device_utils, name, lambda: False)()
+               for name in checks)
 
-    MMEngine calls ``torch.cuda.set_device`` unconditionally, so
-    ``--launcher pytorch`` fails on CPU. Without CUDA the process group is
-    created with gloo (NCCL needs GPUs) and no device is set.
+
+def init_dist_pytorch_cpu_aware(backend, init_backend='torch', **kwargs):
+    """MMEngine's torchrun initialisation, also on machines without any
+    accelerator.
+
+    Only a host with no CUDA, NPU, MLU or MUSA device is changed: there the
+    process group is created with gloo (NCCL needs GPUs) and no device is set.
+    Every other host takes MMEngine's own path unchanged.
     """
-    if torch.cuda.is_available() or init_backend != 'torch':
+    if _other_accelerator_available() or init_backend != 'torch':
         return _init_dist_pytorch_original(backend, init_backend, **kwargs)
     torch_dist.init_process_group(
         backend='gloo' if backend == 'nccl' else backend, **kwargs)
 
 
-def fix_cpu_distributed() -> None:
+def cpu_distributed_fix_needed() -> bool:
+    """Whether the installed MMEngine sets a CUDA device unconditionally in
+    its pytorch-launcher initialisation (true for 0.10.7)."""
+    try:
+        source = inspect.getsource(_init_dist_pytorch_original)
+    except (OSError, TypeError):
+        return False
+    return 'torch.cuda.set_device' in source
+
+
+def fix_cpu_distributed() -> bool:
     """CPU DDP (gloo): launcher initialisation and the DDP wrapper.
 
-    MMEngine's runner passes ``device_ids=[LOCAL_RANK]`` to DDP, which torch
-    refuses for a module on the CPU; there it must be None.
+    No upstream issue was found for this (searched open-mmlab/mmengine issues
+    for CPU with the pytorch launcher); no release fixes it as of 0.10.7:
+    ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` on every host
+    without an NPU/MLU/MUSA, and ``Runner.wrap_model`` passes
+    ``device_ids=[LOCAL_RANK]`` to DDP, which torch refuses for a module on
+    the CPU. The wrapper change applies to CPU modules only; a module on any
+    accelerator is wrapped exactly as MMEngine does it.
+
+    Returns:
+        bool: whether the fix was applied (off when not needed).
     """
+    if not cpu_distributed_fix_needed():
+        return False
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
     if getattr(MMDistributedDataParallel.__init__, '_cpu_aware', False):
-        return
+        return True
     original_init = MMDistributedDataParallel.__init__
 
     def init(self, module, detect_anomalous_params=False, **kwargs):
@@ -119,32 +211,12 @@ def fix_cpu_distributed() -> None:
 
     init._cpu_aware = True
     MMDistributedDataParallel.__init__ = init
-
-
-def _atomic_put(self, obj: bytes, filepath) -> None:
-    def write(tmp_path):
-        with open(tmp_path, 'wb') as f:
-            f.write(obj)
-    atomic_write(str(filepath), write)
-
-
-def _atomic_put_text(self, obj: str, filepath, encoding: str = 'utf-8'):
-    def write(tmp_path):
-        with open(tmp_path, 'w', encoding=encoding) as f:
-            f.write(obj)
-    atomic_write(str(filepath), write)
-
-
-def fix_atomic_local_writes() -> None:
-    """Make MMEngine's local file writes (checkpoints, ``last_checkpoint``)
-    atomic: a temporary file in the same folder, then a rename. A run killed
-    while saving leaves the previous file intact, never half a file."""
-    LocalBackend.put = _atomic_put
-    LocalBackend.put_text = _atomic_put_text
+    return True
 
 
 def apply_all() -> None:
     fix_missing_drn_module()
-    fix_checkpoint_loading()
     fix_cpu_distributed()
-    fix_atomic_local_writes()
+    # Registers the opt-in 'zeroi2v_atomic' backend under its own name;
+    # MMEngine's LocalBackend is untouched.
+    from .utils import file_backend  # noqa: F401

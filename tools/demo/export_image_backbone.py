@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from zeroi2v_mm.compat import load_trusted_local_checkpoint
+from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
 
 PREFIX = 'backbone.'
 
@@ -51,7 +51,7 @@ def find_checkpoint(src: str) -> str:
 def export(src: str, out: str) -> dict:
     """Write the backbone of ``src`` to ``out``; return its state dict."""
     path = find_checkpoint(src)
-    checkpoint = load_trusted_local_checkpoint(path, map_location='cpu')
+    checkpoint = load_checkpoint_file(path, map_location='cpu')
     state = checkpoint.get('state_dict', checkpoint)
     backbone = {k[len(PREFIX):]: v for k, v in state.items()
                 if k.startswith(PREFIX)}

@@ -30,7 +30,6 @@ What the weights do not say is taken from :data:`RELEASED` (or given by the
 user): the STDHA head schedule and the adapter scale ``s``.
 """
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ..compat import load_trusted_local_checkpoint
+from ..utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
 from .backbones.zeroi2v_vit import ARCHS
 from .layers.linear_adapter import bottleneck_width
 
@@ -223,10 +222,11 @@ class OfficialSpec:
 def read_official_state_dict(path: str) -> Tuple[Dict[str, Tensor], str]:
     """The tensors of ``path`` and their container.
 
-    Tries torch's safe loader first (enough for the bare state dict that
-    ``weight_reparam.py`` writes); a training checkpoint also holds MMEngine's
-    message hub and numpy values, which only a full load reads, as for every
-    local checkpoint in this package (:mod:`zeroi2v_mm.compat`).
+    Read with the package's safe loader
+    (:func:`zeroi2v_mm.utils.checkpoint.load_checkpoint_file`: torch's
+    ``weights_only`` plus exactly the MMEngine/numpy types an MMEngine
+    training checkpoint holds); a file that pickles anything else is refused
+    naming the type, unless the user trusts it explicitly.
 
     Returns:
         ``(state_dict, container)`` with container ``'mmengine'`` or
@@ -235,10 +235,9 @@ def read_official_state_dict(path: str) -> Tuple[Dict[str, Tensor], str]:
     if not osp.isfile(path):
         raise OfficialCheckpointError(f'{path}: no such file')
     try:
-        try:
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-        except pickle.UnpicklingError:
-            obj = load_trusted_local_checkpoint(path, map_location='cpu')
+        obj = load_checkpoint_file(path, map_location='cpu')
+    except UnsafeCheckpointError:
+        raise  # names the file, the type and the explicit opt-in
     except Exception as error:  # not a torch file at all
         raise OfficialCheckpointError(
             f'{path}: not a checkpoint of the official ZeroI2V code '

@@ -11,16 +11,17 @@ Accepted formats (detected from the file, never from its name):
 CLIP's ``proj`` (the image-text projection) is dropped.
 """
 import os.path as osp
-import zipfile
 from typing import Dict, Optional
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
-# Local files the user chose to load; MMEngine checkpoints hold more than
-# tensors (see compat.load_trusted_local_checkpoint).
-from ..compat import load_trusted_local_checkpoint
+# weights_only loading with exactly MMEngine's extra types; TorchScript
+# archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
+from ..utils.checkpoint import (CheckpointMismatchError,
+                                is_torchscript_archive, last_read_checkpoint,
+                                load_checkpoint_file)
 
 PRETRAINED_HINT = (
     'Put the image model there, e.g. OpenAI\'s CLIP ViT-B-16.pt (the file '
@@ -57,20 +58,22 @@ def check_pretrained_file(path: Optional[str]) -> Optional[str]:
     return path
 
 
-def _is_jit_archive(path: str) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.split('/')[1:2] == ['code']
-                   for name in archive.namelist())
-
-
 def read_state_dict(path: str) -> Dict[str, Tensor]:
-    """The raw tensor dict of a weights file, whatever its container."""
-    if _is_jit_archive(path):
-        return {k: v for k, v in
-                torch.jit.load(path, map_location='cpu').state_dict().items()}
-    obj = load_trusted_local_checkpoint(path, map_location='cpu')
+    """The raw tensor dict of a weights file, whatever its container.
+
+    Pickled files load with ``weights_only=True`` (plus the types MMEngine
+    checkpoints hold): a file pickling anything else is refused, naming the
+    file and the type (:mod:`zeroi2v_mm.utils.checkpoint`). OpenAI's CLIP
+    TorchScript archives load with ``torch.jit.load``.
+    """
+    if is_torchscript_archive(path):
+        try:
+            module = torch.jit.load(path, map_location='cpu')
+        except RuntimeError as error:
+            raise ValueError(f'{path} is not a readable TorchScript archive: '
+                             f'{str(error).splitlines()[0]}') from error
+        return {k: v for k, v in module.state_dict().items()}
+    obj = load_checkpoint_file(path, map_location='cpu')
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
         obj = obj['state_dict']
     if not isinstance(obj, dict) or not all(
@@ -212,3 +215,53 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
             'was built with adapters. Load it with the merged-inference '
             'config (configs/..._merged.py), or add --cfg-options '
             'model.backbone.adapters=None "custom_hooks=[]"')
+
+
+def _shape(value) -> tuple:
+    return tuple(getattr(value, 'shape', ()))
+
+
+def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
+                          module: torch.nn.Module, require_all: bool) -> None:
+    """Refuse a checkpoint whose tensors do not fit ``module``.
+
+    MMEngine's loader (``load_from``, ``--resume``, ``mim test``,
+    ``init_recognizer``) only logs size mismatches and missing keys, so a
+    checkpoint of another model would be evaluated with random weights.
+
+    Args:
+        state_dict: the keys being loaded (full names, with ``prefix``).
+        prefix: where ``module`` sits in the loaded model.
+        module: the module receiving them.
+        require_all: also refuse when a key of ``module`` is absent.
+
+    Raises:
+        CheckpointMismatchError (a ValueError): naming the first mismatching
+            keys with both shapes, or the first missing keys, and the file
+            last read by the safe loader.
+    """
+    own = module.state_dict()
+    source = last_read_checkpoint()
+    source = f' (file last read: {source})' if source else ''
+    mismatched = [(prefix + key, _shape(state_dict[prefix + key]),
+                   tuple(value.shape)) for key, value in own.items()
+                  if prefix + key in state_dict and
+                  _shape(state_dict[prefix + key]) != tuple(value.shape)]
+    if mismatched:
+        shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
+                          for key, a, b in mismatched[:3])
+        raise CheckpointMismatchError(
+            f'checkpoint{source} does not fit the model: {len(mismatched)} '
+            f'tensors have other shapes ({shown}). It was trained with '
+            'another config (width, adapter ratio, frame count, patch or '
+            'image size): use that config')
+    if require_all:
+        missing = [prefix + key for key in own if prefix + key not in
+                   state_dict]
+        if missing:
+            raise CheckpointMismatchError(
+                f'checkpoint{source} lacks {len(missing)} of the {len(own)} '
+                f'tensors '
+                f'of {prefix.rstrip(".") or "the model"} (first: '
+                f'{missing[:3]}): testing it would use untrained weights. '
+                'Use the checkpoint written by training this config')

@@ -24,6 +24,7 @@ from mmengine.logging import print_log
 from mmengine.model import ModuleDict
 from torch import Tensor
 
+from ...compat import use_safe_checkpoint_loader
 from ..weights import check_pretrained_file, read_state_dict
 
 def _to_uniformerv2_keys(state: Dict[str, Tensor], path: str
@@ -87,6 +88,9 @@ class UniFormerV2InTI(UniFormerV2):
                  **kwargs):
         if clip_pretrained is None:
             clip_pretrained = pretrained is not None
+        # mim test / mim train of these configs read MMEngine checkpoints
+        # with the package's safe loader, as for ZeroI2VViT
+        use_safe_checkpoint_loader()
         if pretrained is not None and pretrained not in _MODELS:
             pretrained = check_pretrained_file(pretrained)
         super().__init__(pretrained=pretrained,

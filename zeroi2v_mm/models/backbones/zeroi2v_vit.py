@@ -5,6 +5,7 @@ STDHA head relocation (no parameters, no FLOPs), adaptation from linear
 adapters that fold into the frozen linears after training, and optional
 temporal compression layers (InTI and its baselines) between blocks.
 """
+import ast
 from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
@@ -18,11 +19,13 @@ from torchvision.ops import StochasticDepth
 
 from mmaction.registry import MODELS
 
+from ...compat import use_safe_checkpoint_loader
+from ...utils.checkpoint import CheckpointMismatchError, loading_for_resume
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
-from ..weights import (check_checkpoint_adapters, check_pretrained_file,
-                       load_backbone_state_dict)
+from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
+                       check_pretrained_file, load_backbone_state_dict)
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
@@ -90,6 +93,53 @@ class ResidualAttentionBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.ln_2(x)))
 
 
+def normalize_offsets(offsets) -> Dict[int, int]:
+    """STDHA offsets as ``{dt: heads}``, from any way a config gives them.
+
+    Accepted: a dict ``{-1: 1, 1: 1}``; a list of pairs ``[(-1, 1), (1, 1)]``
+    (prefer it, as the shipped configs do: MMEngine *replaces* a list but
+    *merges* dicts, so a dict in a derived config adds its offsets to the
+    base config's, and ``Config.dump`` sorts dict keys, which reorders the
+    heads); the text of either (``--cfg-options`` gives
+    ``model.backbone.stdha.offsets="[(-1,1),(1,1)]"`` as a list of tuples, and
+    splits ``{-1:1,1:1}`` at the comma into strings, which are joined back).
+    Head order is the listed order.
+    """
+    given = offsets
+    if isinstance(offsets, (list, tuple)) and offsets and all(
+            isinstance(part, str) for part in offsets):
+        offsets = ','.join(offsets)  # {-1:1,1:1} split by --cfg-options
+    if isinstance(offsets, str):
+        try:
+            offsets = ast.literal_eval(offsets)
+        except (ValueError, SyntaxError):
+            raise ValueError(f'stdha offsets={given!r} is not readable; '
+                             'write [(-1, 1), (1, 1)] or {-1: 1, 1: 1}'
+                             ) from None
+    if isinstance(offsets, (list, tuple)):
+        pairs = list(offsets)
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2
+                   for p in pairs):
+            raise ValueError(f'stdha offsets={given!r}: a list must hold '
+                             '(dt, heads) pairs, e.g. [(-1, 1), (1, 1)]')
+        dts = [p[0] for p in pairs]
+        repeated = [dt for dt in dts if dts.count(dt) > 1]
+        if repeated:
+            raise ValueError(f'stdha offsets={given!r}: offset '
+                             f'{repeated[0]} is listed twice')
+        offsets = {dt: heads for dt, heads in pairs}
+    if not isinstance(offsets, dict) or not offsets:
+        raise ValueError(f'stdha offsets={given!r} must be a non-empty dict '
+                         '{dt: number_of_heads} or list of (dt, heads) pairs')
+    return dict(offsets)
+
+
+def _record_activation(module, state_dict, prefix, local_metadata):
+    """State-dict hook: store the activation with the weights, so that a
+    checkpoint loaded into a model with another activation is refused."""
+    local_metadata['act'] = module.act
+
+
 @MODELS.register_module()
 class ZeroI2VViT(BaseModule):
     """CLIP ViT over video with STDHA, linear adapters and frame compression.
@@ -112,7 +162,9 @@ class ZeroI2VViT(BaseModule):
             the opposite sign (its "3*1" head reads t-3), so the paper's
             ``{1*1, -1*1, 2*1}`` is ``{-1: 1, 1: 1, -2: 1}`` here. Also as
             ``(dt, heads)`` pairs, ``offsets=[(-1, 1), (1, 1)]``, whose order
-            survives MMEngine's ``Config.dump`` (it sorts dict keys).
+            survives MMEngine's ``Config.dump`` (it sorts dict keys) and
+            replaces, never merges with, a base config's offsets; see
+            :func:`normalize_offsets`.
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
             scale=0.5, dropout=0.1)``. None = no adapters. 3 = 4 without
             the adapter after MLP fc2 (the reference's ``num_tadapter=1``).
@@ -122,6 +174,8 @@ class ZeroI2VViT(BaseModule):
             blocks from 1: 5 means between the 5th and the 6th block. Each
             layer halves the frame count.
         act (str): ``'quick_gelu'`` (OpenAI CLIP weights) or ``'gelu'``.
+            Saved with the weights (state-dict metadata); loading a
+            checkpoint trained with the other activation is refused.
         peft (dict, optional): a comparison method of ZeroI2V Tables 3 / 4
             instead of the linear adapters (needs ``adapters=None``):
             ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
@@ -162,6 +216,10 @@ class ZeroI2VViT(BaseModule):
                  temporal_embedding: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        # A run that builds this model (mim test / mim train with our
+        # configs, init_recognizer) reads MMEngine checkpoints safely; a
+        # process that only imports the package keeps MMEngine's loader.
+        use_safe_checkpoint_loader()
         self.arch = self._arch_settings(arch)
         if act not in ACTIVATIONS:
             raise ValueError(f'act={act!r}: choose from {list(ACTIVATIONS)}')
@@ -180,6 +238,9 @@ class ZeroI2VViT(BaseModule):
         self.num_frames = num_frames
         self.pretrained = check_pretrained_file(pretrained)
         self.output = output
+        self.act = act
+        # Recorded with the weights (state_dict metadata), checked on load.
+        self._register_state_dict_hook(_record_activation)
         self.with_cp = with_cp
         self.freeze_pretrained = freeze_pretrained
         self.embed_dims = width
@@ -252,24 +313,7 @@ class ZeroI2VViT(BaseModule):
         if unknown:
             raise ValueError(f'unknown stdha keys {sorted(unknown)}; '
                              "expected dict(offsets={dt: heads})")
-        offsets = stdha.get('offsets')
-        if isinstance(offsets, (list, tuple)):
-            # [(dt, heads), ...]: same meaning, but the head order survives
-            # MMEngine's Config.dump (work_dirs/<config>.py), which sorts
-            # dict keys and would hand the heads other offsets.
-            if not all(isinstance(pair, (list, tuple)) and len(pair) == 2
-                       for pair in offsets):
-                raise ValueError(f'stdha offsets={offsets!r}: a list must '
-                                 'hold (dt, number_of_heads) pairs')
-            dts = [pair[0] for pair in offsets]
-            if len(set(dts)) != len(dts):
-                raise ValueError(f'stdha offsets={offsets!r} list a dt twice')
-            offsets = dict((dt, count) for dt, count in offsets)
-        if not isinstance(offsets, dict) or not offsets:
-            raise ValueError(f'stdha offsets={offsets!r} must be a non-empty '
-                             'dict {dt: number_of_heads} or list of (dt, '
-                             'number_of_heads) pairs')
-        return dict(offsets=dict(offsets))
+        return dict(offsets=normalize_offsets(stdha.get('offsets')))
 
     @staticmethod
     def _check_adapters(adapters: Optional[dict]) -> Optional[dict]:
@@ -281,6 +325,13 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
                              f'expected {sorted(cfg)}')
         cfg.update(adapters)
+        for key in ('ratio', 'scale', 'dropout'):
+            value = cfg[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f'adapters {key}={value!r} must be a number')
+        if not 0 <= cfg['dropout'] < 1:
+            raise ValueError(f"adapters dropout={cfg['dropout']!r} must be in "
+                             '[0, 1)')
         if cfg['num_adapters'] not in QKV_ADAPTERS:
             raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}: "
                              f'choose from {sorted(QKV_ADAPTERS)}')
@@ -318,6 +369,23 @@ class ZeroI2VViT(BaseModule):
     def _frames_per_block(self, layers: int) -> List[int]:
         """Frame count seen by each block, halved after every compression."""
         after_blocks = (self.compress_cfg or {}).get('after_blocks', ())
+        if isinstance(after_blocks, int) and not isinstance(after_blocks,
+                                                            bool):
+            after_blocks = (after_blocks, )  # --cfg-options ...after_blocks=5
+        if not isinstance(after_blocks, (list, tuple)) or not all(
+                isinstance(p, int) and not isinstance(p, bool)
+                for p in after_blocks):
+            raise ValueError(f'compress after_blocks={after_blocks!r} must be '
+                             'block numbers, e.g. (5, 7); from the command '
+                             'line: model.backbone.compress.after_blocks='
+                             '"(5,7)"')
+        repeated = sorted({p for p in after_blocks
+                           if list(after_blocks).count(p) > 1})
+        if repeated:
+            raise ValueError(f'compress after_blocks={tuple(after_blocks)}: '
+                             f'block {repeated[0]} is listed twice')
+        if self.compress_cfg:
+            self.compress_cfg['after_blocks'] = tuple(after_blocks)
         for position in after_blocks:
             if not 1 <= position < layers:
                 raise ValueError(f'compress after_blocks={tuple(after_blocks)}'
@@ -392,11 +460,33 @@ class ZeroI2VViT(BaseModule):
             load_backbone_state_dict(self, self.pretrained)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Refuse adapters that do not match this model (an unmerged
-        checkpoint into ``adapters=None``, a merged recognizer checkpoint into
-        a model with adapters; see :func:`check_checkpoint_adapters`), then
-        load as usual. Runs under torch's and MMEngine's loaders alike."""
+        """Refuse a checkpoint that does not fit this model, then load as
+        usual. Runs under torch's and MMEngine's loaders alike (MMEngine's,
+        used by ``load_from``, ``--resume``, ``mim test`` and
+        ``init_recognizer``, only warns about mismatches otherwise).
+
+        * adapters that do not match (an unmerged checkpoint into
+          ``adapters=None``, a merged recognizer checkpoint into a model with
+          adapters; see :func:`check_checkpoint_adapters`);
+        * any tensor whose shape differs from the model's (width, adapter
+          ratio, frames, patch size), always;
+        * when a whole model is loaded (``prefix`` not empty) into a backbone
+          that was not initialised for training (testing, inference, merge),
+          or by ``Runner.resume``: any backbone key missing from the
+          checkpoint.
+        See :func:`check_checkpoint_fits`.
+        """
         check_checkpoint_adapters(state_dict, prefix, self)
+        trained_act = (args[0] or {}).get('act') if args else None
+        if trained_act is not None and trained_act != self.act:
+            raise CheckpointMismatchError(
+                f'checkpoint was trained with act={trained_act!r} (recorded '
+                f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
+                f' but this model has act={self.act!r}: the features would '
+                f'differ. Set model.backbone.act={trained_act!r}')
+        check_checkpoint_fits(
+            state_dict, prefix, self, require_all=bool(prefix) and (
+                not self.is_init or loading_for_resume()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward
