@@ -240,7 +240,8 @@ class STDHAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         rows, length, _ = x.shape
-        if rows % self.num_frames:
+        # (checked in eager mode; a traced graph would keep the arithmetic)
+        if not torch.jit.is_tracing() and rows % self.num_frames:
             raise ValueError(f'{rows} token rows are not a whole number of '
                              f'{self.num_frames}-frame clips')
         head_dims = self.embed_dims // self.num_heads
