@@ -1,3 +1,3 @@
-from .hooks import MergeAdaptersHook
+from .hooks import MergeAdaptersHook, TrainableParamsHook
 
-__all__ = ['MergeAdaptersHook']
+__all__ = ['MergeAdaptersHook', 'TrainableParamsHook']
