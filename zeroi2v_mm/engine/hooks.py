@@ -303,9 +303,10 @@ class MergeAdaptersHook(Hook):
         (``vis_data/scalars.json`` of the LocalVisBackend, TensorBoard, W&B).
         """
         scalars = merge_report_scalars(report)
-        if scalars:
+        visualizer = getattr(runner, 'visualizer', None)
+        if scalars and visualizer is not None:
             prefix = f'merge_{tag}' if tag else 'merge'
-            runner.visualizer.add_scalars(
+            visualizer.add_scalars(
                 {f'{prefix}/{key}': value for key, value in scalars.items()},
                 step=runner.iter)
 
