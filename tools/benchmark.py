@@ -460,15 +460,16 @@ def train_peak_memory(step: TrainStep) -> int:
 # --------------------------------------------------------------- attention
 def attention_core(qkv: torch.Tensor, heads: int, groups, num_frames: int):
     """STDHAttention's forward between its projections, on a q/k/v buffer
-    ``(B*T, L, 3C)`` (head relocation by one gather per head group, as the
-    layer does)."""
-    from zeroi2v_mm.models.layers.stdha import shift_heads_in_time
+    ``(B*T, L, 3C)`` (relocated in place on a copy, as the layer does on its
+    fresh projection output)."""
+    from zeroi2v_mm.models.layers.stdha import shift_heads_in_time_
     rows, length, width3 = qkv.shape
-    qkv = qkv.view(rows, length, 3, heads,
-                   width3 // (3 * heads)).permute(2, 0, 3, 1, 4)
-    k, v = shift_heads_in_time(qkv[1:], groups, num_frames,
-                               time_dim=1, head_dim=2).unbind(0)
-    return F.scaled_dot_product_attention(qkv[0], k, v)
+    qkv = qkv.view(rows, length, 3, heads, width3 // (3 * heads))
+    shift_heads_in_time_(qkv[:, :, 1:], groups, num_frames)
+    q, k, v = qkv.unbind(2)
+    return F.scaled_dot_product_attention(q.transpose(1, 2),
+                                          k.transpose(1, 2),
+                                          v.transpose(1, 2))
 
 
 def attention_benchmark(arch: dict, num_frames: int, offsets: dict,
