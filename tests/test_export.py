@@ -148,3 +148,26 @@ def test_existing_out_is_not_overwritten(tool, trained):
     out.write_bytes(b'x')
     with pytest.raises(SystemExit, match='--force'):
         export(tool, trained, out)
+
+
+def test_merged_checkpoint_exports_with_the_training_config(tool, trained):
+    """A merged checkpoint (what MergeAdaptersHook writes) given with the
+    config it was trained with loads into that config's merged variant and
+    exports to the same scores."""
+    from zeroi2v_mm.deployment import load_deployable_model, run_exported
+    model, _, info = load_deployable_model(
+        CONFIG, trained['checkpoint'], as_dict(overrides(trained['data'])))
+    assert info['merged_here']
+    merged_ckpt = str(trained['root'] / 'merged.pth')
+    torch.save(dict(state_dict=model.state_dict()), merged_ckpt)
+    again, _, info = load_deployable_model(
+        CONFIG, merged_ckpt, as_dict(overrides(trained['data'])))
+    assert not info['merged_here']
+    assert again.backbone.adapter_cfg is None
+    out = trained['root'] / 'from_merged.onnx'
+    assert tool.main([CONFIG, merged_ckpt, '--out', str(out), '--verify',
+                      '--cfg-options', *overrides(trained['data'])]) == 0
+    clips = torch.rand(2, 3, 8, 32, 32, generator=torch.Generator(
+    ).manual_seed(7)) * 255
+    assert (run_exported(str(out), clips)
+            - reference_scores(trained, clips)).abs().max() < 1e-4
