@@ -85,47 +85,38 @@ def source_frames(groups: List[Tuple[int, int, int]],
 
 
 def relocate_heads(x: Tensor, groups: List[Tuple[int, int, int]],
-                   sources: List[Tensor], num_frames: int, num_heads: int,
-                   time_dim: int = 0, head_dim: int = -2) -> Tensor:
+                   sources: List[Tensor], num_heads: int, frame_dim: int,
+                   head_dim: int) -> Tensor:
     """Make head block ``[h0, h1)`` of frame t hold frame ``sources[t]``'s
-    values (out of place).
+    values (out of place), on a tensor with frames on their own dim.
 
     One split of the heads into the head groups and the spatial heads, one
     gather along time per group with its precomputed index, one concat:
     plain tensor operations that autograd, TorchScript, ``torch.export`` and
     both ONNX exporters keep as they are (an in-place slice copy is dropped
     by the TorchScript ONNX exporter and becomes ScatterND nodes in the
-    dynamo one). The dynamo exporter writes ``2 * groups + 4`` nodes per
-    layer for it (Reshape, Split, Gather per group, Concat, Reshape).
+    dynamo one): ``groups + 2`` graph nodes.
 
     Args:
-        x: any layout with a ``(B*T)`` rows dim at ``time_dim`` ((batch,
-            time)-major) and ``num_heads`` heads at ``head_dim``, e.g.
-            ``(2, B*T, H, L, D)`` keys and values together, or
-            ``(B*T, L, H, D)``.
+        x: e.g. ``(2, B, T, H, L, D)`` keys and values; T at ``frame_dim``,
+            ``num_heads`` heads at ``head_dim``.
         groups: from :func:`parse_head_offsets` (contiguous from head 0).
         sources: from :func:`source_frames`, on ``x``'s device.
-        num_frames: T.
         num_heads: H (a Python int, so that exported graphs hold constants).
-        time_dim: the ``(B*T)`` rows dim of ``x``.
-        head_dim: the heads dim of ``x``.
+        frame_dim: the frames dim T.
+        head_dim: the heads dim.
 
     Returns:
         Tensor of ``x``'s shape (``x`` itself when there are no groups).
     """
     if not groups:
         return x
-    time_dim = time_dim % x.dim()
-    head_dim = head_dim % x.dim()
-    clip = x.unflatten(time_dim, (-1, num_frames))  # B, T on their own dims
-    frame_dim = time_dim + 1
-    head_dim += int(head_dim > time_dim)
     sizes = [last - first for first, last, _ in groups]
     sizes.append(num_heads - groups[-1][1])  # the spatial heads (maybe 0)
-    parts = list(clip.split(sizes, dim=head_dim))
+    parts = list(x.split(sizes, dim=head_dim))
     for index, source in enumerate(sources):
         parts[index] = parts[index].index_select(frame_dim, source)
-    return torch.cat(parts, head_dim).flatten(time_dim, frame_dim)
+    return torch.cat(parts, head_dim)
 
 
 def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
@@ -167,7 +158,8 @@ def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
 def shift_heads_in_time(x: Tensor, groups: List[Tuple[int, int, int]],
                         num_frames: int, time_dim: int = 0,
                         head_dim: int = -2) -> Tensor:
-    """:func:`relocate_heads`, computing the source frames on the fly.
+    """:func:`relocate_heads` on a tensor with a ``(B*T)`` rows dim
+    ((batch, time)-major), computing the source frames on the fly.
 
     Args:
         x: e.g. ``(B*T, L, H, D_head)`` (the defaults) or keys and values
@@ -176,9 +168,15 @@ def shift_heads_in_time(x: Tensor, groups: List[Tuple[int, int, int]],
     Returns:
         Tensor of the same shape (``x`` itself when there are no groups).
     """
+    if not groups:
+        return x
+    time_dim = time_dim % x.dim()
+    head_dim = head_dim % x.dim()
     sources = [s.to(x.device) for s in source_frames(groups, num_frames)]
-    return relocate_heads(x, groups, sources, num_frames, x.shape[head_dim],
-                          time_dim, head_dim)
+    clip = x.unflatten(time_dim, (-1, num_frames))
+    out = relocate_heads(clip, groups, sources, x.shape[head_dim],
+                         time_dim + 1, head_dim + int(head_dim > time_dim))
+    return out.flatten(time_dim, time_dim + 1)
 
 
 class STDHAttention(nn.Module):
@@ -253,10 +251,15 @@ class STDHAttention(nn.Module):
             # Gathers + concat: what TorchScript, torch.export and both ONNX
             # exporters keep (they lose or bloat the in-place copy below).
             qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B*T, H, L, D), a view
-            k, v = relocate_heads(qkv[1:], self.head_groups,
-                                  self.group_sources, self.num_frames,
-                                  self.num_heads, time_dim=1,
-                                  head_dim=2).unbind(0)
+            # Frames on their own dim by reshapes with the layer's own sizes
+            # (exported graphs then need no shape arithmetic for them).
+            kv = qkv[1:].reshape(2, -1, self.num_frames, self.num_heads,
+                                 length, head_dims)
+            k, v = relocate_heads(kv, self.head_groups, self.group_sources,
+                                  self.num_heads, frame_dim=2,
+                                  head_dim=3).reshape(
+                                      2, rows, self.num_heads, length,
+                                      head_dims).unbind(0)
             q = qkv[0]
         else:
             # Eager: in place in the fresh projection output, copying only
