@@ -19,5 +19,10 @@ setup(
         'lite': ['mmcv-lite==2.1.0'],
         'ava': ['mmdet==3.3.0'],
         'tests': ['pytest'],
+        # tools/deployment/export_onnx.py: ONNX export (both exporters) and
+        # verification in onnxruntime.
+        'export': ['onnx==1.23.2', 'onnxruntime==1.32.0', 'onnxscript==0.7.2'],
+        # TensorboardVisBackend: the merge report and training scalars.
+        'tensorboard': ['tensorboard==2.21.0'],
     },
 )

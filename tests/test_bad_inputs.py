@@ -14,10 +14,13 @@ from conftest import TINY_ARCH
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def test_missing_pretrained_file_fails_at_build_with_path(tmp_path):
+def test_missing_pretrained_file_fails_when_weights_init_with_path(tmp_path):
+    """Building does not need the file (tests/test_without_pretrained.py);
+    initialising from it, what training does first, fails naming it."""
     path = str(tmp_path / 'ViT-B-16.pt')
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
     with pytest.raises(FileNotFoundError, match='ViT-B-16.pt'):
-        ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
+        model.init_weights()
 
 
 def test_checkpoint_of_another_model_names_key_and_shapes(tmp_path):
@@ -144,12 +147,15 @@ def test_unreadable_video_names_file_and_line(tmp_path):
 
 
 def test_k400_config_without_weights_stops_at_once(tmp_path, monkeypatch):
+    """Training starts with init_weights: it stops there, naming the file
+    (building alone does not need it: tests/test_without_pretrained.py)."""
     from mmaction.registry import MODELS
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(osp.join(REPO, 'configs/zeroi2v_k400.py'))
+    model = MODELS.build(cfg.model)
     with pytest.raises(FileNotFoundError,
                        match='checkpoints/clip/ViT-B-16.pt.*OpenAI'):
-        MODELS.build(cfg.model)
+        model.init_weights()
 
 
 def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
@@ -163,8 +169,9 @@ def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
 
 def test_missing_work_dir_weights_say_which_step_writes_them():
     missing = 'work_dirs/no_such_run/pretrained_image_vit.pth'
+    model = ZeroI2VViT(arch=TINY_ARCH, pretrained=missing)
     with pytest.raises(FileNotFoundError) as error:
-        ZeroI2VViT(arch=TINY_ARCH, pretrained=missing)
+        model.init_weights()
     assert missing in str(error.value)
     assert 'tools/run_demo.sh' in str(error.value)
 

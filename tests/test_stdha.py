@@ -40,10 +40,15 @@ def naive_stdha(x, attn, offsets, num_frames):
     ({1: 1, -1: 1, 2: 1, -2: 1, 3: 1}, 16),
     ({3: 2}, 4),
     ({-1: 2, 1: 1}, 3),
+    ({1: 4, -1: 4}, 4),  # every head temporal: no spatial heads left
 ])
-def test_stdha_matches_naive_reference(offsets, num_frames):
+@pytest.mark.parametrize('gather', [False, True], ids=['inplace', 'gather'])
+def test_stdha_matches_naive_reference(offsets, num_frames, gather):
+    """Both formulations: the eager in-place copy and the gathers that
+    tracing and the exporters use."""
     torch.manual_seed(0)
     attn = STDHAttention(64, 8, num_frames, offsets=offsets).eval()
+    attn.gather_relocation = gather
     for param in attn.parameters():
         torch.nn.init.normal_(param, std=0.2)
     x = torch.randn(2 * num_frames, 5, 64)
@@ -53,8 +58,9 @@ def test_stdha_matches_naive_reference(offsets, num_frames):
     assert (ours - reference).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize('gather', [False, True], ids=['inplace', 'gather'])
 @pytest.mark.parametrize('adapters', [None, 'qkv_shared'])
-def test_stdha_gradients_match_naive_reference(adapters):
+def test_stdha_gradients_match_naive_reference(adapters, gather):
     """The head relocation is an in-place copy inside the in-projection's
     output: autograd must give the naive reference's gradients for the
     input and every weight (adapters included)."""
@@ -62,6 +68,7 @@ def test_stdha_gradients_match_naive_reference(adapters):
     offsets = {-1: 2, 1: 1}
     attn = STDHAttention(64, 8, 4, offsets=offsets, adapters=adapters,
                          adapter_cfg=dict(ratio=0.25)).double()
+    attn.gather_relocation = gather
     for param in attn.parameters():
         torch.nn.init.normal_(param, std=0.2)
     x = torch.randn(2 * 4, 5, 64, dtype=torch.float64, requires_grad=True)
@@ -143,3 +150,37 @@ def test_wrong_image_size_raises(tiny_arch):
     model = ZeroI2VViT(arch=tiny_arch, num_frames=2)
     with pytest.raises(ValueError, match='patch grid'):
         model(torch.randn(1, 3, 2, 48, 48))
+
+
+def test_traced_stdha_uses_the_gathers_and_matches_eager():
+    """Under torch.jit.trace (what the TorchScript ONNX exporter runs) the
+    layer switches to the gathers by itself: the trace must hold them
+    (index_select), not the in-place copies, and compute the same."""
+    torch.manual_seed(0)
+    attn = STDHAttention(64, 8, 4, offsets={-1: 2, 1: 1}).eval()
+    for param in attn.parameters():
+        torch.nn.init.normal_(param, std=0.2)
+    x = torch.randn(2 * 4, 5, 64)
+    with torch.no_grad():
+        traced = torch.jit.trace(attn, x, check_trace=False)
+        assert 'index_select' in str(traced.graph)
+        assert 'copy_' not in str(traced.graph)
+        torch.testing.assert_close(traced(torch.flip(x, [0])),
+                                   attn(torch.flip(x, [0])),
+                                   atol=1e-6, rtol=1e-6)
+
+
+def test_shift_heads_in_time_on_keys_and_values_layout():
+    """The helper works on any layout: (B*T, L, H, D) and (2, B*T, H, L, D)
+    give the same relocation, equal to the in-place version."""
+    from zeroi2v_mm.models.layers.stdha import (parse_head_offsets,
+                                                shift_heads_in_time,
+                                                shift_heads_in_time_)
+    groups = parse_head_offsets({2: 1, -1: 2}, 5, 4)
+    x = torch.randn(3 * 4, 6, 5, 7)  # (B*T, L, H, D)
+    want = shift_heads_in_time_(x.clone(), groups, 4)
+    assert torch.equal(shift_heads_in_time(x, groups, 4), want)
+    kv = torch.stack([x, 2 * x]).permute(0, 1, 3, 2, 4)  # (2, B*T, H, L, D)
+    got = shift_heads_in_time(kv, groups, 4, time_dim=1, head_dim=2)
+    assert torch.equal(got[0].transpose(1, 2), want)
+    assert torch.equal(got[1].transpose(1, 2), 2 * want)

@@ -1,7 +1,8 @@
 """Train a config: the MMEngine-standard entry point, usable without mim.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--auto-scale-lr] [--no-validate] [--seed S] [--diff-rank-seed]
+        [--deterministic] [--cfg-options k=v ...] [--launcher pytorch]
 
 Safety (see README "Safe by default"): checkpoints load with
 ``weights_only=True`` plus MMEngine's own types; ``--resume`` refuses a
@@ -42,6 +43,14 @@ def parse_args():
                         help='automatic mixed precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale lr by real total batch / base_batch_size')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='no validation during training (MMAction2)')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='random seed (overrides randomness.seed)')
+    parser.add_argument('--diff-rank-seed', action='store_true',
+                        help='a different seed on each rank')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic cuDNN / algorithms')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', default='none',
@@ -70,6 +79,18 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    # MMAction2's tools/train.py flags.
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.seed is not None or args.diff_rank_seed or args.deterministic:
+        randomness = dict(cfg.get('randomness') or {})
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        if args.diff_rank_seed:
+            randomness['diff_rank_seed'] = True
+        if args.deterministic:
+            randomness['deterministic'] = True
+        cfg.randomness = randomness
     return cfg
 
 

@@ -3,3 +3,20 @@
 _base_ = ['mmaction::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['zeroi2v_mm'], allow_failed_imports=False)
+
+# Log which parameters train, per module, when training starts
+# (zeroi2v_mm.engine.TrainableParamsHook); merged into MMAction2's
+# default_hooks, so configs that set other default_hooks keep it.
+default_hooks = dict(
+    trainable_params=dict(type='TrainableParamsHook'),
+    # Checkpoints written atomically (a temporary file, then a rename; the
+    # mode a plain write would get under the umask; through symlinks): a
+    # run killed while saving leaves the previous checkpoint whole. The
+    # backend is registered by zeroi2v_mm and used by this package's runs
+    # only (zeroi2v_mm/utils/file_backend.py).
+    checkpoint=dict(backend_args=dict(backend='zeroi2v_atomic')))
+# TensorBoard (pip install -e .[tensorboard]) or W&B: add its backend, e.g.
+#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),
+#                  dict(type='TensorboardVisBackend')]"
+# Training scalars and the MergeAdaptersHook report (merge/*) go to every
+# backend configured.

@@ -8,6 +8,8 @@
 # Unmerged checkpoints are refused with a message saying how to merge them.
 _base_ = ['./zeroi2v_synthetic.py']
 
-model = dict(backbone=dict(adapters=None))
+# The merged checkpoint holds every weight: the pre-trained image model is
+# not read (testing never reads it; pretrained=None says so).
+model = dict(backbone=dict(adapters=None, pretrained=None))
 # Nothing left to merge; `_delete_` is not needed: a list replaces a list.
 custom_hooks = []

@@ -65,6 +65,70 @@ def merged_config(cfg: mmengine.Config) -> mmengine.Config:
     return cfg
 
 
+def merge_report_scalars(report: Dict[str, Any]) -> Dict[str, float]:
+    """The numbers of a merge report, flat: ``{'max_abs_diff': ...,
+    'params.before': ..., 'gflops_per_view.after': ...}`` (booleans and
+    text left out)."""
+    scalars: Dict[str, float] = {}
+
+    def visit(value, name):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, f'{name}.{key}' if name else str(key))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            scalars[name] = float(value)
+
+    visit(report, '')
+    return scalars
+
+
+@HOOKS.register_module()
+class TrainableParamsHook(Hook):
+    """Log, when training starts, which parameters train: per module (block
+    indices folded into ``*``, so the 12 blocks' adapters are one row), the
+    number of tensors, parameters that train and that are frozen; then the
+    totals.
+
+    Registered by ``configs/_base_/default_runtime.py`` as
+    ``default_hooks.trainable_params``; set it to None to switch it off.
+    """
+
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        runner.logger.info('\n' + trainable_params_table(runner.model))
+
+
+def trainable_params_table(model: torch.nn.Module) -> str:
+    """A text table of trainable / frozen parameters per module."""
+    import re
+    model = getattr(model, 'module', model)  # DDP
+    rows: Dict[str, list] = {}
+    for name, param in model.named_parameters():
+        # weight / bias: counted under their module; other tensors (e.g.
+        # temporal_embedding) under their own name
+        owner, _, leaf = name.rpartition('.')
+        module = re.sub(r'\.\d+(?=\.|$)', '.*',
+                        owner if leaf in ('weight', 'bias') and owner
+                        else name)
+        row = rows.setdefault(module, [0, 0, 0])
+        row[0] += 1
+        row[1 if param.requires_grad else 2] += param.numel()
+    trainable = sum(row[1] for row in rows.values())
+    total = trainable + sum(row[2] for row in rows.values())
+    width = max([len(name) for name in rows] + [6])
+    lines = [f'Trainable parameters per module ({trainable:,} of {total:,}, '
+             f'{100 * trainable / max(total, 1):.2f}%):',
+             f"{'module':<{width}}  {'tensors':>7}  {'trainable':>12}  "
+             f"{'frozen':>12}"]
+    for name, (tensors, train, frozen) in rows.items():
+        lines.append(f'{name:<{width}}  {tensors:>7}  {train:>12,}  '
+                     f'{frozen:>12,}')
+    lines.append(f"{'total':<{width}}  {sum(r[0] for r in rows.values()):>7}"
+                 f'  {trainable:>12,}  {total - trainable:>12,}')
+    return '\n'.join(lines)
+
+
 @HOOKS.register_module()
 class MergeAdaptersHook(Hook):
     """Merge the linear adapters after training; verify; save.
@@ -227,7 +291,24 @@ class MergeAdaptersHook(Hook):
         if status[0] is not None:
             raise RuntimeError(f'MergeAdaptersHook: rank 0 failed to write '
                                f'{ckpt_path}: {status[0]}')
+        if is_main_process():
+            self._log_to_visualizer(runner, report, tag)
         return ckpt_path if is_main_process() else None
+
+    @staticmethod
+    def _log_to_visualizer(runner, report: Dict[str, Any],
+                           tag: Optional[str]) -> None:
+        """The report's numbers as scalars ``merge[_<tag>]/<name>`` through
+        the runner's visualizer: every configured backend gets them
+        (``vis_data/scalars.json`` of the LocalVisBackend, TensorBoard, W&B).
+        """
+        scalars = merge_report_scalars(report)
+        visualizer = getattr(runner, 'visualizer', None)
+        if scalars and visualizer is not None:
+            prefix = f'merge_{tag}' if tag else 'merge'
+            visualizer.add_scalars(
+                {f'{prefix}/{key}': value for key, value in scalars.items()},
+                step=runner.iter)
 
     def _write(self, runner, merged, report, ckpt_path, report_path) -> None:
         json.dumps(report)  # unserialisable report: fail before any write

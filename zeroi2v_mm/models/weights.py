@@ -42,7 +42,12 @@ PEFT_MODULE_MARKER = '.peft.'
 
 
 def check_pretrained_file(path: Optional[str]) -> Optional[str]:
-    """Fail at build time, naming the path, when the weights file is absent."""
+    """Fail, naming the path, when the weights file is absent.
+
+    Called when training starts from the file (``ZeroI2VViT.init_weights``,
+    which MMEngine's runner calls in ``train()`` only) and when a weights
+    file is read; building a model does not need the file.
+    """
     if path is None:
         return None
     path = osp.expanduser(str(path))

@@ -6,6 +6,7 @@ adapters that fold into the frozen linears after training, and optional
 temporal compression layers (InTI and its baselines) between blocks.
 """
 import ast
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 
@@ -151,7 +152,10 @@ class ZeroI2VViT(BaseModule):
         pretrained (str, optional): Local weights file: an OpenAI CLIP JIT
             archive, an open_clip checkpoint or state dict (whole CLIP or its
             visual tower), or an MMEngine checkpoint of this backbone. Loaded
-            by :meth:`init_weights`; its existence is checked at build time.
+            by :meth:`init_weights`, which MMEngine's runner calls when
+            training starts; a missing file is an error there, naming the
+            path. Building the model (to load a full checkpoint for testing,
+            inference, FLOP counts or export) does not need it.
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
         stdha (dict, optional): ``dict(offsets={-1: 1, 1: 1})``: dt -> number
             of heads reading keys/values from frame t + dt, assigned from
@@ -236,7 +240,11 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'image_size={image_size} is not a multiple of '
                              f'patch_size={patch_size}')
         self.num_frames = num_frames
-        self.pretrained = check_pretrained_file(pretrained)
+        # Read (and required) only when training starts from it
+        # (init_weights); a model built to load a full checkpoint (test,
+        # inference, FLOPs, export) does not need the file.
+        self.pretrained = osp.expanduser(str(pretrained)) if pretrained \
+            else None
         self.output = output
         self.act = act
         # Recorded with the weights (state_dict metadata), checked on load.
@@ -449,7 +457,14 @@ class ZeroI2VViT(BaseModule):
             param.requires_grad_(self.trainable_name(name))
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` (if any) and run ``init_cfg``."""
+        """Load ``pretrained`` (if any) and run ``init_cfg``.
+
+        Raises:
+            FileNotFoundError: ``pretrained`` is given but absent (before
+                anything else is initialised).
+        """
+        if self.pretrained:
+            check_pretrained_file(self.pretrained)
         super().init_weights()
         # A parent's init_cfg reaches the compression layers (they sit in a
         # plain ModuleDict, so their own init_weights is not called): give

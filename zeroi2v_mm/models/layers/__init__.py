@@ -5,8 +5,8 @@ from .linear_adapter import AdaptedLinear, LinearAdapter
 from .lora import (HeadDeltaLinear, LoRALinear, attach_lora,
                    attach_temporal_heads)
 from .st_adapter import STAdapter, STAdapters
-from .stdha import (STDHAttention, parse_head_offsets, shift_heads_in_time,
-                    shift_heads_in_time_)
+from .stdha import (STDHAttention, parse_head_offsets, relocate_heads,
+                    shift_heads_in_time, source_frames)
 
 # Baseline methods of ZeroI2V Tables 3 / 4 for ``ZeroI2VViT(peft=dict(type=
 # ...))``: type -> ``attach(block, embed_dims, num_frames, grid_size, **cfg)``.
@@ -32,5 +32,5 @@ __all__ = ['AIMAdapters', 'AdaptedLinear', 'ConvPooling', 'DenseGELUAdapters',
            'LinearPooling', 'LoRALinear', 'MERGEABLE_PEFT',
            'PEFT_METHODS', 'PEFT_PARAM_MARKERS', 'STAdapter', 'STAdapters',
            'STDHAttention', 'attach_lora', 'attach_temporal_heads',
-           'parse_head_offsets', 'plain_attention', 'shift_heads_in_time',
-           'shift_heads_in_time_']
+           'parse_head_offsets', 'plain_attention', 'relocate_heads',
+           'shift_heads_in_time', 'source_frames']

@@ -16,6 +16,14 @@ from torch import Tensor
 from .linear_adapter import AdaptedLinear
 
 
+def is_tracing_or_exporting() -> bool:
+    """Whether the forward is being traced (``torch.jit.trace``, the
+    TorchScript ONNX exporter) or captured (``torch.export``, the dynamo ONNX
+    exporter, ``torch.compile``)."""
+    return (torch.jit.is_tracing() or torch.jit.is_scripting()
+            or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+
+
 def parse_head_offsets(offsets: Optional[Dict[int, int]], num_heads: int,
                        num_frames: int) -> List[Tuple[int, int, int]]:
     """Turn the paper's multiset ``{dt: number_of_heads}`` into head ranges.
@@ -59,10 +67,64 @@ def parse_head_offsets(offsets: Optional[Dict[int, int]], num_heads: int,
     return groups
 
 
+def source_frames(groups: List[Tuple[int, int, int]],
+                  num_frames: int) -> List[Tensor]:
+    """Per head group, the frame each frame reads: ``t + dt`` when it lies
+    in the clip, else ``t`` itself (no zero padding, no wrap-around).
+
+    Args:
+        groups: from :func:`parse_head_offsets`.
+        num_frames: T.
+
+    Returns:
+        list of ``(T,)`` int64 tensors, one per group.
+    """
+    frames = torch.arange(num_frames)
+    return [torch.where((frames + dt >= 0) & (frames + dt < num_frames),
+                        frames + dt, frames) for _, _, dt in groups]
+
+
+def relocate_heads(x: Tensor, groups: List[Tuple[int, int, int]],
+                   sources: List[Tensor], num_heads: int, frame_dim: int,
+                   head_dim: int) -> Tensor:
+    """Make head block ``[h0, h1)`` of frame t hold frame ``sources[t]``'s
+    values (out of place), on a tensor with frames on their own dim.
+
+    One split of the heads into the head groups and the spatial heads, one
+    gather along time per group with its precomputed index, one concat:
+    plain tensor operations that autograd, TorchScript, ``torch.export`` and
+    both ONNX exporters keep as they are (an in-place slice copy is dropped
+    by the TorchScript ONNX exporter and becomes ScatterND nodes in the
+    dynamo one): ``groups + 2`` graph nodes.
+
+    Args:
+        x: e.g. ``(2, B, T, H, L, D)`` keys and values; T at ``frame_dim``,
+            ``num_heads`` heads at ``head_dim``.
+        groups: from :func:`parse_head_offsets` (contiguous from head 0).
+        sources: from :func:`source_frames`, on ``x``'s device.
+        num_heads: H (a Python int, so that exported graphs hold constants).
+        frame_dim: the frames dim T.
+        head_dim: the heads dim.
+
+    Returns:
+        Tensor of ``x``'s shape (``x`` itself when there are no groups).
+    """
+    if not groups:
+        return x
+    sizes = [last - first for first, last, _ in groups]
+    sizes.append(num_heads - groups[-1][1])  # the spatial heads (maybe 0)
+    parts = list(x.split(sizes, dim=head_dim))
+    for index, source in enumerate(sources):
+        parts[index] = parts[index].index_select(frame_dim, source)
+    return torch.cat(parts, head_dim)
+
+
 def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
                          num_frames: int) -> Tensor:
     """In place: make head block ``[h0, h1)`` of frame t hold frame
-    ``t + dt``'s values; returns ``x``.
+    ``t + dt``'s values; returns ``x``. The eager path of
+    :class:`STDHAttention` (fastest: copies only the temporal heads);
+    exporters get :func:`relocate_heads` instead.
 
     A frame whose source ``t + dt`` lies outside the clip keeps its own values
     (no zero padding, no wrap-around). Only the temporal heads are read and
@@ -94,20 +156,27 @@ def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
 
 
 def shift_heads_in_time(x: Tensor, groups: List[Tuple[int, int, int]],
-                        num_frames: int) -> Tensor:
-    """Out-of-place :func:`shift_heads_in_time_`.
+                        num_frames: int, time_dim: int = 0,
+                        head_dim: int = -2) -> Tensor:
+    """:func:`relocate_heads` on a tensor with a ``(B*T)`` rows dim
+    ((batch, time)-major), computing the source frames on the fly.
 
     Args:
-        x: ``(B*T, L, H, D_head)`` keys or values, rows (batch, time)-major.
-        groups: from :func:`parse_head_offsets`.
-        num_frames: T.
+        x: e.g. ``(B*T, L, H, D_head)`` (the defaults) or keys and values
+            ``(2, B*T, H, L, D_head)`` with ``time_dim=1, head_dim=2``.
 
     Returns:
         Tensor of the same shape (``x`` itself when there are no groups).
     """
     if not groups:
         return x
-    return shift_heads_in_time_(x.clone(), groups, num_frames)
+    time_dim = time_dim % x.dim()
+    head_dim = head_dim % x.dim()
+    sources = [s.to(x.device) for s in source_frames(groups, num_frames)]
+    clip = x.unflatten(time_dim, (-1, num_frames))
+    out = relocate_heads(clip, groups, sources, x.shape[head_dim],
+                         time_dim + 1, head_dim + int(head_dim > time_dim))
+    return out.flatten(time_dim, time_dim + 1)
 
 
 class STDHAttention(nn.Module):
@@ -150,7 +219,16 @@ class STDHAttention(nn.Module):
         self.offsets = dict(offsets or {})
         self.head_groups = parse_head_offsets(self.offsets, num_heads,
                                               num_frames)
+        # The frame each temporal head group reads, per frame: constants of
+        # the model (not in checkpoints), moved with it by ``.to()``.
+        for index, source in enumerate(source_frames(self.head_groups,
+                                                     num_frames)):
+            self.register_buffer(f'source_frames_{index}', source,
+                                 persistent=False)
         self.attn_drop = attn_drop
+        # True: the export formulation (gathers) in eager mode too; it is
+        # chosen by itself under tracing, torch.export and torch.compile.
+        self.gather_relocation = False
         self.in_proj = AdaptedLinear(
             embed_dims, 3 * embed_dims, input_adapters=input_adapters[adapters],
             adapter_cfg=adapter_cfg)
@@ -160,23 +238,46 @@ class STDHAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         rows, length, _ = x.shape
-        if rows % self.num_frames:
+        # (checked in eager mode; a traced graph would keep the arithmetic)
+        if not torch.jit.is_tracing() and rows % self.num_frames:
             raise ValueError(f'{rows} token rows are not a whole number of '
                              f'{self.num_frames}-frame clips')
         head_dims = self.embed_dims // self.num_heads
         qkv = self.in_proj(x).view(rows, length, 3, self.num_heads,
                                    head_dims)
-        # Only keys and values move in time (paper Table 1: "HR KV"), in
-        # place in the fresh projection output: only the temporal heads'
-        # channels are copied, so STDHA costs next to nothing over plain
-        # attention (tools/benchmark.py measures it).
-        shift_heads_in_time_(qkv[:, :, 1:], self.head_groups, self.num_frames)
-        q, k, v = qkv.unbind(2)
+        # Only keys and values move in time (paper Table 1: "HR KV").
+        if self.head_groups and (self.gather_relocation or
+                                 is_tracing_or_exporting()):
+            # Gathers + concat: what TorchScript, torch.export and both ONNX
+            # exporters keep (they lose or bloat the in-place copy below).
+            qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B*T, H, L, D), a view
+            # Frames on their own dim by reshapes with the layer's own sizes
+            # (exported graphs then need no shape arithmetic for them).
+            kv = qkv[1:].reshape(2, -1, self.num_frames, self.num_heads,
+                                 length, head_dims)
+            k, v = relocate_heads(kv, self.head_groups, self.group_sources,
+                                  self.num_heads, frame_dim=2,
+                                  head_dim=3).reshape(
+                                      2, rows, self.num_heads, length,
+                                      head_dims).unbind(0)
+            q = qkv[0]
+        else:
+            # Eager: in place in the fresh projection output, copying only
+            # the temporal heads' channels; the concat of the gather path
+            # would copy all of k and v (measurably slower on CPU).
+            shift_heads_in_time_(qkv[:, :, 1:], self.head_groups,
+                                 self.num_frames)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-            dropout_p=self.attn_drop if self.training else 0.0)
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
         out = out.transpose(1, 2).reshape(rows, length, self.embed_dims)
         return self.out_proj(out)
+
+    @property
+    def group_sources(self) -> List[Tensor]:
+        """Per temporal head group, the ``(T,)`` frame each frame reads."""
+        return [getattr(self, f'source_frames_{index}')
+                for index in range(len(self.head_groups))]
 
     def extra_repr(self) -> str:
         return (f'num_heads={self.num_heads}, num_frames={self.num_frames}, '

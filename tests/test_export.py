@@ -1,0 +1,173 @@
+"""Deployment export (tools/deployment/export_onnx.py): ONNX with both
+exporters, TorchScript and torch.export, each equal to PyTorch; --verify
+refuses a graph that computes something else (STDHA removed)."""
+import os.path as osp
+
+import onnx
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import randomize_adapters
+from helpers import REPO, load_tool, make_tiny_videos, tiny_demo_overrides
+
+CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
+LAYERS = 2
+
+
+def overrides(data_dir, extra=()):
+    """The demo config shrunk to a 2-block width-64 model on 32 px videos;
+    ``pretrained`` is left pointing at the demo's image model, which does
+    not exist here: exporting must not need it."""
+    options = [o for o in tiny_demo_overrides(data_dir, 'unused')
+               if not o.startswith('model.backbone.pretrained')]
+    return options + list(extra)
+
+
+def as_dict(options):
+    from mmengine.config import DictAction
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    return parser.parse_args(['--o', *options]).o
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """An unmerged checkpoint of the tiny demo model (adapters non-zero) and
+    the tiny videos, as training would leave them."""
+    from mmaction.registry import MODELS
+    root = tmp_path_factory.mktemp('export')
+    data = make_tiny_videos(root / 'data', videos_per_class=1,
+                            val_per_class=1)
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(as_dict(overrides(data)))
+    assert not osp.exists(cfg.model.backbone.pretrained)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    randomize_adapters(model)
+    with torch.no_grad():  # a trained temporal embedding and head
+        model.backbone.temporal_embedding.normal_(std=0.1)
+        model.cls_head.fc_cls.weight.normal_(std=0.5)
+    checkpoint = str(root / 'epoch_1.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
+               checkpoint)
+    video = osp.join(data, 'videos',
+                     open(osp.join(data, 'val_list.txt')).readline().split()[0])
+    return dict(root=root, data=data, checkpoint=checkpoint, model=model,
+                cfg=cfg, video=video)
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('tools/deployment/export_onnx.py')
+
+
+def reference_scores(trained, clips):
+    """The unmerged PyTorch model (eager, in-place STDHA) on raw pixels."""
+    from zeroi2v_mm.deployment import DeployedRecognizer
+    with torch.no_grad():
+        return DeployedRecognizer(trained['model'].eval())(clips)
+
+
+def export(tool, trained, out, *extra, cfg_extra=()):
+    argv = [CONFIG, trained['checkpoint'], '--out', str(out), *extra,
+            '--cfg-options', *overrides(trained['data'], cfg_extra)]
+    return tool.main(argv)
+
+
+@pytest.mark.parametrize('exporter', ['torchscript', 'dynamo'])
+def test_onnx_export_equals_pytorch_in_onnxruntime(tool, trained, exporter,
+                                                   capsys):
+    from zeroi2v_mm.deployment import onnx_node_counts, run_exported
+    out = trained['root'] / f'model_{exporter}.onnx'
+    assert export(tool, trained, out, '--exporter', exporter,
+                  '--verify', '--video', trained['video']) == 0
+    printed = capsys.readouterr().out
+    assert 'merged the checkpoint' in printed
+    assert f"decoded {trained['video']}" in printed
+    assert osp.isfile(out)
+    # Our own check, independent of --verify: onnxruntime vs the unmerged
+    # eager model (in-place STDHA) at another batch size.
+    clips = torch.rand(3, 3, 8, 32, 32, generator=torch.Generator(
+    ).manual_seed(5)) * 255
+    got = run_exported(str(out), clips)
+    want = reference_scores(trained, clips)
+    assert got.shape == (3, 10)
+    assert (got - want).abs().max() < 1e-4
+    # STDHA is in the graph as gathers (no ScatterND), and costs few nodes
+    # over the plain ViT exported the same way.
+    counts = onnx_node_counts(str(out))
+    assert 'ScatterND' not in counts['by_type']
+    plain = trained['root'] / f'plain_{exporter}.onnx'
+    assert export(tool, trained, plain, '--exporter', exporter,
+                  cfg_extra=['model.backbone.stdha=None']) == 0
+    extra = counts['compute'] - onnx_node_counts(str(plain))['compute']
+    # 2 head groups: split, 2 gathers, concat, 2 reshapes per block.
+    limit = {'dynamo': 6, 'torchscript': 12}[exporter] * LAYERS
+    assert 0 < extra <= limit, (exporter, extra)
+
+
+def test_verify_refuses_a_graph_without_stdha(tool, trained, capsys):
+    """A graph that lost the head relocation (here: exported from the same
+    weights with STDHA disabled) fails --check / --verify."""
+    wrong = trained['root'] / 'no_stdha.onnx'
+    assert export(tool, trained, wrong,
+                  cfg_extra=['model.backbone.stdha=None']) == 0
+    code = tool.main([CONFIG, trained['checkpoint'], '--check', str(wrong),
+                      '--cfg-options', *overrides(trained['data'])])
+    assert code == 1
+    assert 'VERIFICATION FAILED' in capsys.readouterr().err
+
+
+def test_failed_verify_keeps_the_existing_file(tool, trained, capsys):
+    out = trained['root'] / 'kept.onnx'
+    out.write_bytes(b'an earlier good export')
+    # onnxruntime and PyTorch never agree to the last bit: tolerance 0 fails.
+    assert export(tool, trained, out, '--force', '--verify',
+                  '--tolerance', '0') == 1
+    assert out.read_bytes() == b'an earlier good export'
+    assert not osp.exists(trained['root'] / 'kept.unverified.onnx')
+    assert 'not written' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('fmt,suffix', [('torchscript', '.pt'),
+                                        ('exported_program', '.pt2')])
+def test_torchscript_and_torch_export(tool, trained, fmt, suffix):
+    from zeroi2v_mm.deployment import run_exported
+    out = trained['root'] / f'model{suffix}'
+    assert export(tool, trained, out, '--verify') == 0
+    clips = torch.rand(3, 3, 8, 32, 32, generator=torch.Generator(
+    ).manual_seed(6)) * 255
+    got = run_exported(str(out), clips)
+    assert (got - reference_scores(trained, clips)).abs().max() < 1e-4
+
+
+def test_existing_out_is_not_overwritten(tool, trained):
+    out = trained['root'] / 'exists.onnx'
+    out.write_bytes(b'x')
+    with pytest.raises(SystemExit, match='--force'):
+        export(tool, trained, out)
+
+
+def test_merged_checkpoint_exports_with_the_training_config(tool, trained):
+    """A merged checkpoint (what MergeAdaptersHook writes) given with the
+    config it was trained with loads into that config's merged variant and
+    exports to the same scores."""
+    from zeroi2v_mm.deployment import load_deployable_model, run_exported
+    model, _, info = load_deployable_model(
+        CONFIG, trained['checkpoint'], as_dict(overrides(trained['data'])))
+    assert info['merged_here']
+    merged_ckpt = str(trained['root'] / 'merged.pth')
+    torch.save(dict(state_dict=model.state_dict()), merged_ckpt)
+    again, _, info = load_deployable_model(
+        CONFIG, merged_ckpt, as_dict(overrides(trained['data'])))
+    assert not info['merged_here']
+    assert again.backbone.adapter_cfg is None
+    out = trained['root'] / 'from_merged.onnx'
+    assert tool.main([CONFIG, merged_ckpt, '--out', str(out), '--verify',
+                      '--cfg-options', *overrides(trained['data'])]) == 0
+    clips = torch.rand(2, 3, 8, 32, 32, generator=torch.Generator(
+    ).manual_seed(7)) * 255
+    assert (run_exported(str(out), clips)
+            - reference_scores(trained, clips)).abs().max() < 1e-4

@@ -1,0 +1,160 @@
+"""Latency of a deployed (merged) ZeroI2V model against the plain image ViT,
+in onnxruntime and in PyTorch, in one run.
+
+    python tools/deployment/benchmark_onnx.py CONFIG [--checkpoint CKPT]
+        [--exporter torchscript|dynamo] [--batch 1] [--rounds 7] [--warmup 2]
+        [--threads N] [--json OUT.json] [--cfg-options k=v ...]
+
+CONFIG's merged model (``adapters=None``; random weights unless
+``--checkpoint``, latency does not depend on them) and its plain model (the
+same with ``stdha=None``: the image ViT with its T x D temporal embedding) are
+exported to ONNX (``tools/deployment/export_onnx.py``'s code, dynamic batch),
+checked in onnxruntime against PyTorch (max abs logit difference), and then
+timed on one clip (``--batch`` views) in rounds: every round runs the four
+(onnxruntime merged / plain, PyTorch merged / plain) once, in an order that
+rotates, so that load from other processes hits all alike. Reported: medians
+over the rounds, and merged / plain as the median of the per-round ratios.
+ONNX node counts of both graphs are reported too.
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+
+import zeroi2v_mm  # noqa: F401
+from zeroi2v_mm.analysis import view_shape
+from zeroi2v_mm.deployment import (DeployedRecognizer, export_model,
+                                   load_deployable_model, onnx_node_counts,
+                                   run_exported)
+from zeroi2v_mm.deployment.export import random_clips
+from zeroi2v_mm.engine.hooks import merged_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='weights (default: random)')
+    parser.add_argument('--exporter', choices=['torchscript', 'dynamo'],
+                        default='torchscript')
+    parser.add_argument('--batch', type=int, default=1,
+                        help='views per timed call (default 1)')
+    parser.add_argument('--rounds', type=int, default=7)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch and onnxruntime intra-op threads')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def build_pair(cfg, checkpoint):
+    """The deployed (merged) model and the plain ViT with the same weights."""
+    from mmaction.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    if checkpoint:
+        merged, cfg, _ = load_deployable_model(cfg, checkpoint)
+    else:
+        cfg = merged_config(cfg)
+        cfg.model.backbone.pretrained = None
+        torch.manual_seed(0)
+        merged = MODELS.build(cfg.model)
+    plain_cfg = copy.deepcopy(cfg)
+    plain_cfg.model.backbone.stdha = None
+    plain = MODELS.build(plain_cfg.model)
+    plain.load_state_dict(merged.state_dict())  # STDHA has no parameters
+    return dict(merged=DeployedRecognizer(merged.eval()).eval(),
+                plain=DeployedRecognizer(plain.eval()).eval())
+
+
+def ort_session(path, threads):
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(
+        path, options, providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    return lambda clips: session.run(None, {name: clips})[0]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    models = build_pair(cfg, args.checkpoint)
+    shape = view_shape(models['merged'].recognizer)
+    clips = random_clips((args.batch, ) + shape, seed=0)
+    export_clips = random_clips((2, ) + shape, seed=1)
+    report = dict(config=args.config, exporter=args.exporter,
+                  input_shape=list(clips.shape), rounds=args.rounds,
+                  warmup=args.warmup,
+                  threads=args.threads or torch.get_num_threads(),
+                  machine=dict(cpu=platform.processor() or platform.machine(),
+                               torch=torch.__version__), graphs={})
+    calls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, model in models.items():
+            path = osp.join(tmp, f'{name}.onnx')
+            start = time.perf_counter()
+            export_model(model, path, export_clips, exporter=args.exporter)
+            with torch.no_grad():
+                want = model(clips)
+            got = run_exported(path, clips)
+            report['graphs'][name] = dict(
+                nodes=onnx_node_counts(path),
+                export_seconds=round(time.perf_counter() - start, 1),
+                max_abs_diff_vs_pytorch=float((got - want).abs().max()))
+            run = ort_session(path, args.threads)
+            numpy_clips = clips.numpy()
+            calls[f'onnxruntime_{name}'] = lambda run=run: run(numpy_clips)
+
+            def torch_call(model=model):
+                with torch.inference_mode():
+                    return model(clips)
+            calls[f'pytorch_{name}'] = torch_call
+        times = {key: [] for key in calls}
+        names = list(calls)
+        for round_index in range(args.warmup + args.rounds):
+            shift = round_index % len(names)
+            order = names[shift:] + names[:shift]
+            if round_index % 2:
+                order.reverse()
+            for key in order:
+                start = time.perf_counter()
+                calls[key]()
+                if round_index >= args.warmup:
+                    times[key].append(time.perf_counter() - start)
+    report['seconds'] = {key: dict(median=statistics.median(v),
+                                   min=min(v), max=max(v))
+                         for key, v in times.items()}
+    report['merged_over_plain'] = {
+        runtime: statistics.median(
+            m / p for m, p in zip(times[f'{runtime}_merged'],
+                                  times[f'{runtime}_plain']))
+        for runtime in ('onnxruntime', 'pytorch')}
+    report['onnxruntime_over_pytorch'] = {
+        name: statistics.median(o / p for o, p in zip(
+            times[f'onnxruntime_{name}'], times[f'pytorch_{name}']))
+        for name in models}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, 'w') as file:
+            file.write(text + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
