@@ -13,6 +13,8 @@ model = dict(backbone=dict(num_frames=num_frames),
              cls_head=dict(num_classes=400))
 
 dataset_type = 'CheckedVideoDataset'
+# labels outside [0, num_classes) are an error at dataset load (file, line)
+num_classes = 400
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
@@ -64,7 +66,8 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, ann_file=ann_file_train,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=train_pipeline))
 val_dataloader = dict(
@@ -72,7 +75,8 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root_val), data_hint=data_hint,
                  pipeline=val_pipeline, test_mode=True))
 test_dataloader = dict(
@@ -80,7 +84,8 @@ test_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root_val), data_hint=data_hint,
                  pipeline=test_pipeline, test_mode=True))
 

@@ -22,6 +22,8 @@ model = dict(
     cls_head=dict(num_classes=174, label_smooth_eps=0.1))
 
 dataset_type = 'CheckedVideoDataset'
+# labels outside [0, num_classes) are an error at dataset load (file, line)
+num_classes = 174
 data_root = 'data/sthv2/videos'
 ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
@@ -80,7 +82,8 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, ann_file=ann_file_train,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=train_pipeline))
 val_dataloader = dict(
@@ -88,7 +91,8 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=val_pipeline, test_mode=True))
 test_dataloader = dict(
@@ -96,7 +100,8 @@ test_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=test_pipeline, test_mode=True))
 

@@ -20,6 +20,8 @@ model = dict(backbone=dict(num_frames=num_frames),
              cls_head=dict(num_classes=101))
 
 dataset_type = 'CheckedVideoDataset'
+# labels outside [0, num_classes) are an error at dataset load (file, line)
+num_classes = 101
 data_root = 'data/ucf101/videos'
 ann_file_train = f'data/ucf101/ucf101_train_split_{split}_videos.txt'
 ann_file_val = f'data/ucf101/ucf101_val_split_{split}_videos.txt'
@@ -66,7 +68,8 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, ann_file=ann_file_train,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=train_pipeline))
 val_dataloader = dict(
@@ -74,7 +77,8 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=val_pipeline, test_mode=True))
 test_dataloader = dict(
@@ -82,7 +86,8 @@ test_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_val,
+    dataset=dict(type=dataset_type, num_classes=num_classes,
+                 ann_file=ann_file_val,
                  data_prefix=dict(video=data_root), data_hint=data_hint,
                  pipeline=test_pipeline, test_mode=True))
 

@@ -98,3 +98,25 @@ def test_config_builds(path, skip_random_init):
             assert clip_lens == [num_frames], (
                 f'{path} {split} pipeline samples {clip_lens} frames, the '
                 f'backbone expects {num_frames}')
+
+
+def test_datasets_check_labels_against_the_heads_classes():
+    """Every config whose data is a CheckedVideoDataset gives it the head's
+    num_classes, so that a label outside [0, num_classes) is an error at
+    dataset load naming the file and line (a derived config that changes
+    the head but not the dataset, or the reverse, fails here)."""
+    checked = 0
+    for path in CONFIGS:
+        cfg = Config.fromfile(path)
+        head = cfg.model.get('cls_head') or {}
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            dataset = (cfg.get(loader) or {}).get('dataset') or {}
+            if dataset.get('type') != 'CheckedVideoDataset':
+                continue
+            assert dataset.get('num_classes') == head.get('num_classes'), (
+                f'{path} {loader}: dataset num_classes '
+                f"{dataset.get('num_classes')} vs head "
+                f"{head.get('num_classes')}")
+            checked += 1
+    assert checked >= 30

@@ -60,7 +60,7 @@ test_pipeline = [
 
 dataset = dict(type='CheckedVideoDataset', data_prefix=dict(video=data_root +
                                                              '/videos'),
-               data_hint=data_hint)
+               data_hint=data_hint, num_classes=10)
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
