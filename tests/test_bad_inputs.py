@@ -1,5 +1,4 @@
 """Bad input fails at once with an error naming the file, key or value."""
-import importlib.util
 import os.path as osp
 
 import pytest

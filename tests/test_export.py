@@ -3,7 +3,7 @@ exporters, TorchScript and torch.export, each equal to PyTorch; --verify
 refuses a graph that computes something else (STDHA removed)."""
 import os.path as osp
 
-import onnx
+import onnx  # noqa: F401  (the export extra must be installed: fail early)
 import pytest
 import torch
 from mmengine.config import Config

@@ -719,7 +719,7 @@ def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
         groups[form] = backbone.transformer.resblocks[0].attn.head_groups
     assert groups['pairs'] == expected
     assert groups['dict'] != expected  # why configs should use pairs
-    with pytest.raises(ValueError, match='list a dt twice'):
+    with pytest.raises(ValueError, match='offset -1 is listed twice'):
         MODELS.build(dict(type='ZeroI2VViT', num_frames=FRAMES,
                           stdha=dict(offsets=[(-1, 1), (-1, 1)]),
                           arch=dict(width=WIDTH, layers=1, heads=4,

@@ -3,7 +3,6 @@ from it. Building a model to load a full checkpoint (test, inference, FLOP
 counts, export) works without it; training without it fails at once, with
 the message naming the file."""
 import glob
-import os
 import os.path as osp
 
 import pytest

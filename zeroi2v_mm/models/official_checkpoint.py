@@ -35,7 +35,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from ..utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file

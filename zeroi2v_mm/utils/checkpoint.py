@@ -141,6 +141,8 @@ def _unsafe_type(message: str) -> Optional[str]:
     error is not a refusal (a corrupt file)."""
     if 'Weights only load failed' not in message:
         return None
+    if 'Unsupported operand' in message:
+        return None  # not a pickle stream at all (text, garbage): corrupt
     for pattern in _UNSAFE_PATTERNS:
         match = pattern.search(message)
         if match:

@@ -15,17 +15,17 @@ Only the loop over the blocks is written here (MMAction2's
 for a layer between blocks); every module it calls is MMAction2's.
 """
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from mmaction.models.backbones.uniformerv2 import _MODELS, UniFormerV2
 from mmaction.registry import MODELS
 from mmengine.logging import print_log
-from mmengine.model import ModuleDict
 from torch import Tensor
 
 from ...compat import use_safe_checkpoint_loader
 from ..weights import check_pretrained_file, read_state_dict
+from .compression import build_compressors, frames_per_block
 
 def _to_uniformerv2_keys(state: Dict[str, Tensor], path: str
                          ) -> Dict[str, Tensor]:
@@ -111,46 +111,13 @@ class UniFormerV2InTI(UniFormerV2):
                          patch_size=patch_size,
                          image_size=self.input_resolution)
         self.compress_cfg = dict(compress) if compress else None
-        self.frames_per_block = self._frames_per_block()
-        self.compressors = self._build_compressors()
+        self.frames_per_block = frames_per_block(
+            self.transformer.T, len(self.transformer.resblocks),
+            self.compress_cfg, frames_name='t_size')
+        self.compressors = build_compressors(
+            self.compress_cfg, width, self.frames_per_block, self.grid_size)
 
     # ------------------------------------------------------------------ build
-    def _frames_per_block(self) -> List[int]:
-        """Frame count seen by each block, halved after every compression."""
-        layers = len(self.transformer.resblocks)
-        after = tuple((self.compress_cfg or {}).get('after_blocks', ()))
-        if self.compress_cfg is not None and not after:
-            raise ValueError('compress needs after_blocks, e.g. (5, 7)')
-        for position in after:
-            if not 1 <= position < layers:
-                raise ValueError(f'compress after_blocks={after}: {position} '
-                                 f'is not between 1 and {layers - 1}')
-        frames, counts = self.transformer.T, []
-        for block in range(layers):
-            if block in after:
-                if frames % 2:
-                    raise ValueError(
-                        f'compress after block {block}: {frames} frames is '
-                        'odd and cannot be halved; change t_size or '
-                        'after_blocks')
-                frames //= 2
-            counts.append(frames)
-        return counts
-
-    def _build_compressors(self) -> ModuleDict:
-        # mmengine's ModuleDict, so that BaseModule.init_weights reaches the
-        # layers (a torch ModuleDict has no init_weights and is skipped).
-        compressors = ModuleDict()
-        if not self.compress_cfg:
-            return compressors
-        cfg = dict(self.compress_cfg)
-        for position in cfg.pop('after_blocks'):
-            layer_cfg = dict(cfg, embed_dims=self.embed_dims,
-                             num_frames=self.frames_per_block[position - 1],
-                             grid_size=self.grid_size)
-            compressors[str(position)] = MODELS.build(layer_cfg)
-        return compressors
-
     @property
     def out_frames(self) -> int:
         return self.frames_per_block[-1]

@@ -8,11 +8,10 @@ temporal compression layers (InTI and its baselines) between blocks.
 import ast
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
@@ -27,6 +26,7 @@ from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
 from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
                        check_pretrained_file, load_backbone_state_dict)
+from .compression import build_compressors, frames_per_block
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
@@ -259,7 +259,8 @@ class ZeroI2VViT(BaseModule):
         self.peft_cfg = self._check_peft(peft, adapters)
 
         self.compress_cfg = dict(compress) if compress else None
-        self.frames_per_block = self._frames_per_block(layers)
+        self.frames_per_block = frames_per_block(num_frames, layers,
+                                                 self.compress_cfg)
         stdha_offsets = self.stdha_cfg['offsets'] if self.stdha_cfg else None
         for block, frames in enumerate(self.frames_per_block):
             try:
@@ -293,7 +294,8 @@ class ZeroI2VViT(BaseModule):
                                    act, drop_rates[i]) for i in range(layers))
         if self.peft_cfg is not None:
             self._attach_peft()
-        self.compressors = self._build_compressors()
+        self.compressors = build_compressors(
+            self.compress_cfg, width, self.frames_per_block, self.grid_size)
         self.ln_post = nn.LayerNorm(width)
         self._init_random_weights()
         if freeze_pretrained:
@@ -374,58 +376,6 @@ class ZeroI2VViT(BaseModule):
         """Whether ``peft`` (if any) folds into the linears when merging."""
         return self.peft_cfg is None or self.peft_cfg['type'] in MERGEABLE_PEFT
 
-    def _frames_per_block(self, layers: int) -> List[int]:
-        """Frame count seen by each block, halved after every compression."""
-        after_blocks = (self.compress_cfg or {}).get('after_blocks', ())
-        if isinstance(after_blocks, int) and not isinstance(after_blocks,
-                                                            bool):
-            after_blocks = (after_blocks, )  # --cfg-options ...after_blocks=5
-        if not isinstance(after_blocks, (list, tuple)) or not all(
-                isinstance(p, int) and not isinstance(p, bool)
-                for p in after_blocks):
-            raise ValueError(f'compress after_blocks={after_blocks!r} must be '
-                             'block numbers, e.g. (5, 7); from the command '
-                             'line: model.backbone.compress.after_blocks='
-                             '"(5,7)"')
-        repeated = sorted({p for p in after_blocks
-                           if list(after_blocks).count(p) > 1})
-        if repeated:
-            raise ValueError(f'compress after_blocks={tuple(after_blocks)}: '
-                             f'block {repeated[0]} is listed twice')
-        if self.compress_cfg:
-            self.compress_cfg['after_blocks'] = tuple(after_blocks)
-        for position in after_blocks:
-            if not 1 <= position < layers:
-                raise ValueError(f'compress after_blocks={tuple(after_blocks)}'
-                                 f': {position} is not between 1 and '
-                                 f'{layers - 1}')
-        frames, counts = self.num_frames, []
-        for block in range(layers):
-            if block in after_blocks:
-                if frames % 2:
-                    raise ValueError(
-                        f'compress after block {block}: {frames} frames is '
-                        'odd and cannot be halved; change num_frames or '
-                        'after_blocks')
-                frames //= 2
-            counts.append(frames)
-        return counts
-
-    def _build_compressors(self) -> nn.ModuleDict:
-        compressors = nn.ModuleDict()
-        if not self.compress_cfg:
-            return compressors
-        cfg = dict(self.compress_cfg)
-        after_blocks = cfg.pop('after_blocks', ())
-        if not after_blocks:
-            raise ValueError('compress needs after_blocks, e.g. (5, 7)')
-        for position in after_blocks:
-            layer_cfg = dict(cfg, embed_dims=self.embed_dims,
-                             num_frames=self.frames_per_block[position - 1],
-                             grid_size=self.grid_size)
-            compressors[str(position)] = MODELS.build(layer_cfg)
-        return compressors
-
     @property
     def out_frames(self) -> int:
         """Frames in the output (T halved once per compression layer)."""
@@ -466,9 +416,9 @@ class ZeroI2VViT(BaseModule):
         if self.pretrained:
             check_pretrained_file(self.pretrained)
         super().init_weights()
-        # A parent's init_cfg reaches the compression layers (they sit in a
-        # plain ModuleDict, so their own init_weights is not called): give
-        # them back their start (a fresh layer averages each pair).
+        # A parent's init_cfg (TruncNormal on every Linear, ...) also reaches
+        # the compression layers: give them back their start (a fresh layer
+        # averages each pair).
         for layer in self.compressors.values():
             layer.reset_parameters()
         if self.pretrained:
