@@ -10,7 +10,11 @@ from mmaction.utils import register_all_modules
 # Builds in tests resolve types in MMAction2's scope, as the runner does.
 register_all_modules(init_default_scope=True)
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Under pytest-xdist (tools/run_tests.sh runs one worker per core) each
+# worker keeps to one thread: two workers of two threads on two cores would
+# stall each other.
+torch.set_num_threads(1 if os.environ.get('PYTEST_XDIST_WORKER') else
+                      min(2, os.cpu_count() or 1))
 
 TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
 
