@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from mmaction.registry import MODELS
-from zeroi2v_mm import reparam
+from zeroi2v_mm.reparam import folding, merged_output
 from zeroi2v_mm.engine import MergeAdaptersHook
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
@@ -111,6 +111,7 @@ def _tiny_cfg(config, options):
     return cfg
 
 
+@pytest.mark.slow
 def test_hook_writes_verified_merged_checkpoint_and_report(trained):
     report = json.load(open(trained['report']))
     assert report['passed'] and report['checkpoint'] == trained['merged']
@@ -158,6 +159,7 @@ def _test_top1(log):
     return float(found[-1])
 
 
+@pytest.mark.slow
 def test_mim_test_of_merged_checkpoint_reproduces_unmerged(trained,
                                                            tmp_path):
     options = trained['options']
@@ -179,6 +181,7 @@ def test_mim_test_of_merged_checkpoint_reproduces_unmerged(trained,
 
 
 # ------------------------------------------- loading the wrong checkpoint
+@pytest.mark.slow
 def test_wrong_checkpoint_for_the_config_says_what_to_do(trained):
     """MMEngine's loader (load_from, mim test) only warns about unexpected or
     missing keys; these two mistakes must stop with instructions."""
@@ -203,13 +206,30 @@ def test_wrong_checkpoint_for_the_config_says_what_to_do(trained):
 
 
 # --------------------------------------------------- tools/merge_adapters
+def _record_writes(monkeypatch):
+    """The paths written through the one merged-output writer."""
+    written = []
+    real = merged_output.atomic_write_all
+
+    def recording(items):
+        written.append([osp.basename(path) for path, _ in items])
+        return real(items)
+
+    monkeypatch.setattr(merged_output, 'atomic_write_all', recording)
+    return written
+
+
+@pytest.mark.slow
 def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
-                                                          capsys):
+                                                          capsys,
+                                                          monkeypatch):
     tool = load_tool('tools/merge_adapters.py')
     out = str(tmp_path / 'offline.pth')
     args = [CONFIG, trained['checkpoint'], '--out', out, '--verify', '1',
             '--device', 'cpu', '--cfg-options', *trained['options']]
+    written = _record_writes(monkeypatch)
     assert tool.main(args) == 0
+    assert written == [['offline.pth', 'offline.json']]  # the shared writer
     printed = capsys.readouterr().out
     assert 'top-1 agreement 1.0000' in printed and 'GFLOPs' in printed
     report = json.load(open(str(tmp_path / 'offline.json')))
@@ -219,6 +239,15 @@ def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
     assert offline.keys() == by_hook.keys()
     assert all(torch.allclose(offline[k], by_hook[k], atol=1e-6)
                for k in offline)
+    # the same merged config and merge meta as the hook's
+    offline_meta = torch.load(out, weights_only=False)['meta']
+    hook_meta = torch.load(trained['merged'], weights_only=False)['meta']
+    for meta in (offline_meta, hook_meta):
+        assert meta['merged_adapters'] is True
+        assert 'adapters=None' in meta['cfg'].replace(' ', '')
+        assert "type='MergeAdaptersHook'" not in meta['cfg']
+    assert offline_meta['merge_report'].keys() == \
+        hook_meta['merge_report'].keys()
 
     stamp = os.stat(out).st_mtime_ns
     with pytest.raises(SystemExit, match='exists; pass --force'):
@@ -237,6 +266,7 @@ def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
     assert not osp.exists(tmp_path / 'x.pth')
 
 
+@pytest.mark.slow
 def test_merge_tool_without_data_names_it_and_suggests_verify_0(
         trained, tmp_path):
     tool = load_tool('tools/merge_adapters.py')
@@ -270,7 +300,7 @@ def tiny_runner(tiny_data, tmp_path):
 
 def test_corrupted_merge_is_refused_and_writes_nothing(tiny_runner,
                                                        monkeypatch):
-    real_merge = reparam.merge_adapters
+    real_merge = folding.merge_adapters
 
     def corrupted_merge(model):  # test-only: a folding bug in one weight
         real_merge(model)
@@ -283,7 +313,7 @@ def test_corrupted_merge_is_refused_and_writes_nothing(tiny_runner,
                         * 0.05)
         return model
 
-    monkeypatch.setattr(reparam, 'merge_adapters', corrupted_merge)
+    monkeypatch.setattr(folding, 'merge_adapters', corrupted_merge)
     work_dir = tiny_runner.work_dir
     existing = osp.join(work_dir, f'{STEM}_merged.pth')
     with open(existing, 'wb') as file:
@@ -297,10 +327,13 @@ def test_corrupted_merge_is_refused_and_writes_nothing(tiny_runner,
     with open(existing, 'rb') as file:
         assert file.read() == b'an earlier, good merge'
 
-    # the same runner merges fine once the merge is right again
-    monkeypatch.setattr(reparam, 'merge_adapters', real_merge)
+    # the same runner merges fine once the merge is right again, through
+    # the writer tools/merge_adapters.py uses, over its own earlier file
+    monkeypatch.setattr(folding, 'merge_adapters', real_merge)
+    written = _record_writes(monkeypatch)
     path = hook.merge(tiny_runner)
     assert path == existing
+    assert written == [[f'{STEM}_merged.pth', f'{STEM}_merged.json']]
     torch.load(existing, weights_only=False)  # a real checkpoint now
     assert json.load(open(existing[:-4] + '.json'))['passed']
 
@@ -375,7 +408,7 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
         outcomes = {}
         for name in ('good', 'bad'):
             if name == 'bad' and rank == 1:
-                real_merge = reparam.merge_adapters
+                real_merge = folding.merge_adapters
 
                 def corrupted(module):
                     real_merge(module)
@@ -383,7 +416,7 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
                         module.cls_head.fc_cls.bias.add_(1.0)
                     return module
 
-                reparam.merge_adapters = corrupted
+                folding.merge_adapters = corrupted
             hook = MergeAdaptersHook(verify_batches=1, name=name,
                                      count_flops=False)
             try:

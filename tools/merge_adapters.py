@@ -25,28 +25,25 @@ files. MERGED.pth loads strictly into the same config with
 """
 import argparse
 import errno
-import io
 import math
 import os.path as osp
 import sys
-import time
 
 import mmengine
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import weights_to_cpu
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
+from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.models.layers import MERGEABLE_PEFT
 from zeroi2v_mm.models.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
-                                format_report, merge_and_verify)
-from zeroi2v_mm.compat import safe_checkpoint_loader
+                                format_report, merge_and_verify,
+                                report_path_of, save_merged)
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
-from zeroi2v_mm.utils.io import atomic_write_all, json_writer
 
 
 def parse_args(argv=None):
@@ -72,10 +69,6 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     return parser.parse_args(argv)
-
-
-def report_path_of(out: str) -> str:
-    return osp.splitext(out)[0] + '.json'
 
 
 def same_file(a: str, b: str) -> bool:
@@ -213,33 +206,14 @@ def merge(args, out: str, report_path: str) -> int:
     report.update(data=data, checkpoint=out,
                   source=osp.abspath(args.checkpoint))
 
-    meta = dict(checkpoint.get('meta') or {})
-    meta.update(
-        merged_adapters=True, source=osp.abspath(args.checkpoint),
-        time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-        mmengine_version=mmengine.__version__,
-        merge_report={k: report[k] for k in (
-            'max_abs_diff', 'top1_agreement', 'num_samples', 'tolerance')})
-    from zeroi2v_mm.engine.hooks import merged_config
     try:
-        meta['cfg'] = merged_config(cfg).pretty_text
-    except Exception:  # formatting only; the weights are what matters
-        meta.pop('cfg', None)
-    # Serialised in memory first: torch's file writer reports a full disk as
-    # a bare RuntimeError, a plain write as OSError(ENOSPC).
-    buffer = io.BytesIO()
-    torch.save(dict(meta=meta, state_dict=weights_to_cpu(merged.state_dict())),
-               buffer)
-
-    def write_checkpoint(tmp_path: str) -> None:
-        with open(tmp_path, 'wb') as file:
-            file.write(buffer.getbuffer())
-
-    try:
-        # Both or neither: a failure while writing either leaves both old
-        # files (or none) in place.
-        atomic_write_all([(out, write_checkpoint),
-                          (report_path, json_writer(report))])
+        # The same writer as MergeAdaptersHook: both files or neither,
+        # atomically; the source checkpoint's meta is kept.
+        save_merged(merged, report, out, report_path, cfg=cfg,
+                    meta=checkpoint.get('meta'), overwrite=args.force)
+    except FileExistsError as error:  # appeared while merging
+        raise SystemExit(f'error: {error}; pass --force to overwrite it') \
+            from None
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise SystemExit(f'error: {error.strerror}') from None

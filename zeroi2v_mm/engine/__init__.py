@@ -1,5 +1,8 @@
 from .hooks import MergeAdaptersHook, TrainableParamsHook
-from .optim_wrapper import amp_on_gpu_optim_wrapper
+from .optimizers import (TrainableParamsOptimWrapperConstructor,
+                         amp_on_gpu_optim_wrapper)
 
-__all__ = ['MergeAdaptersHook', 'TrainableParamsHook',
-           'amp_on_gpu_optim_wrapper']
+__all__ = [
+    'MergeAdaptersHook', 'TrainableParamsHook',
+    'TrainableParamsOptimWrapperConstructor', 'amp_on_gpu_optim_wrapper'
+]

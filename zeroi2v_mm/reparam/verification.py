@@ -1,13 +1,11 @@
-"""Fold linear adapters into the frozen linears (structural reparameterisation)
-and check, on real inputs, that the folded model computes the same thing.
+"""Check, on real inputs, that a folded model computes what the unfolded one
+does, and describe the merge (parameters, FLOPs, logit differences).
 
-After :func:`merge_adapters` a ZeroI2V model is literally the plain model of
-the same config with ``adapters=None``: same modules, same parameter names and
-shapes, same FLOPs. :func:`merge_and_verify` is what the
-``MergeAdaptersHook`` and ``tools/merge_adapters.py`` run: merge a copy,
-compare it with the original on batches of data, count parameters and FLOPs,
-and refuse (raise :class:`MergeVerificationError`) when the logits differ by
-more than a tolerance.
+:func:`merge_and_verify` is what the ``MergeAdaptersHook`` and
+``tools/merge_adapters.py`` run: merge a copy (:mod:`.folding`), compare it
+with the original on batches of data, count parameters and FLOPs, and refuse
+(raise :class:`MergeVerificationError`) when the logits differ by more than a
+tolerance.
 """
 import copy
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
@@ -16,46 +14,13 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .analysis import (complexity, count_parameters, is_recognizer,
-                       recognizer_logits, unwrap)
-from .models.layers import MERGEABLE_PEFT
-from .models.layers.linear_adapter import AdaptedLinear
+from ..analysis import (complexity, count_parameters, is_recognizer,
+                        recognizer_logits, unwrap)
+from . import folding
+from .folding import (MergeVerificationError, check_same_structure,
+                      count_adapted_linears)
 
 
-class MergeVerificationError(RuntimeError):
-    """The merged model does not reproduce the unmerged one (or is not the
-    plain model of the config); nothing was written."""
-
-
-def count_adapted_linears(model: nn.Module) -> int:
-    """How many linears in ``model`` still carry adapters."""
-    return sum(isinstance(m, AdaptedLinear) and m.has_adapters
-               for m in model.modules())
-
-
-def merge_adapters(model: nn.Module) -> nn.Module:
-    """Replace, in place, every adapted linear by its folded ``nn.Linear``.
-
-    Dropout inside adapters only acts in training, so the merged model equals
-    the unmerged one in eval mode. Returns ``model``.
-
-    The mergeable baselines (``peft`` LoRA and TemporalHeads: AdaptedLinear
-    subclasses with their own ``folded()``) fold the same way; non-mergeable
-    ones (AIM, ST-Adapter, GELU adapters) are left in place.
-    """
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, AdaptedLinear) and child.has_adapters:
-                setattr(module, name, child.folded())
-    for module in model.modules():
-        if hasattr(module, 'adapter_cfg'):  # ZeroI2VViT: now adapter-free
-            module.adapter_cfg = None
-        if getattr(module, 'peft_cfg', None) and module.peft_mergeable:
-            module.peft_cfg = None  # LoRA / TemporalHeads: folded above
-    return model
-
-
-# ------------------------------------------------------------- verification
 def model_logits(model: nn.Module, inputs: Tensor) -> Tensor:
     """Raw class scores of every view, before any averaging or softmax.
 
@@ -186,54 +151,6 @@ def finish_verification(stats: Dict[str, Any],
     return stats
 
 
-def check_same_structure(merged: nn.Module, plain: nn.Module) -> None:
-    """Raise unless ``merged`` has exactly the state dict keys and shapes of
-    ``plain`` (the same config built with ``adapters=None``)."""
-    got = {k: tuple(v.shape) for k, v in merged.state_dict().items()}
-    want = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
-    extra = sorted(set(got) - set(want))
-    missing = sorted(set(want) - set(got))
-    reshaped = sorted(k for k in set(got) & set(want) if got[k] != want[k])
-    if extra or missing or reshaped:
-        raise MergeVerificationError(
-            'the merged model is not the plain model of its config '
-            f'(adapters=None): extra keys {extra[:5]}, missing keys '
-            f'{missing[:5]}, other shapes '
-            f'{[(k, got[k], want[k]) for k in reshaped[:5]]}')
-
-
-def build_plain_model(model_cfg: Any) -> nn.Module:
-    """The model of ``model_cfg`` with ``backbone.adapters=None`` (and
-    ``peft=None`` for the mergeable baselines), randomly
-    initialised (no pretrained weights are read): what a merged checkpoint
-    must load into, and the reference for its parameter count.
-
-    Args:
-        model_cfg: the ``model`` dict of a config (a recognizer with a
-            ZeroI2V ``backbone``), or a backbone dict (``type='ZeroI2VViT'``).
-    """
-    from mmaction.registry import MODELS
-    from mmengine.config import ConfigDict
-    cfg = copy.deepcopy(ConfigDict(model_cfg))
-    backbone = cfg.get('backbone', cfg)
-    if 'adapters' not in backbone and backbone.get('type') != 'ZeroI2VViT':
-        raise ValueError(f"model config of type {cfg.get('type')!r} has no "
-                         'ZeroI2VViT backbone with adapters to remove')
-    backbone['adapters'] = None
-    peft = backbone.get('peft')
-    if peft is not None:
-        if peft.get('type') not in MERGEABLE_PEFT:
-            raise ValueError(
-                f"backbone peft type {peft.get('type')!r} does not merge "
-                f'(only {MERGEABLE_PEFT} do): its modules stay at inference, '
-                'so there is no plain model to merge into; drop '
-                'MergeAdaptersHook from this config')
-        backbone['peft'] = None  # LoRA / TemporalHeads fold into the linears
-    backbone['pretrained'] = None  # counting needs no weights file
-    backbone.pop('init_cfg', None)
-    return MODELS.build(cfg)
-
-
 def merge_and_verify(model: nn.Module,
                      batches: Optional[Iterable[Any]] = None,
                      tolerance: float = 1e-4,
@@ -275,7 +192,8 @@ def merge_and_verify(model: nn.Module,
     reference = copy.deepcopy(source).float().eval()
     for parameter in reference.parameters():
         parameter.grad = None  # the copy needs no gradients of the original
-    merged = merge_adapters(copy.deepcopy(reference)).eval()
+    # Looked up on the module, so a test can swap in a broken folding.
+    merged = folding.merge_adapters(copy.deepcopy(reference)).eval()
     report: Dict[str, Any] = dict(
         adapted_linears_before=count_adapted_linears(reference),
         adapted_linears_after=count_adapted_linears(merged))

@@ -1,30 +1,27 @@
 """MergeAdaptersHook: write a verified, adapter-free checkpoint after training.
 
 ZeroI2V's claim is zero extra inference cost: every linear adapter folds into
-its neighbouring frozen linear (:mod:`zeroi2v_mm.reparam`). This hook makes
-the folded model a product of every training run and checks it every time, so
-that a deployed model is known to predict what the trained one predicts.
+its neighbouring frozen linear (:mod:`zeroi2v_mm.reparam.folding`). This hook
+makes the folded model a product of every training run and checks it every
+time, so that a deployed model is known to predict what the trained one
+predicts.
 """
 import copy
-import json
 import os.path as osp
-import time
 from itertools import islice
 from typing import Any, Dict, Optional
 
-import mmengine
 import torch
 from mmengine.dist import (all_reduce, broadcast_object_list, get_world_size,
                            is_main_process)
 from mmengine.hooks import Hook
-from mmengine.runner.checkpoint import weights_to_cpu
 
 from mmaction.registry import HOOKS
 
-from ..analysis import view_shape
-from ..models.layers import MERGEABLE_PEFT
-from ..reparam import build_plain_model, format_report, merge_and_verify
-from ..utils.io import atomic_save_checkpoint, atomic_write_json
+from ...analysis import view_shape
+from ...models.layers import MERGEABLE_PEFT
+from ...reparam import (build_plain_model, format_report, merge_and_verify,
+                        report_path_of, save_merged)
 
 # Sums of :func:`zeroi2v_mm.reparam.verify_merge` that add up over processes.
 _SUMMED_STATS = ('abs_diff_sum', 'num_logits', 'num_top1_agree',
@@ -49,22 +46,6 @@ def all_reduce_stats(stats: Dict[str, Any]) -> Dict[str, Any]:
     return stats
 
 
-def merged_config(cfg: mmengine.Config) -> mmengine.Config:
-    """``cfg`` for merged inference: ``model.backbone.adapters=None`` (and
-    ``peft=None`` for the mergeable LoRA / TemporalHeads baselines) and no
-    MergeAdaptersHook (what ``configs/*_merged.py`` do)."""
-    cfg = copy.deepcopy(cfg)
-    cfg.model.backbone.adapters = None
-    peft = cfg.model.backbone.get('peft')
-    if peft and peft.get('type') in MERGEABLE_PEFT:
-        cfg.model.backbone.peft = None
-    cfg.custom_hooks = [
-        hook for hook in cfg.get('custom_hooks', None) or []
-        if hook.get('type') not in ('MergeAdaptersHook', MergeAdaptersHook)
-    ]
-    return cfg
-
-
 def merge_report_scalars(report: Dict[str, Any]) -> Dict[str, float]:
     """The numbers of a merge report, flat: ``{'max_abs_diff': ...,
     'params.before': ..., 'gflops_per_view.after': ...}`` (booleans and
@@ -83,53 +64,6 @@ def merge_report_scalars(report: Dict[str, Any]) -> Dict[str, float]:
 
 
 @HOOKS.register_module()
-class TrainableParamsHook(Hook):
-    """Log, when training starts, which parameters train: per module (block
-    indices folded into ``*``, so the 12 blocks' adapters are one row), the
-    number of tensors, parameters that train and that are frozen; then the
-    totals.
-
-    Registered by ``configs/_base_/default_runtime.py`` as
-    ``default_hooks.trainable_params``; set it to None to switch it off.
-    """
-
-    priority = 'VERY_LOW'
-
-    def before_train(self, runner) -> None:
-        runner.logger.info('\n' + trainable_params_table(runner.model))
-
-
-def trainable_params_table(model: torch.nn.Module) -> str:
-    """A text table of trainable / frozen parameters per module."""
-    import re
-    model = getattr(model, 'module', model)  # DDP
-    rows: Dict[str, list] = {}
-    for name, param in model.named_parameters():
-        # weight / bias: counted under their module; other tensors (e.g.
-        # temporal_embedding) under their own name
-        owner, _, leaf = name.rpartition('.')
-        module = re.sub(r'\.\d+(?=\.|$)', '.*',
-                        owner if leaf in ('weight', 'bias') and owner
-                        else name)
-        row = rows.setdefault(module, [0, 0, 0])
-        row[0] += 1
-        row[1 if param.requires_grad else 2] += param.numel()
-    trainable = sum(row[1] for row in rows.values())
-    total = trainable + sum(row[2] for row in rows.values())
-    width = max([len(name) for name in rows] + [6])
-    lines = [f'Trainable parameters per module ({trainable:,} of {total:,}, '
-             f'{100 * trainable / max(total, 1):.2f}%):',
-             f"{'module':<{width}}  {'tensors':>7}  {'trainable':>12}  "
-             f"{'frozen':>12}"]
-    for name, (tensors, train, frozen) in rows.items():
-        lines.append(f'{name:<{width}}  {tensors:>7}  {train:>12,}  '
-                     f'{frozen:>12,}')
-    lines.append(f"{'total':<{width}}  {sum(r[0] for r in rows.values()):>7}"
-                 f'  {trainable:>12,}  {total - trainable:>12,}')
-    return '\n'.join(lines)
-
-
-@HOOKS.register_module()
 class MergeAdaptersHook(Hook):
     """Merge the linear adapters after training; verify; save.
 
@@ -137,7 +71,9 @@ class MergeAdaptersHook(Hook):
     untouched), the copy's adapters are folded into its linears, and both run
     in fp32 eval mode on ``verify_batches`` batches of the validation loader
     (the test loader if there is none). When the largest absolute logit
-    difference is within ``tolerance``, rank 0 writes, atomically:
+    difference is within ``tolerance``, rank 0 writes both files or neither,
+    atomically, with :func:`zeroi2v_mm.reparam.save_merged` (the same writer
+    as ``tools/merge_adapters.py``):
 
     - ``<work_dir>/<name>_merged.pth``: an MMEngine checkpoint (``meta``,
       ``state_dict``) that loads strictly into the same config with
@@ -264,7 +200,7 @@ class MergeAdaptersHook(Hook):
         stem = self._stem(runner)
         stem = f'{stem}_{tag}' if tag else stem
         ckpt_path = osp.join(runner.work_dir, f'{stem}_merged.pth')
-        report_path = osp.join(runner.work_dir, f'{stem}_merged.json')
+        report_path = report_path_of(ckpt_path)
         batches, data = self._batches(runner)
         plain = build_plain_model(runner.cfg.model)
         merged, report = merge_and_verify(
@@ -311,29 +247,14 @@ class MergeAdaptersHook(Hook):
                 step=runner.iter)
 
     def _write(self, runner, merged, report, ckpt_path, report_path) -> None:
-        json.dumps(report)  # unserialisable report: fail before any write
-        meta = dict(
-            merged_adapters=True,
-            source=report['source'],
-            epoch=runner.epoch,
-            iter=runner.iter,
-            time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-            mmengine_version=mmengine.__version__,
-            merge_report={k: report[k] for k in (
-                'max_abs_diff', 'top1_agreement', 'num_samples', 'tolerance')},
-        )
-        try:
-            meta['cfg'] = merged_config(runner.cfg).pretty_text
-        except Exception:  # formatting only; the weights are what matters
-            pass
+        meta = dict(epoch=runner.epoch, iter=runner.iter)
         dataset = getattr(getattr(runner, 'train_dataloader', None),
                           'dataset', None)
         if getattr(dataset, 'metainfo', None) is not None:
             meta['dataset_meta'] = copy.deepcopy(dataset.metainfo)
-        checkpoint = dict(meta=meta,
-                          state_dict=weights_to_cpu(merged.state_dict()))
-        atomic_save_checkpoint(checkpoint, ckpt_path)
-        atomic_write_json(report, report_path)
+        # Each run (and each new best) replaces its own earlier merge.
+        save_merged(merged, report, ckpt_path, report_path, cfg=runner.cfg,
+                    meta=meta, overwrite=True)
         runner.logger.info(
             f'MergeAdaptersHook: merged checkpoint {ckpt_path}\n'
             f'{format_report(report)}\n'
