@@ -5,11 +5,14 @@ import glob
 import json
 import os.path as osp
 
+import pytest
+
 from helpers import REPO, make_tiny_videos, run_cli, tiny_demo_overrides
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 
 
+@pytest.mark.slow
 def test_train_flags_printout_and_merge_scalars(tmp_path):
     data = make_tiny_videos(tmp_path / 'data', videos_per_class=1,
                             val_per_class=1)
@@ -26,6 +29,10 @@ def test_train_flags_printout_and_merge_scalars(tmp_path):
     assert 'Training finished successfully' in log or 'Saving checkpoint' \
         in log
 
+    # the optimizer gets the trainable parameters only, and says so in one
+    # line instead of one warning per frozen tensor
+    assert 'is skipped since its requires_grad=False' not in log
+    assert 'TrainableParamsOptimWrapperConstructor:' in log
     # the per-module printout, before the first iteration
     table = log[log.index('Trainable parameters per module'):]
     assert log.index('Trainable parameters per module') < log.index(

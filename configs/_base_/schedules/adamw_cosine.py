@@ -6,7 +6,9 @@
 # linear warm-up from 0.1 x lr over the first 2.5 epochs (per iteration)
 # together with a per-epoch cosine over all epochs, as released.
 # Mixed precision (fp16, dynamic loss scale) on a GPU, fp32 on a CPU:
-# AmpOnGPUOptimWrapper (zeroi2v_mm/engine/optim_wrapper.py).
+# AmpOnGPUOptimWrapper (zeroi2v_mm/engine/optimizers/). The optimizer gets
+# only the parameters that train, with one log line instead of a warning per
+# frozen CLIP tensor: TrainableParamsOptimWrapperConstructor.
 max_epochs = 40
 warmup_epochs = 2.5
 
@@ -18,6 +20,7 @@ test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
     type='AmpOnGPUOptimWrapper',
+    constructor='TrainableParamsOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999),
                    weight_decay=0.05),
     paramwise_cfg=dict(
