@@ -395,6 +395,7 @@ def _metric_line(log: str) -> str:
     return lines[-1].split('mAP/overall:')[1].split()[0]
 
 
+@pytest.mark.slow
 @needs_mmdet
 def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
     """tools/train.py on synthetic AVA (1 epoch; validation of the trained

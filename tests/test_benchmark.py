@@ -272,6 +272,7 @@ def test_bad_arguments_are_refused(tool):
         tool.parse_accuracy(['zeroi2v_synthetic=high'])
 
 
+@pytest.mark.slow
 def test_gpu_script_refuses_without_a_gpu(tmp_path):
     """tools/benchmark_gpu.sh stops at once, saying why, where no CUDA
     device is visible (this machine), and writes nothing."""

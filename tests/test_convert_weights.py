@@ -1,12 +1,14 @@
 """tools/convert_clip_weights.py writes a checkpoint that loads into the
 backbone with identical features."""
 import open_clip
+import pytest
 import torch
 
 from helpers import run_cli
 from zeroi2v_mm.models import ZeroI2VViT
 
 
+@pytest.mark.slow
 def test_convert_open_clip_checkpoint(tmp_path):
     torch.manual_seed(0)
     clip = open_clip.CLIP(

@@ -39,6 +39,7 @@ def _weights(path):
     return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_equal_one_process(tiny_data, tmp_path):
     single, ddp = str(tmp_path / 'single'), str(tmp_path / 'ddp')
     options = _deterministic(tiny_demo_overrides(tiny_data, single))
@@ -70,6 +71,7 @@ def _train_command(work_dir, data, epochs, resume=False):
             ['--cfg-options'] + options)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tiny_data,
                                                              tmp_path):
     reference, crashed = str(tmp_path / 'ref'), str(tmp_path / 'crash')
@@ -244,6 +246,7 @@ def test_head_names_a_label_outside_its_classes():
         head.loss_by_feat(torch.zeros(1, 7), samples)
 
 
+@pytest.mark.slow
 def test_dist_train_without_arguments_prints_usage():
     for script, usage in (('tools/dist_train.sh', 'CONFIG NUM_PROCESSES'),
                           ('tools/dist_test.sh',

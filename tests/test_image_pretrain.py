@@ -141,6 +141,7 @@ def test_export_rejects_non_image_checkpoints(tmp_path):
         tool.find_checkpoint(str(tmp_path / 'missing'))
 
 
+@pytest.mark.slow
 def test_mim_pretrain_export_then_video_training(tmp_path):
     """The demo's chain through the CLIs, on a few 32 px images and videos."""
     tool = load_tool('tools/data/make_synthetic_videos.py')

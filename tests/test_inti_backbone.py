@@ -98,6 +98,7 @@ def test_inti_5_7_flops_ratio_on_vit_b16():
     assert abs(compressed - 182) / 182 < 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', ['configs/demo/inti_synthetic.py',
                                     'configs/demo/zeroi2v_inti_synthetic.py'])
 def test_tiny_training_run_with_inti(tmp_path, config):

@@ -639,6 +639,7 @@ def test_config_that_would_predict_differently_refused(
     assert not (tmp_path / 'bad.pth').exists()
 
 
+@pytest.mark.slow
 def test_mim_test_of_converted_checkpoint_gives_official_predictions(
         tmp_path):
     """End to end, as a user does it: the script (a subprocess) converts a

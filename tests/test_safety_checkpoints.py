@@ -116,6 +116,7 @@ def trained(tmp_path_factory):
                 marker=evil_marker)
 
 
+@pytest.mark.slow
 def test_checkpoints_get_the_umask_mode(trained):
     for name in ('epoch_1.pth', 'epoch_2.pth'):
         mode = os.stat(osp.join(trained['work_dir'], name)).st_mode & 0o777
@@ -125,6 +126,7 @@ def test_checkpoints_get_the_umask_mode(trained):
 
 
 # ------------------------------------------------ code in a checkpoint
+@pytest.mark.slow
 @pytest.mark.parametrize('entry', ['load_from', 'resume', 'merge'])
 def test_crafted_checkpoint_is_refused(trained, tmp_path, entry, monkeypatch,
                                        capsys):
@@ -157,6 +159,7 @@ def test_crafted_checkpoint_is_refused(trained, tmp_path, entry, monkeypatch,
     assert not glob.glob(osp.join(work_dir, '*.pth'))
 
 
+@pytest.mark.slow
 def test_crafted_pretrained_file_is_refused(trained, tmp_path):
     from conftest import TINY_ARCH
     from zeroi2v_mm.models import ZeroI2VViT
@@ -189,6 +192,7 @@ def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
         load_checkpoint_file(path)
 
 
+@pytest.mark.slow
 def test_trusted_file_loads_in_full_only_when_listed(trained, monkeypatch,
                                                      tmp_path):
     from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
@@ -204,6 +208,7 @@ def test_trusted_file_loads_in_full_only_when_listed(trained, monkeypatch,
     assert osp.exists(marker)  # the user's explicit choice
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_named(trained, tmp_path, monkeypatch,
                                        capsys):
     broken = str(tmp_path / 'epoch_9.pth')
@@ -221,6 +226,7 @@ def test_truncated_checkpoint_is_named(trained, tmp_path, monkeypatch,
 
 
 # ------------------------------------------------ checkpoint fits config
+@pytest.mark.slow
 def test_mim_test_refuses_a_checkpoint_of_another_config(trained, tmp_path):
     """MMAction2's own tools/test.py (mim test): the model refuses."""
     checkpoint = osp.join(trained['work_dir'], 'epoch_2.pth')
@@ -250,6 +256,7 @@ def _recognizer_cfg(trained, **backbone):
     return cfg
 
 
+@pytest.mark.slow
 def test_init_recognizer_refuses_missing_and_mismatching_keys(trained,
                                                               tmp_path):
     from mmaction.apis import init_recognizer
@@ -274,6 +281,7 @@ def test_init_recognizer_refuses_missing_and_mismatching_keys(trained,
                        state['cls_head.fc_cls.weight'])
 
 
+@pytest.mark.slow
 def test_load_from_for_training_skips_only_the_classifier(trained):
     """Fine-tuning on another label set keeps working (one warning); a
     backbone of another shape is refused. Same loader as load_from."""
@@ -299,6 +307,7 @@ def test_load_from_for_training_skips_only_the_classifier(trained):
 
 
 # ------------------------------------------------ resume
+@pytest.mark.slow
 def test_resume_refuses_another_config(trained, tmp_path, monkeypatch,
                                        capsys):
     work_dir = str(tmp_path / 'w')
@@ -315,6 +324,7 @@ def test_resume_refuses_another_config(trained, tmp_path, monkeypatch,
     assert not glob.glob(osp.join(work_dir, '*.pth'))
 
 
+@pytest.mark.slow
 def test_mim_train_resume_refuses_another_config(trained, tmp_path):
     """MMAction2's own train.py: the model sees it is loaded by
     Runner.resume and refuses the classifier instead of skipping it."""
@@ -331,6 +341,7 @@ def test_mim_train_resume_refuses_another_config(trained, tmp_path):
     assert not glob.glob(osp.join(work_dir, '*.pth'))
 
 
+@pytest.mark.slow
 def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(trained,
                                                                 tmp_path):
     """last_checkpoint names a truncated epoch_2.pth: --resume says so,
@@ -364,6 +375,7 @@ def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(trained,
 
 
 # ------------------------------------------------ work-dir lock
+@pytest.mark.slow
 def test_second_run_into_a_live_work_dir_is_refused(trained, tmp_path,
                                                     monkeypatch, capsys):
     import json

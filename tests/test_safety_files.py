@@ -244,6 +244,7 @@ def _can_mount_tmpfs():
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which('unshare') is None or not _can_mount_tmpfs(),
                     reason='needs unshare and a user namespace to mount a '
                     'tiny tmpfs')

@@ -248,6 +248,7 @@ def test_still_image_set(tmp_path):
     assert (out_dir / 'val_list.txt').read_text() == ''
 
 
+@pytest.mark.slow
 def test_cli_writes_dataset(tmp_path):
     out_dir = tmp_path / 'cli'
     completed = subprocess.run(

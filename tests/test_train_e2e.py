@@ -21,6 +21,7 @@ def _top1(log: str, mode: str) -> float:
     return float(matches[-1])
 
 
+@pytest.mark.slow
 def test_mim_train_then_mim_test(tiny_data, tmp_path):
     work_dir = str(tmp_path / 'work')
     options = tiny_demo_overrides(tiny_data, work_dir, epochs=2)
@@ -38,6 +39,7 @@ def test_mim_train_then_mim_test(tiny_data, tmp_path):
     assert _top1(log, 'test') == val_top1
 
 
+@pytest.mark.slow
 def test_train_py_resume_continues_from_last_checkpoint(tiny_data, tmp_path):
     work_dir = str(tmp_path / 'work')
     options = tiny_demo_overrides(tiny_data, work_dir, epochs=1)

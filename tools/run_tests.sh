@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Set up .venv (tools/setup_env.sh) and run the whole test suite on CPU.
+# Set up .venv (tools/setup_env.sh), run the linters (tools/lint.sh) and the
+# whole test suite on CPU. The tests run even when a linter complains (both
+# results are shown); the script fails if either failed. LINT=0 skips the
+# linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
@@ -11,4 +14,13 @@ workers=${TEST_WORKERS:-$(python3 -c 'import os; print(min(2, os.cpu_count() or 
 if [ "$workers" -gt 0 ]; then
     set -- -n "$workers" --dist loadfile "$@"
 fi
-exec .venv/bin/python -m pytest tests -q "$@"
+lint_status=0
+if [ "${LINT:-1}" != 0 ]; then
+    PYTHON=.venv/bin/python bash tools/lint.sh || lint_status=$?
+fi
+test_status=0
+.venv/bin/python -m pytest tests -q "$@" || test_status=$?
+if [ "$lint_status" -ne 0 ]; then
+    echo "tools/lint.sh failed (see above); tests: exit $test_status" >&2
+fi
+[ "$test_status" -eq 0 ] && [ "$lint_status" -eq 0 ]
