@@ -194,3 +194,36 @@ def test_cli_and_the_subset_loads_in_mmaction(tmp_path, capsys):
         label: 3
         for label in COUNTS
     }
+
+
+def test_documented_task_config_sets_every_path_and_class_count(tmp_path):
+    """The per-task config of docs/few_shot.md, on the VidTAB base config:
+    head and datasets get the task's class count, the loaders its lists."""
+    import re
+
+    from mmengine.config import Config
+
+    from helpers import REPO
+    text = open(osp.join(REPO, 'docs', 'few_shot.md')).read()
+    code = re.search(r'```python\n(.*?)```', text, re.S).group(1)
+    base = osp.join(
+        REPO, 'configs', 'recognition', 'zeroi2v',
+        'zeroi2v_clip-vit-large-p14_u8-40e_vidtab-few-shot-rgb.py')
+    assert f"_base_ = ['{osp.basename(base)}']" in code
+    path = tmp_path / 'task.py'
+    path.write_text(code.replace(osp.basename(base), base))
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.cls_head.num_classes == 11
+    assert cfg.model.backbone.arch == 'ViT-L/14'
+    root = 'data/vidtab/dark_scene'
+    for loader, ann in (('train', 'train_16shot_seed0.txt'),
+                        ('val', 'val.txt'), ('test', 'test.txt')):
+        dataset = cfg[f'{loader}_dataloader'].dataset
+        assert dataset.ann_file == f'{root}/{ann}'
+        assert dataset.data_prefix.video == f'{root}/videos'
+        assert dataset.num_classes == 11
+        assert dataset.type == 'CheckedVideoDataset' and dataset.pipeline
+    # the base itself: the placeholder task, the tool's file names
+    base_cfg = Config.fromfile(base)
+    assert base_cfg.train_dataloader.dataset.ann_file == \
+        'data/vidtab/TASK/train_16shot_seed0.txt'

@@ -359,7 +359,7 @@ def test_amp_on_gpu_optim_wrapper_plain_on_cpu_amp_on_gpu(monkeypatch):
     AmpOptimWrapper with the same optimizer settings."""
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
     from mmengine.optim.optimizer import amp_optimizer_wrapper
-    import zeroi2v_mm.engine.optim_wrapper as amp_on_gpu
+    import zeroi2v_mm.engine.optimizers.amp_on_gpu as amp_on_gpu
 
     cfg = dict(type='AmpOnGPUOptimWrapper',
                optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),

@@ -1,4 +1,4 @@
-from .amp_on_gpu_optim_wrapper import amp_on_gpu_optim_wrapper
+from .amp_on_gpu import amp_on_gpu_optim_wrapper
 from .trainable_params_constructor import \
     TrainableParamsOptimWrapperConstructor
 
