@@ -269,3 +269,34 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
     with torch.no_grad():
         want = DeployedRecognizer(model.eval())(clips)
     assert (run_exported(str(out), clips) - want).abs().max() < 1e-4
+
+
+# --------------------------------------------------------- IN21K configs
+@pytest.mark.parametrize('config,clip_config', [
+    ('zeroi2v_in21k-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+     'zeroi2v_k400.py'),
+    ('zeroi2v_in21k-vit-base-p16_u8-50e_sthv2-rgb.py', 'zeroi2v_ssv2.py')])
+def test_in21k_configs_are_the_clip_recipes_with_timm_weights(config,
+                                                               clip_config):
+    """Paper Table 13: "the same model and training settings" as CLIP; only
+    the image model's layout, weights and normalisation (mean = std = 0.5
+    for timm's augreg IN21K ViT) differ."""
+    from mmengine.config import Config
+    from helpers import REPO
+    in21k = Config.fromfile(f'{REPO}/configs/recognition/zeroi2v/{config}')
+    clip = Config.fromfile(f'{REPO}/configs/{clip_config}')
+    backbone = in21k.model.backbone
+    assert (backbone.style, backbone.act) == ('timm', 'gelu')
+    assert backbone.pretrained.endswith('vit_base_patch16_224.augreg_in21k'
+                                        '.pth')
+    assert in21k.model.data_preprocessor.mean == [127.5] * 3
+    assert in21k.model.data_preprocessor.std == [127.5] * 3
+    for cfg in (in21k, clip):
+        cfg.model.backbone.pop('style', None)
+        for key in ('act', 'pretrained'):
+            cfg.model.backbone.pop(key)
+        for key in ('mean', 'std'):
+            cfg.model.data_preprocessor.pop(key)
+    differ = {key for key in set(in21k._cfg_dict) | set(clip._cfg_dict)
+              if in21k._cfg_dict.get(key) != clip._cfg_dict.get(key)}
+    assert not differ, differ
