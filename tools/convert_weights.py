@@ -1,4 +1,4 @@
-"""Write a ready ZeroI2VViT backbone checkpoint from any supported weights file.
+"""Write a ready ZeroI2VViT backbone checkpoint from a supported weights file.
 
     python tools/convert_weights.py SRC OUT [--force]
 

@@ -7,21 +7,22 @@ embedding, pre-LN blocks with a fused qkv projection (q, k, v stacked, heads
 contiguous inside each, as in torch's MultiheadAttention), GELU MLP, optional
 LayerScale, a final norm. Only the names differ:
 
-=============================  ==============================  ======================
-timm                           mmpretrain (``backbone.``)      ZeroI2VViT
-=============================  ==============================  ======================
-patch_embed.proj               patch_embed.projection          conv1
-cls_token (1, 1, C)            cls_token (1, 1, C)             class_embedding (C)
-pos_embed (1, 1+N, C)          pos_embed (1, 1+N, C)           positional_embedding
-norm_pre (CLIP layout)         pre_norm (CLIP layout)          ln_pre
-blocks.i.norm1 / norm2         layers.i.ln1 / ln2              resblocks.i.ln_1/ln_2
-blocks.i.attn.qkv / proj       layers.i.attn.qkv / proj        attn.in_proj/out_proj
-blocks.i.ls1.gamma / ls2       layers.i.attn.gamma1.weight,    ls_1.gamma / ls_2
-                               layers.i.ffn.gamma2.weight
-blocks.i.mlp.fc1 / fc2         layers.i.ffn.layers.0.0 / 1     mlp.c_fc / c_proj
-norm                           ln1                             ln_post
-head.* (dropped)               head.*, neck.* (dropped)
-=============================  ==============================  ======================
+* patch embedding: timm ``patch_embed.proj``, mmpretrain
+  ``patch_embed.projection`` -> ``conv1`` (with its bias);
+* ``cls_token`` (1, 1, C) -> ``class_embedding`` (C); ``pos_embed``
+  (1, 1+N, C) -> ``positional_embedding`` (1+N, C);
+* pre-norm of a CLIP-layout ViT: timm ``norm_pre``, mmpretrain ``pre_norm``
+  -> ``ln_pre``;
+* block i: timm ``blocks.i.{norm1, norm2}``, mmpretrain
+  ``layers.i.{ln1, ln2}`` -> ``transformer.resblocks.i.{ln_1, ln_2}``;
+  ``attn.qkv`` / ``attn.proj`` -> ``attn.in_proj`` / ``attn.out_proj``;
+  timm ``mlp.fc1`` / ``mlp.fc2``, mmpretrain ``ffn.layers.0.0`` /
+  ``ffn.layers.1`` -> ``mlp.c_fc`` / ``mlp.c_proj``; LayerScale timm
+  ``ls1.gamma`` / ``ls2.gamma``, mmpretrain ``attn.gamma1.weight`` /
+  ``ffn.gamma2.weight`` -> ``ls_1.gamma`` / ``ls_2.gamma``;
+* final norm: timm ``norm``, mmpretrain ``ln1`` -> ``ln_post``;
+* dropped: timm ``head.*``; mmpretrain ``head.*``, ``neck.*`` (an
+  ImageClassifier checkpoint's ``backbone.`` prefix is removed first).
 
 A key that is neither mapped nor dropped (timm's ``reg_token``, ``q_norm``,
 ``fc_norm``; mmpretrain's ``ln2`` of ``out_type='avg_featmap'``, ...) belongs

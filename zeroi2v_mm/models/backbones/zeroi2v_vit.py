@@ -193,8 +193,8 @@ class ZeroI2VViT(BaseModule):
             visual tower), a timm ViT state dict, an mmpretrain
             VisionTransformer checkpoint, or an MMEngine checkpoint of this
             backbone (the format is read off the keys; weights of another
-            ``style`` or LayerScale setting are refused, naming the file). Loaded
-            by :meth:`init_weights`, which MMEngine's runner calls when
+            ``style`` or LayerScale setting are refused, naming the file).
+            Loaded by :meth:`init_weights`, which MMEngine's runner calls when
             training starts; a missing file is an error there, naming the
             path. Building the model (to load a full checkpoint for testing,
             inference, FLOP counts or export) does not need it.
