@@ -46,7 +46,7 @@ def test_non_clip_file_is_refused(tmp_path):
     path = str(tmp_path / 'resnet.pth')
     torch.save({'layer1.0.conv1.weight': torch.zeros(1)}, path)
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
-    with pytest.raises(ValueError, match='resnet.pth: not a CLIP-style ViT'):
+    with pytest.raises(ValueError, match='resnet.pth: not a ViT this backbone reads'):
         model.init_weights()
 
 

@@ -97,6 +97,25 @@ def test_vit_b16_gflops_match_the_papers():
     assert abs(gflops / 8 - 17.6) <= 0.02 * 17.6, gflops  # per frame
 
 
+IN21K = 'configs/recognition/zeroi2v/zeroi2v_in21k-vit-base-p16_'
+
+
+@pytest.mark.parametrize('config', [
+    IN21K + '8x16x1-40e_kinetics400-rgb.py',
+    IN21K + 'u8-50e_sthv2-rgb.py'], ids=['k400', 'ssv2'])
+def test_in21k_configs_match_paper_table_13(config):
+    """ZeroI2V Table 13 (IN21K ViT-B/16): 422 GFLOPs for 3 views (8x1x3 K400,
+    8x3x1 SSv2), 86M parameters, 0 new ones: counted on the merged model
+    (the config built without adapters), head included."""
+    cfg = Config.fromfile(f'{REPO}/{config}')
+    plain = build_plain_model(cfg.model)
+    assert plain.backbone.style == 'timm'
+    gflops = 3 * count_view_flops(plain.backbone) / 1e9
+    assert abs(gflops - 422) <= 0.02 * 422, gflops
+    params = count_parameters(plain) / 1e6
+    assert abs(params - 86) <= 0.02 * 86, params
+
+
 def test_recognizer_complexity_counts_backbone_and_head():
     cfg = Config.fromfile(f'{REPO}/configs/demo/zeroi2v_synthetic.py')
     cfg.model.backbone.pretrained = None  # the demo's image model: not here

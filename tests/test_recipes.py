@@ -106,7 +106,9 @@ def fmt_backbone_arch(backbone):
             (backbone.width, backbone.patch_size),
             f'w{backbone.width} p{backbone.patch_size}')
         return f'UniFormerV2 {name}'
-    return fmt_arch(backbone.arch)
+    style = backbone.get('style', 'clip')  # the image model's layout
+    return fmt_arch(backbone.arch) + ('' if style == 'clip' else
+                                      f' ({style})')
 
 
 def fmt_adapters(adapters):

@@ -5,10 +5,17 @@ Accepted formats (detected from the file, never from its name):
 * an OpenAI CLIP JIT archive (``ViT-B-16.pt`` as OpenAI distributes it);
 * an open_clip checkpoint (``{'state_dict': ...}``) or state dict, of a whole
   CLIP model (``visual.*`` keys) or of its visual tower alone;
+* a timm ``VisionTransformer`` state dict (``patch_embed.proj.*``,
+  ``blocks.N.*``) or an mmpretrain ``VisionTransformer`` checkpoint
+  (``backbone.patch_embed.projection.*``, ``backbone.layers.N.*``), converted
+  by :mod:`.weight_formats`;
 * an MMEngine checkpoint of this backbone or of a recognizer built on it
   (``backbone.*`` keys).
 
-CLIP's ``proj`` (the image-text projection) is dropped.
+CLIP's ``proj`` (the image-text projection) and the classifier heads of timm
+and mmpretrain are dropped. Weights whose ViT layout differs from the
+backbone's ``style`` / ``layer_scale`` are refused, naming the file
+(:func:`.weight_formats.check_layout`).
 """
 import os.path as osp
 from typing import Dict, Optional
@@ -22,11 +29,13 @@ from torch import Tensor
 from ..utils.checkpoint import (CheckpointMismatchError,
                                 is_torchscript_archive, last_read_checkpoint,
                                 load_checkpoint_file)
+from .weight_formats import CONVERTERS, check_layout, detect_format
 
 PRETRAINED_HINT = (
     'Put the image model there, e.g. OpenAI\'s CLIP ViT-B-16.pt (the file '
-    'open_clip downloads for ViT-B-16 "openai"), or an open_clip checkpoint; '
-    'tools/convert_clip_weights.py SRC OUT turns any supported format into a '
+    'open_clip downloads for ViT-B-16 "openai"), an open_clip checkpoint, a '
+    'timm ViT state dict or an mmpretrain ViT checkpoint; '
+    'tools/convert_weights.py SRC OUT turns any supported format into a '
     'backbone checkpoint.')
 
 # Parameters that exist only in models with mergeable updates (linear
@@ -97,6 +106,9 @@ def to_backbone_keys(state: Dict[str, Tensor], path: str) -> Dict[str, Tensor]:
     """Map any supported layout onto :class:`ZeroI2VViT` parameter names."""
     if all(k.startswith('module.') for k in state):  # saved from DDP
         state = _strip(state, 'module.')
+    library = detect_format(state)
+    if library is not None:  # timm / mmpretrain ViT
+        return CONVERTERS[library](state, path)
     if any(k.startswith('backbone.') for k in state):  # MMEngine recognizer
         return _strip(state, 'backbone.')
     if any(k.startswith('visual.') for k in state):  # whole CLIP model
@@ -104,9 +116,11 @@ def to_backbone_keys(state: Dict[str, Tensor], path: str) -> Dict[str, Tensor]:
     if 'conv1.weight' not in state:
         sample = sorted(state)[:5]
         raise ValueError(
-            f'{path}: not a CLIP-style ViT (no conv1.weight among keys like '
-            f'{sample}); expected an OpenAI/open_clip CLIP model, its visual '
-            'tower, or an MMEngine checkpoint of ZeroI2VViT')
+            f'{path}: not a ViT this backbone reads (no conv1.weight or '
+            f'patch_embed.* among keys like {sample}); expected an '
+            'OpenAI/open_clip CLIP model or its visual tower, a timm or '
+            'mmpretrain VisionTransformer, or an MMEngine checkpoint of '
+            'ZeroI2VViT')
     converted = {}
     for key, value in state.items():
         if key == 'proj':
@@ -133,6 +147,7 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     """
     state = load_backbone_weights(path)
     own = backbone.state_dict()
+    check_layout(state, backbone, path)
     check_compatible(state, own, path)
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing:

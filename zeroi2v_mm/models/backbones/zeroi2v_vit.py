@@ -1,4 +1,4 @@
-"""ZeroI2VViT: a CLIP-style image ViT run over video.
+"""ZeroI2VViT: an image ViT (CLIP, timm or mmpretrain layout) run over video.
 
 Every frame goes through the image model; temporal modelling comes only from
 STDHA head relocation (no parameters, no FLOPs), adaptation from linear
@@ -20,10 +20,12 @@ from torchvision.ops import StochasticDepth
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import CheckpointMismatchError, loading_for_resume
+from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
+                                 loading_for_resume)
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
+from ..weight_formats import check_layout
 from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
                        check_pretrained_file, load_backbone_state_dict)
 from .compression import build_compressors, frames_per_block
@@ -53,6 +55,34 @@ class QuickGELU(nn.Module):
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
 
+# The layouts of the image ViTs people have weights for. 'clip' (OpenAI /
+# open_clip): LayerNorm ``ln_pre`` after the embeddings, no patch-embedding
+# bias, eps 1e-5, QuickGELU for OpenAI's weights. 'timm' and 'mmpretrain'
+# (timm's VisionTransformer, mmpretrain's VisionTransformer with its default
+# pre_norm=False): no pre-norm, a patch-embedding bias, eps 1e-6, GELU; their
+# final norm (timm ``norm``, mmpretrain ``ln1``) is ``ln_post``. The two share
+# the layout; the name says where the weights come from
+# (zeroi2v_mm/models/weight_formats.py converts either).
+STYLES: Dict[str, dict] = {
+    'clip': dict(ln_pre=True, patch_bias=False, eps=1e-5, act='quick_gelu'),
+    'timm': dict(ln_pre=False, patch_bias=True, eps=1e-6, act='gelu'),
+    'mmpretrain': dict(ln_pre=False, patch_bias=True, eps=1e-6, act='gelu'),
+}
+
+
+class LayerScale(nn.Module):
+    """Per-channel scale of a residual branch (CaiT / DINOv2 LayerScale).
+
+    Shapes: ``(..., C) -> (..., C)``.
+    """
+
+    def __init__(self, width: int, init_value: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((width, ), float(init_value)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
 
 class ResidualAttentionBlock(nn.Module):
     """A CLIP transformer block over frames; names follow open_clip.
@@ -62,15 +92,16 @@ class ResidualAttentionBlock(nn.Module):
 
     def __init__(self, width: int, heads: int, num_frames: int,
                  stdha_offsets: Optional[dict], adapter_cfg: Optional[dict],
-                 num_adapters: int, act: str, drop_path: float):
+                 num_adapters: int, act: str, drop_path: float,
+                 eps: float = 1e-5, layer_scale: Optional[float] = None):
         super().__init__()
         adapted = adapter_cfg is not None
-        self.ln_1 = nn.LayerNorm(width)
+        self.ln_1 = nn.LayerNorm(width, eps=eps)
         self.attn = STDHAttention(
             width, heads, num_frames, offsets=stdha_offsets,
             adapters=QKV_ADAPTERS[num_adapters] if adapted else None,
             adapt_out=adapted, adapter_cfg=adapter_cfg)
-        self.ln_2 = nn.LayerNorm(width)
+        self.ln_2 = nn.LayerNorm(width, eps=eps)
         self.mlp = nn.Sequential(OrderedDict([
             ('c_fc', AdaptedLinear(width, width * 4,
                                    input_adapters=int(adapted),
@@ -81,6 +112,14 @@ class ResidualAttentionBlock(nn.Module):
                                      num_adapters != 3,
                                      adapter_cfg=adapter_cfg)),
         ]))
+        # LayerScale after each residual branch (timm ``ls1`` / ``ls2``,
+        # mmpretrain ``gamma1`` / ``gamma2``); Identity without it. It sits
+        # after the adapters' output side, which therefore still folds into
+        # the linear before it.
+        self.ls_1 = (LayerScale(width, layer_scale) if layer_scale is not None
+                     else nn.Identity())
+        self.ls_2 = (LayerScale(width, layer_scale) if layer_scale is not None
+                     else nn.Identity())
         self.drop_path = (StochasticDepth(drop_path, mode='row')
                           if drop_path > 0 else nn.Identity())
         # A baseline method's block-level modules (AIM, ST-Adapter, GELU
@@ -90,8 +129,8 @@ class ResidualAttentionBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.peft is not None:
             return self.peft(self, x)
-        x = x + self.drop_path(self.attn(self.ln_1(x)))
-        return x + self.drop_path(self.mlp(self.ln_2(x)))
+        x = x + self.drop_path(self.ls_1(self.attn(self.ln_1(x))))
+        return x + self.drop_path(self.ls_2(self.mlp(self.ln_2(x))))
 
 
 def normalize_offsets(offsets) -> Dict[int, int]:
@@ -143,7 +182,7 @@ def _record_activation(module, state_dict, prefix, local_metadata):
 
 @MODELS.register_module()
 class ZeroI2VViT(BaseModule):
-    """CLIP ViT over video with STDHA, linear adapters and frame compression.
+    """Image ViT over video with STDHA, linear adapters and frame compression.
 
     Args:
         arch (str | dict): ``'ViT-B/16'``, ``'ViT-L/14'``, ``'ViT-B/32'`` or
@@ -151,8 +190,11 @@ class ZeroI2VViT(BaseModule):
         num_frames (int): Frames T of every input clip.
         pretrained (str, optional): Local weights file: an OpenAI CLIP JIT
             archive, an open_clip checkpoint or state dict (whole CLIP or its
-            visual tower), or an MMEngine checkpoint of this backbone. Loaded
-            by :meth:`init_weights`, which MMEngine's runner calls when
+            visual tower), a timm ViT state dict, an mmpretrain
+            VisionTransformer checkpoint, or an MMEngine checkpoint of this
+            backbone (the format is read off the keys; weights of another
+            ``style`` or LayerScale setting are refused, naming the file).
+            Loaded by :meth:`init_weights`, which MMEngine's runner calls when
             training starts; a missing file is an error there, naming the
             path. Building the model (to load a full checkpoint for testing,
             inference, FLOP counts or export) does not need it.
@@ -177,9 +219,20 @@ class ZeroI2VViT(BaseModule):
             ``'LinearPooling'``, ``'ConvPooling'``). ``after_blocks`` counts
             blocks from 1: 5 means between the 5th and the 6th block. Each
             layer halves the frame count.
-        act (str): ``'quick_gelu'`` (OpenAI CLIP weights) or ``'gelu'``.
-            Saved with the weights (state-dict metadata); loading a
-            checkpoint trained with the other activation is refused.
+        act (str, optional): ``'quick_gelu'`` (OpenAI CLIP weights) or
+            ``'gelu'``; None = the style's (``'quick_gelu'`` for ``'clip'``,
+            ``'gelu'`` for timm / mmpretrain). Saved with the weights
+            (state-dict metadata); loading a checkpoint trained with the
+            other activation is refused.
+        style (str): Layout of the image ViT, as its weights were trained:
+            ``'clip'`` (``ln_pre`` after the embeddings, no patch-embedding
+            bias, LayerNorm eps 1e-5), ``'timm'`` or ``'mmpretrain'`` (no
+            pre-norm, patch-embedding bias, eps 1e-6, the final norm as
+            ``ln_post``). See :data:`STYLES`.
+        layer_scale (float, optional): LayerScale on both residual branches
+            of every block (DINOv2-style weights, timm ``init_values``,
+            mmpretrain ``layer_scale_init_value``), initialised to this
+            value; pretrained weights bring their own. None = none.
         peft (dict, optional): a comparison method of ZeroI2V Tables 3 / 4
             instead of the linear adapters (needs ``adapters=None``):
             ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
@@ -212,7 +265,9 @@ class ZeroI2VViT(BaseModule):
                  stdha: Optional[dict] = None,
                  adapters: Optional[dict] = None,
                  compress: Optional[dict] = None,
-                 act: str = 'quick_gelu',
+                 act: Optional[str] = None,
+                 style: str = 'clip',
+                 layer_scale: Optional[float] = None,
                  peft: Optional[dict] = None,
                  freeze_pretrained: bool = True,
                  output: str = 'cls',
@@ -225,6 +280,17 @@ class ZeroI2VViT(BaseModule):
         # process that only imports the package keeps MMEngine's loader.
         use_safe_checkpoint_loader()
         self.arch = self._arch_settings(arch)
+        if style not in STYLES:
+            raise ValueError(f'style={style!r}: choose from {list(STYLES)}')
+        self.style = style
+        style_cfg = STYLES[style]
+        act = style_cfg['act'] if act is None else act
+        if layer_scale is not None and (isinstance(layer_scale, bool) or
+                                        not isinstance(layer_scale,
+                                                       (int, float))):
+            raise ValueError(f'layer_scale={layer_scale!r} must be a number '
+                             '(the LayerScale initial value) or None')
+        self.layer_scale = layer_scale
         if act not in ACTIVATIONS:
             raise ValueError(f'act={act!r}: choose from {list(ACTIVATIONS)}')
         if output not in ('cls', 'feature_map'):
@@ -269,7 +335,9 @@ class ZeroI2VViT(BaseModule):
                 raise ValueError(f'stdha in block {block} ({frames} frames): '
                                  f'{error}') from None
 
-        self.conv1 = nn.Conv2d(3, width, patch_size, patch_size, bias=False)
+        eps = style_cfg['eps']
+        self.conv1 = nn.Conv2d(3, width, patch_size, patch_size,
+                               bias=style_cfg['patch_bias'])
         scale = width**-0.5
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(
@@ -279,7 +347,10 @@ class ZeroI2VViT(BaseModule):
         # embedding; zeros keep the image model's function at the start.
         self.temporal_embedding = (nn.Parameter(
             torch.zeros(num_frames, width)) if temporal_embedding else None)
-        self.ln_pre = nn.LayerNorm(width)
+        # timm / mmpretrain ViTs have no pre-norm: Identity keeps the
+        # forward shared and puts no ln_pre.* keys in the state dict.
+        self.ln_pre = (nn.LayerNorm(width, eps=eps) if style_cfg['ln_pre']
+                       else nn.Identity())
         adapter_kwargs = None
         num_adapters = 4
         if self.adapter_cfg is not None:
@@ -291,12 +362,21 @@ class ZeroI2VViT(BaseModule):
         self.transformer.resblocks = nn.ModuleList(
             ResidualAttentionBlock(width, heads, self.frames_per_block[i],
                                    stdha_offsets, adapter_kwargs, num_adapters,
-                                   act, drop_rates[i]) for i in range(layers))
+                                   act, drop_rates[i], eps, layer_scale)
+            for i in range(layers))
         if self.peft_cfg is not None:
             self._attach_peft()
+            if layer_scale is not None and any(
+                    block.peft is not None
+                    for block in self.transformer.resblocks):
+                raise ValueError(
+                    f"peft type {self.peft_cfg['type']!r} runs its own "
+                    'block forward, which has no LayerScale: use it with '
+                    'layer_scale=None (LoRA and TemporalHeads work with '
+                    'LayerScale)')
         self.compressors = build_compressors(
             self.compress_cfg, width, self.frames_per_block, self.grid_size)
-        self.ln_post = nn.LayerNorm(width)
+        self.ln_post = nn.LayerNorm(width, eps=eps)
         self._init_random_weights()
         if freeze_pretrained:
             self._freeze_pretrained()
@@ -394,6 +474,8 @@ class ZeroI2VViT(BaseModule):
             nn.init.zeros_(block.mlp.c_fc.bias)
             nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
             nn.init.zeros_(block.mlp.c_proj.bias)
+        if self.conv1.bias is not None:
+            nn.init.zeros_(self.conv1.bias)
 
     def trainable_name(self, name: str) -> bool:
         """Whether parameter ``name`` trains when the image model is frozen."""
@@ -442,6 +524,11 @@ class ZeroI2VViT(BaseModule):
         See :func:`check_checkpoint_fits`.
         """
         check_checkpoint_adapters(state_dict, prefix, self)
+        # another style / LayerScale setting (e.g. a style='timm' run's
+        # checkpoint tested with a style='clip' config)
+        check_layout({k[len(prefix):]: v for k, v in state_dict.items()
+                      if k.startswith(prefix)}, self,
+                     last_read_checkpoint() or 'checkpoint')
         trained_act = (args[0] or {}).get('act') if args else None
         if trained_act is not None and trained_act != self.act:
             raise CheckpointMismatchError(
