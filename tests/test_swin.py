@@ -323,3 +323,52 @@ def test_input_checks():
         model(clip(frames=3))
     with pytest.raises(ValueError, match=r'\(N, 3, T, H, W\)'):
         model(torch.zeros(1, 3, SIZE, SIZE))
+
+
+# ------------------------------------------------- paper Table 14 configs
+TABLE14 = 'configs/recognition/zeroi2v/{}_swin-base-p4-w7-in21k_32x2x1-{}_sthv2-rgb.py'
+ZEROI2V_SWIN = TABLE14.format('zeroi2v', '50e')
+STDHA_FINETUNE = TABLE14.format('stdha-finetune', '60e')
+
+
+def one_tubelet_model(path):
+    """The config's recognizer for one tubelet (2 frames, so no STDHA:
+    it adds no parameters and no FLOPs, and every tubelet costs the same,
+    see test_flops_per_frame_times_frames_is_the_clip_count), no weights."""
+    import os.path as osp
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(__file__)), path))
+    backbone = cfg.model.backbone
+    assert (backbone.num_frames, backbone.tubelet) == (32, 2)
+    assert len(backbone.stdha.offsets) == 4
+    backbone.update(num_frames=2, stdha=None, pretrained=None)
+    return MODELS.build(cfg.model).eval()
+
+
+def test_table14_zeroi2v_swin_parameters():
+    """Paper Table 14, ZeroI2V Swin-B: 14M tunable; merged, the plain
+    Swin-B (+ a 174-class head), i.e. the network of the full fine-tuning
+    row, whose FLOPs the next test counts (merged == plain in FLOPs: see
+    test_merge_is_exact_and_gives_the_plain_swin)."""
+    from zeroi2v_mm.reparam import merge_adapters
+    model = one_tubelet_model(ZEROI2V_SWIN)
+    tunable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert tunable == 14_199_726
+    assert abs(tunable / 14e6 - 1) < 0.02
+    merge_adapters(model)
+    # mmpretrain's 2D Swin-B (86,743,224) + the second time step of the
+    # (2, 4, 4) patch kernel (6,144) + the head (178,350). The paper's 89M
+    # is 2.3 % more: Video Swin-B's count (its 3D relative position tables),
+    # not that of a 2D Swin-B; see docs/configs.md.
+    assert count_parameters(model) == 86_927_718
+
+
+def test_table14_full_finetuning_parameters_and_flops():
+    """Swin-B w/ STDHA, fully fine-tuned: everything trains, the merged
+    ZeroI2V network; 741 GFLOPs for 32x3x1 views (paper, both rows)."""
+    model = one_tubelet_model(STDHA_FINETUNE)
+    assert all(p.requires_grad for p in model.parameters())
+    assert count_parameters(model) == 86_927_718
+    # one tubelet: 15.486 GFLOPs; x 16 tubelets x 3 views = 743.3
+    gflops = count_view_flops(model) * 16 * 3 / 1e9
+    assert abs(gflops / 741 - 1) < 0.02, gflops
