@@ -372,3 +372,40 @@ def test_table14_full_finetuning_parameters_and_flops():
     # one tubelet: 15.486 GFLOPs; x 16 tubelets x 3 views = 743.3
     gflops = count_view_flops(model) * 16 * 3 / 1e9
     assert abs(gflops / 741 - 1) < 0.02, gflops
+
+
+def test_merge_tool_writes_the_plain_swin(tmp_path):
+    """tools/merge_adapters.py on a tiny ZeroI2V Swin recognizer: the merged
+    checkpoint loads strictly into the config's plain model (adapters=None),
+    which gives the unmerged model's logits."""
+    from mmengine.config import Config
+    from helpers import load_tool
+    model_cfg = dict(
+        type='Recognizer3D',
+        backbone=dict(type='ZeroI2VSwin', arch=ARCH, num_frames=4, tubelet=2,
+                      img_size=32, window_size=4,
+                      stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
+                      adapters=dict(ratio=0.25, scale=0.5, dropout=0.1)),
+        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               format_shape='NCTHW'))
+    config = tmp_path / 'swin_tiny.py'
+    Config(dict(model=model_cfg,
+                custom_imports=dict(imports=['zeroi2v_mm']))).dump(str(config))
+    model = MODELS.build(model_cfg).eval()
+    randomize(model)
+    checkpoint = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    out = tmp_path / 'merged.pth'
+    tool = load_tool('tools/merge_adapters.py')
+    assert tool.main([str(config), str(checkpoint), '--out', str(out),
+                      '--verify', '0', '--device', 'cpu']) == 0
+    plain = build_plain_model(model_cfg).eval()
+    state = torch.load(out, map_location='cpu', weights_only=True)
+    plain.load_state_dict(state['state_dict'], strict=True)
+    assert count_parameters(plain) < count_parameters(model)
+    inputs = clip(batch=2, size=32)[:, None]  # (N, views, 3, T, H, W)
+    with torch.no_grad():
+        want = model.cls_head(model.extract_feat(inputs, test_mode=True)[0])
+        got = plain.cls_head(plain.extract_feat(inputs, test_mode=True)[0])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
