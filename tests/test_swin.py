@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.models import ImageClassifier, SwinTransformer
 
 from mmaction.registry import MODELS
+import zeroi2v_mm.models.backbones.zeroi2v_swin as swin_module
 from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models.layers.stdha import parse_head_offsets
 from zeroi2v_mm.reparam import (build_plain_model, check_same_structure,
@@ -123,7 +124,14 @@ STAGE_OFFSETS = [
 
 @pytest.mark.parametrize('offsets', STAGE_OFFSETS)
 @pytest.mark.parametrize('shifted', [False, True])
-def test_window_attention_matches_loop_reference(offsets, shifted):
+@pytest.mark.parametrize('path', ['eager', 'export'])
+def test_window_attention_matches_loop_reference(offsets, shifted, path,
+                                                 monkeypatch):
+    """Both formulations: the in-place time shift (eager) and the gathers
+    used under tracing / torch.export / ONNX (and by the FLOP counter)."""
+    if path == 'export':
+        monkeypatch.setattr(swin_module, 'is_tracing_or_exporting',
+                            lambda: True)
     frames = 4
     model = build_swin(num_frames=frames, stdha=dict(offsets=offsets)).eval()
     randomize(model)
@@ -237,6 +245,14 @@ def test_other_window_size_is_refused(tmp_path):
     model = build_swin(pretrained=str(path))
     with pytest.raises(CheckpointMismatchError,
                        match='relative_position_bias_table'):
+        model.init_weights()
+
+
+def test_missing_pretrained_file_is_an_error_only_when_training_starts(
+        tmp_path):
+    missing = tmp_path / 'swin-base_in21k.pth'
+    model = build_swin(pretrained=str(missing))  # building needs no file
+    with pytest.raises(FileNotFoundError, match=f'not found: {missing}'):
         model.init_weights()
 
 
