@@ -28,6 +28,7 @@ from mmengine.logging import print_log
 from mmpretrain.models.backbones.swin_transformer import SwinTransformer
 from mmpretrain.models.utils.attention import ShiftWindowMSA, WindowMSA
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from mmaction.registry import MODELS
 
@@ -296,8 +297,12 @@ class ZeroI2VSwin(SwinTransformer):
         super().__init__(
             arch=dict(settings), img_size=img_size, patch_size=patch_size,
             window_size=window_size, drop_path_rate=drop_path_rate,
-            out_indices=(len(settings['depths']) - 1, ), with_cp=with_cp,
+            out_indices=(len(settings['depths']) - 1, ), with_cp=False,
             stage_cfgs=stage_cfgs, init_cfg=init_cfg)
+        # Gradient checkpointing here, non-reentrant (mmpretrain's blocks
+        # call torch's checkpoint without use_reentrant, which torch warns
+        # about on every call).
+        self.with_cp = with_cp
         self._use_stdha_window_attention()
         self.arch = dict(settings, image_size=img_size, patch_size=patch_size,
                          window_size=window_size)
@@ -477,7 +482,13 @@ class ZeroI2VSwin(SwinTransformer):
                                                               1)[:, None]
         x = self.drop_after_pos(x)
         for stage in self.stages:
-            x, hw_shape = stage(x, hw_shape)
+            for block in stage.blocks:
+                if self.with_cp and x.requires_grad:
+                    x = checkpoint(block, x, hw_shape, use_reentrant=False)
+                else:
+                    x = block(x, hw_shape)
+            if stage.downsample is not None:
+                x, hw_shape = stage.downsample(x, hw_shape)
         x = getattr(self, self.out_norm)(x)  # (N*T', h*w, C)
         x = x.view(batch, self.frames, *hw_shape, -1)
         return x.permute(0, 4, 1, 2, 3).contiguous()
