@@ -199,9 +199,20 @@ def per_frame(backbone: SwinTransformer, frames: torch.Tensor):
     return out.unflatten(0, (batch, -1)).transpose(1, 2)
 
 
-def test_without_offsets_equals_mmpretrain_swin_per_frame(tmp_path):
+@pytest.mark.parametrize('old_names', [False, True])
+def test_without_offsets_equals_mmpretrain_swin_per_frame(tmp_path,
+                                                          old_names):
+    """Loaded through ``pretrained``; also from a checkpoint with the old
+    name of the output norm (``backbone.norm.*``, Swin version < 2)."""
     path = tmp_path / 'swin_classifier.pth'
     reference = save_mmpretrain_classifier(path)
+    if old_names:
+        checkpoint = torch.load(path, weights_only=True)
+        checkpoint['state_dict'] = {
+            k.replace('backbone.norm1.', 'backbone.norm.'): v
+            for k, v in checkpoint['state_dict'].items()}
+        assert 'backbone.norm.weight' in checkpoint['state_dict']
+        torch.save(checkpoint, path)
     model = build_swin(pretrained=str(path))
     model.init_weights()
     model.eval()

@@ -19,9 +19,10 @@
 # normalisation for the Swin weights. The name's 32x2x1 follows Video Swin's
 # SSv2 config (32 frames, interval 2, 1 clip, sampled uniformly).
 #
-# Weights: Microsoft's swin_base_patch4_window7_224_22k.pth converted to
-# mmpretrain keys (mmpretrain's tools/model_converters/swin_to_mmpretrain.py),
-# or any mmpretrain Swin-B checkpoint (ImageClassifier, backbone.* keys).
+# Weights: Microsoft's ImageNet-21K Swin-B (swin_base_patch4_window7_224_22k)
+# as OpenMMLab converted it to mmpretrain keys, swin-base_3rdparty_in21k.pth
+# (download.openmmlab.com/mmclassification/v0/swin-transformer/convert/), or
+# any mmpretrain Swin-B checkpoint (ImageClassifier, backbone.* keys).
 _base_ = ['../../zeroi2v_ssv2.py']
 
 num_frames = 32
@@ -35,7 +36,7 @@ model = dict(
         img_size=224,
         patch_size=4,
         window_size=7,
-        pretrained='checkpoints/swin/swin-base_in21k_mmpretrain.pth',
+        pretrained='checkpoints/swin/swin-base_3rdparty_in21k.pth',
         stdha=dict(offsets=[
             [(-1, 1)],
             [(-1, 1), (1, 1)],

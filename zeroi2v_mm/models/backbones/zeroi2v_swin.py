@@ -412,6 +412,13 @@ class ZeroI2VSwin(SwinTransformer):
         if any(key.startswith('backbone.') for key in state):
             state = {k[len('backbone.'):]: v for k, v in state.items()
                      if k.startswith('backbone.')}
+        if 'norm.weight' in state and self.out_norm + '.weight' not in state:
+            # Swin checkpoints older than mmcls 0.x's version 2 (e.g. some
+            # converted ones) call the output norm 'norm'; mmpretrain renames
+            # it on load for its own class only.
+            state = {(self.out_norm + k[len('norm'):]
+                      if k.startswith('norm.') else k): v
+                     for k, v in state.items()}
         if 'patch_embed.projection.weight' not in state:
             raise ValueError(
                 f'{path}: not a Swin checkpoint (no patch_embed.projection.'
