@@ -106,7 +106,8 @@ def loop_window_attention(attn, x, hw_shape, frames):
                         source = t + head_dt[head]
                         if not 0 <= source < frames:
                             source = t
-                        row, src = sample * frames + t, sample * frames + source
+                        row = sample * frames + t
+                        src = sample * frames + source
                         q = qkv[row, ys, xs, 0, head]
                         k = qkv[src, ys, xs, 1, head]
                         v = qkv[src, ys, xs, 2, head]
@@ -390,7 +391,8 @@ def test_input_checks():
 
 
 # ------------------------------------------------- paper Table 14 configs
-TABLE14 = 'configs/recognition/zeroi2v/{}_swin-base-p4-w7-in21k_32x2x1-{}_sthv2-rgb.py'
+TABLE14 = ('configs/recognition/zeroi2v/'
+           '{}_swin-base-p4-w7-in21k_32x2x1-{}_sthv2-rgb.py')
 ZEROI2V_SWIN = TABLE14.format('zeroi2v', '50e')
 STDHA_FINETUNE = TABLE14.format('stdha-finetune', '60e')
 

@@ -7,9 +7,9 @@
 # Recipe: the paper trains this row with "exactly the same training strategy
 # as video swin transformer" (appendix 6.1.2): Video Swin's SSv2 config
 # (swin_base_patch244_window1677_sthv2.py): AdamW lr 3e-4, betas (0.9,
-# 0.999), wd 0.05, its paramwise custom_keys (below), 60 epochs, linear warm-up over 2.5 epochs then
-# cosine, stochastic depth 0.4, uniform sampling of 32 frames, no flip,
-# RandAugment m7 n4, random erasing 0.25, label smoothing 0.1, 1 temporal x
+# 0.999), wd 0.05, its paramwise custom_keys (below), 60 epochs, linear
+# warm-up over 2.5 epochs then cosine, stochastic depth 0.4, uniform
+# sampling of 32 frames, no flip, RandAugment m7 n4, random erasing 0.25, label smoothing 0.1, 1 temporal x
 # 3 spatial test views. Video Swin's RandAugment and RandomErasing are
 # imgaug's and its own; here this package's VideoRandAugment and MMAction2's
 # RandomErasing stand in (assumed equivalent; see docs/configs.md).

@@ -33,8 +33,7 @@ from torch.utils.checkpoint import checkpoint
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
-                                 loading_for_resume)
+from ...utils.checkpoint import loading_for_resume
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
                             relocate_heads, shift_heads_in_time_,
@@ -314,7 +313,6 @@ class ZeroI2VSwin(SwinTransformer):
             else None
         self.freeze_pretrained = freeze_pretrained
         self.out_norm = f'norm{len(settings["depths"]) - 1}'
-        self.embed_channels = self.num_features[-1]
         if tubelet > 1:
             # Video Swin's 3D patch embedding: kernel (tubelet, p, p).
             self.patch_embed.projection = nn.Conv3d(
@@ -485,8 +483,8 @@ class ZeroI2VSwin(SwinTransformer):
                              f"of patch_size={self.arch['patch_size']}")
         x, hw_shape = self.embed_patches(x)  # (N*T', h*w, C), T' = T/tubelet
         if self.temporal_embedding is not None:
-            x = x + self.temporal_embedding.to(x.dtype).repeat(batch,
-                                                              1)[:, None]
+            x = x + self.temporal_embedding.to(x.dtype).repeat(
+                batch, 1)[:, None]
         x = self.drop_after_pos(x)
         for stage in self.stages:
             for block in stage.blocks:
