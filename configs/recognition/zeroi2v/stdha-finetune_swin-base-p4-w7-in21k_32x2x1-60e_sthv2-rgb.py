@@ -4,15 +4,15 @@
 # of the ZeroI2V Swin config (2D Swin-B per tubelet of 2 frames, STDHA with
 # 1/4 of each stage's heads), without adapters and with nothing frozen.
 #
-# Recipe: the paper trains this row with "exactly the same training strategy
-# as video swin transformer" (appendix 6.1.2): Video Swin's SSv2 config
-# (swin_base_patch244_window1677_sthv2.py): AdamW lr 3e-4, betas (0.9,
-# 0.999), wd 0.05, its paramwise custom_keys (below), 60 epochs, linear
-# warm-up over 2.5 epochs then cosine, stochastic depth 0.4, uniform
-# sampling of 32 frames, no flip, RandAugment m7 n4, random erasing 0.25, label smoothing 0.1, 1 temporal x
-# 3 spatial test views. Video Swin's RandAugment and RandomErasing are
-# imgaug's and its own; here this package's VideoRandAugment and MMAction2's
-# RandomErasing stand in (assumed equivalent; see docs/configs.md).
+# Recipe: the paper trains this row with "exactly the same training strategy as
+# video swin transformer" (appendix 6.1.2): Video Swin's SSv2 config
+# (swin_base_patch244_window1677_sthv2.py): AdamW lr 3e-4, betas (0.9, 0.999),
+# wd 0.05, its paramwise custom_keys (below), 60 epochs, linear warm-up over
+# 2.5 epochs then cosine, stochastic depth 0.4, uniform sampling of 32 frames,
+# no flip, RandAugment m7 n4, random erasing 0.25, label smoothing 0.1, 1
+# temporal x 3 spatial test views. Video Swin's RandAugment and RandomErasing
+# are imgaug's and its own; here this package's VideoRandAugment and
+# MMAction2's RandomErasing stand in (assumed equivalent; see docs/configs.md).
 _base_ = ['zeroi2v_swin-base-p4-w7-in21k_32x2x1-50e_sthv2-rgb.py']
 
 model = dict(backbone=dict(adapters=None, freeze_pretrained=False,
