@@ -86,10 +86,13 @@ def fmt(value):
     return str(value)
 
 
-def fmt_offsets(stdha):
+def fmt_offsets(stdha, per_stage=False):
     if not stdha or not stdha.get('offsets'):
         return '-'
     offsets = stdha['offsets']  # [(dt, heads), ...] in the configs
+    if per_stage:  # ZeroI2VSwin: one entry per stage
+        return ' / '.join(fmt_offsets(dict(offsets=stage))
+                          for stage in offsets)
     pairs = offsets.items() if isinstance(offsets, dict) else offsets
     return '{' + ', '.join(f'{dt}: {n}' for dt, n in pairs) + '}'
 
@@ -101,6 +104,9 @@ def fmt_arch(arch):
 
 
 def fmt_backbone_arch(backbone):
+    if backbone['type'] == 'ZeroI2VSwin':
+        return (f"Swin-{backbone.arch} t{backbone.get('tubelet', 1)} "
+                f"w{backbone.get('window_size', 7)}")
     if backbone['type'] == 'UniFormerV2InTI':  # MMAction2's UniFormerV2
         name = {(768, 16): 'ViT-B/16', (1024, 14): 'ViT-L/14'}.get(
             (backbone.width, backbone.patch_size),
@@ -213,7 +219,11 @@ def tiny_model(cfg):
     backbone = model_cfg['backbone']
     compress = backbone.get('compress')
     layers = max(compress['after_blocks']) + 1 if compress else 2
-    if backbone['type'] == 'UniFormerV2InTI':  # InTI^temp (configs/inti/)
+    if backbone['type'] == 'ZeroI2VSwin':  # 4 stages of 1 block, width 32
+        backbone.update(arch=dict(embed_dims=32, depths=[1, 1, 1, 1],
+                                  num_heads=[4, 8, 16, 32]), pretrained=None)
+        model_cfg['cls_head']['in_channels'] = 256
+    elif backbone['type'] == 'UniFormerV2InTI':  # InTI^temp (configs/inti/)
         layers = max([layers] + [i + 1 for i in backbone['return_list']])
         backbone.update(width=64, layers=layers, heads=4, n_dim=64, n_head=4,
                         input_resolution=32, pretrained=None)
@@ -252,13 +262,14 @@ def optimiser_cells(cfg):
             # the categories MMEngine's paramwise options act on
             kind = ('norm' if is_norm(module) else
                     'emb' if short.endswith('embedding') else
+                    'relpos' if short == 'relative_position_bias_table' else
                     'bias' if short == 'bias' else 'weight')
             (zero_decay if group['weight_decay'] == 0 else
              some_decay).add(kind)
     mixed = zero_decay & some_decay
     assert not mixed, f'{sorted(mixed)} partly decayed'
     assert head_mults == {1.0}, f'head lr multipliers {head_mults}'
-    no_decay = ', '.join(k for k in ('emb', 'norm', 'bias')
+    no_decay = ', '.join(k for k in ('emb', 'norm', 'bias', 'relpos')
                          if k in zero_decay) or '-'
     return '/'.join(f'{m:g}' for m in sorted(backbone_mults)), no_decay
 
@@ -282,7 +293,8 @@ def recipe(path):
         'arch': fmt_backbone_arch(backbone),
         'frames': fmt(backbone.get('num_frames', backbone.get('t_size'))),
         'sampling': fmt_sampling(train),
-        'STDHA': fmt_offsets(backbone.get('stdha')),
+        'STDHA': fmt_offsets(backbone.get('stdha'),
+                             per_stage=backbone['type'] == 'ZeroI2VSwin'),
         'adapters': fmt_adapters(backbone.get('adapters')),
         'method': fmt_method(backbone),
         'frozen': fmt(backbone.get('freeze_pretrained', uniformer is None)),
