@@ -12,7 +12,7 @@ The architecture read off the weights is stored in ``meta`` and printed.
 import argparse
 import os.path as osp
 
-from zeroi2v_mm.models.weights import load_backbone_weights
+from zeroi2v_mm.models.utils.weights import load_backbone_weights
 from zeroi2v_mm.utils import atomic_save_checkpoint
 
 

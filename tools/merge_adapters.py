@@ -41,7 +41,7 @@ from mmengine.runner.checkpoint import weights_to_cpu
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
 from zeroi2v_mm.models.layers import MERGEABLE_PEFT
-from zeroi2v_mm.models.weights import ADAPTER_MARKERS
+from zeroi2v_mm.models.utils.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify)
 from zeroi2v_mm.compat import safe_checkpoint_loader

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from ..analysis import recognizer_logits, view_shape
 from ..models.layers import MERGEABLE_PEFT
-from ..models.weights import ADAPTER_MARKERS
+from ..models.utils.weights import ADAPTER_MARKERS
 from ..reparam import build_plain_model, merge_and_verify
 from ..utils.io import atomic_write
 

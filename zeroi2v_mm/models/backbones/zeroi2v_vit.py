@@ -24,9 +24,9 @@ from ...utils.checkpoint import CheckpointMismatchError, loading_for_resume
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
-from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
+from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
                        check_pretrained_file, load_backbone_state_dict)
-from .compression import build_compressors, frames_per_block
+from ..compressors.build import build_compressors, frames_per_block
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,

@@ -1,12 +1,12 @@
-from .aim import AIMAdapters, plain_attention
-from .gelu_adapter import DenseGELUAdapters, GELUAdapter
-from .inti import ConvPooling, InTI, LinearPooling
 from .linear_adapter import AdaptedLinear, LinearAdapter
-from .lora import (HeadDeltaLinear, LoRALinear, attach_lora,
-                   attach_temporal_heads)
-from .st_adapter import STAdapter, STAdapters
 from .stdha import (STDHAttention, parse_head_offsets, relocate_heads,
                     shift_heads_in_time, source_frames)
+
+# Moved to models/peft and models/compressors; still importable from here.
+from ..compressors.inti import ConvPooling, InTI, LinearPooling  # noqa: E402
+from ..peft import (AIMAdapters, DenseGELUAdapters, GELUAdapter,  # noqa: E402
+                    HeadDeltaLinear, LoRALinear, STAdapter, STAdapters,
+                    attach_lora, attach_temporal_heads, plain_attention)
 
 # Baseline methods of ZeroI2V Tables 3 / 4 for ``ZeroI2VViT(peft=dict(type=
 # ...))``: type -> ``attach(block, embed_dims, num_frames, grid_size, **cfg)``.

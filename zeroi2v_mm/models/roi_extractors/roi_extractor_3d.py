@@ -42,7 +42,7 @@ BACKENDS = ('auto', 'mmcv', 'torchvision')
 def mmcv_ops_available() -> bool:
     """Whether the compiled ``mmcv.ops`` (full mmcv, not mmcv-lite) can be
     used. Looks for the compiled extension: a placeholder ``mmcv.ops`` (see
-    :func:`zeroi2v_mm.models.detection.install_mmcv_ops_placeholders`) does
+    :func:`zeroi2v_mm.models.detectors.install_mmcv_ops_placeholders`) does
     not count."""
     try:
         if importlib.util.find_spec('mmcv._ext') is None:

@@ -9,7 +9,7 @@ from typing import Optional
 import torch.nn as nn
 from torch import Tensor
 
-from .linear_adapter import bottleneck_width
+from ..layers.linear_adapter import bottleneck_width
 
 
 class GELUAdapter(nn.Module):

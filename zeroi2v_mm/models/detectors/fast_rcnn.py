@@ -37,7 +37,7 @@ from torch import Tensor
 
 from mmaction.registry import MODELS
 
-from .roi_extractors.roi_extractor_3d import mmcv_ops_available
+from ..roi_extractors.roi_extractor_3d import mmcv_ops_available
 
 MMDET_VERSION = '3.3.0'
 MMDET_INSTALL = (f'pip install mmdet=={MMDET_VERSION} (the [ava] extra of '

@@ -19,7 +19,7 @@ from torch import Tensor
 
 # weights_only loading with exactly MMEngine's extra types; TorchScript
 # archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
-from ..utils.checkpoint import (CheckpointMismatchError,
+from ...utils.checkpoint import (CheckpointMismatchError,
                                 is_torchscript_archive, last_read_checkpoint,
                                 load_checkpoint_file)
 

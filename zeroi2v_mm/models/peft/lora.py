@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .linear_adapter import AdaptedLinear
+from ..layers.linear_adapter import AdaptedLinear
 
 # The frozen linears of a block that LoRA can target: name -> parent module.
 LINEARS: Dict[str, str] = {'in_proj': 'attn', 'out_proj': 'attn',
