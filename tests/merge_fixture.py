@@ -130,6 +130,17 @@ def merged_hash(case: str) -> str:
     return state_hash(merged.state_dict())
 
 
+def init_hash(case: str) -> str:
+    """Hash of the state dict of the model built under ``manual_seed(0)``:
+    the same random start (same draws in the same order) as before."""
+    if case in CASES:
+        config, backbone, head, _ = CASES[case]
+        model_cfg = _model_cfg(config, backbone, head)
+    else:
+        model_cfg = _model_cfg(KEY_CASES[case], {}, {})
+    return state_hash(_build(model_cfg).state_dict())
+
+
 def unmerged_keys_hash(case: str) -> str:
     model = _build(_model_cfg(KEY_CASES[case], {}, {}))
     return keys_hash(model.state_dict())
@@ -142,3 +153,5 @@ if __name__ == '__main__':
         print(f"    '{name}': '{merged_hash(name)}',")
     for name in KEY_CASES:
         print(f"    '{name}': '{unmerged_keys_hash(name)}',")
+    for name in list(CASES) + list(KEY_CASES):
+        print(f"    '{name}': '{init_hash(name)}',")
