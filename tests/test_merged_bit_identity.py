@@ -41,6 +41,8 @@ def test_merged_checkpoint_is_bit_identical(case):
 @pytest.mark.parametrize('case', sorted(KEY_CASES))
 def test_unmerged_keys_unchanged(case):
     assert unmerged_keys_hash(case) == KEYS[case]
+
+
 INIT = {
     'demo': 'b239baf241a9fce7d644e001445207a96c8bcba85d0d43d9b6b36d44da9f7e51',
     'k400_tiny':

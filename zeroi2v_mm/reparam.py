@@ -52,6 +52,9 @@ def merge_adapters(model: nn.Module) -> nn.Module:
             module.adapter_cfg = None
         if getattr(module, 'peft_cfg', None) and module.peft_mergeable:
             module.peft_cfg = None  # LoRA / TemporalHeads: folded above
+        method = getattr(module, 'method', None)
+        if method is not None and method.mergeable:
+            module.method = None  # the plain model of the config
     return model
 
 
