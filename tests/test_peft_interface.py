@@ -104,3 +104,18 @@ def test_is_mergeable(backbone_cfg, expected):
 def test_is_mergeable_names_an_unknown_method():
     with pytest.raises(ValueError, match="'Nope'.*AIM"):
         is_mergeable(dict(backbone=dict(peft=dict(type='Nope'))))
+
+
+def test_video_vit_extends_the_image_vit():
+    """The image ViT is the base class; the video ViT adds the temporal
+    embedding (and STDHA, methods, compression: no parameters of their own
+    in the plain model)."""
+    from zeroi2v_mm.models.backbones import ZeroI2VImageViT, ZeroI2VViT
+    assert issubclass(ZeroI2VViT, ZeroI2VImageViT)
+    image = ZeroI2VImageViT(arch=TINY_ARCH, act='gelu')
+    assert not hasattr(image, 'temporal_embedding')
+    assert not hasattr(image, 'compressors')
+    video = backbone()
+    assert set(video.state_dict()) - set(image.state_dict()) == {
+        'temporal_embedding'}
+    assert set(image.state_dict()) <= set(video.state_dict())
