@@ -119,3 +119,14 @@ def test_video_vit_extends_the_image_vit():
     assert set(video.state_dict()) - set(image.state_dict()) == {
         'temporal_embedding'}
     assert set(image.state_dict()) <= set(video.state_dict())
+
+
+def test_pretrained_with_adapters_refused_by_a_plain_model(tmp_path):
+    """What a model carries is read from its modules: a weights file with
+    unmerged adapters cannot start a plain model, but starts an adapted
+    one."""
+    path = str(tmp_path / 'adapted.pth')
+    torch.save(backbone(adapters=dict()).state_dict(), path)
+    with pytest.raises(ValueError, match='holds unmerged linear adapters'):
+        backbone(pretrained=path).init_weights()
+    backbone(adapters=dict(), pretrained=path).init_weights()

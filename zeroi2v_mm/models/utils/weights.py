@@ -151,7 +151,7 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     """
     state = load_backbone_weights(path)
     own = backbone.state_dict()
-    check_compatible(state, own, path)
+    check_compatible(state, own, path, model_has_updates(backbone))
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing:
         print_log(f'{path}: {len(missing)} backbone keys not in the file, '
@@ -163,8 +163,10 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
 
 
 def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
-                     path: str) -> None:
-    """Raise on anything a non-strict load would silently get wrong."""
+                     path: str, model_has: bool) -> None:
+    """Raise on anything a non-strict load would silently get wrong.
+    ``model_has``: whether the model carries mergeable updates
+    (:func:`model_has_updates`)."""
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise ValueError(
@@ -173,7 +175,6 @@ def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
                 'checkpoint for another model size, patch size, image size or '
                 'frame count?)')
     file_has = any(m in k for k in state for m in ADAPTER_MARKERS)
-    model_has = any(m in k for k in own for m in ADAPTER_MARKERS)
     if file_has and not model_has:
         raise ValueError(
             f'{path} holds unmerged linear adapters but the model has none: '
