@@ -15,9 +15,9 @@ _base_ = [
     '_base_/schedules/adamw_cosine.py',
 ]
 
-# zeroi2v_mm.models.detection registers ZeroI2VFastRCNN and the RoI
+# zeroi2v_mm.models.detectors registers ZeroI2VFastRCNN and the RoI
 # extractor (importing it needs no mmdet; building the detector does).
-custom_imports = dict(imports=['zeroi2v_mm', 'zeroi2v_mm.models.detection'],
+custom_imports = dict(imports=['zeroi2v_mm', 'zeroi2v_mm.models.detectors'],
                       allow_failed_imports=False)
 
 num_frames = 8

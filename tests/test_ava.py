@@ -18,9 +18,8 @@ import torch
 from mmengine.config import Config
 
 from mmaction.registry import DATASETS, MODELS
-from zeroi2v_mm.models.detection import (mmdet_available,
-                                         mmcv_ops_placeholders_installed,
-                                         require_mmdet)
+from zeroi2v_mm.compat import mmcv_ops_placeholders_installed
+from zeroi2v_mm.models.detectors import mmdet_available, require_mmdet
 from zeroi2v_mm.models.roi_extractors import (TorchvisionRoIAlign,
                                               ZeroI2VRoIExtractor3D,
                                               build_roi_layer,

@@ -220,7 +220,7 @@ def test_aim_drop_path_only_on_temporal_and_mlp_adapter_branches():
     block.drop_path = DropAll()  # drop every droppable branch
     x = torch.randn(2 * FRAMES, 17, TINY_ARCH['width'])
     with torch.no_grad():
-        got = peft(block, x)
+        got = block(x)  # AIMBlock.forward
         x1 = x + peft.s_adapter(block.attn(block.ln_1(x)))
         want = x1 + block.mlp(block.ln_2(x1))
     torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
@@ -229,7 +229,7 @@ def test_aim_drop_path_only_on_temporal_and_mlp_adapter_branches():
 def test_st_adapter_placement_as_released():
     """Default (the released K400 model): one adapter, before the MLP;
     the SSv2 config: before the attention and before the MLP, 384 wide."""
-    from zeroi2v_mm.models.layers.st_adapter import STAdapters
+    from zeroi2v_mm.models.peft.st_adapter import STAdapters
     default = STAdapters(16, FRAMES, (2, 2), channels=8)
     assert default.attn_adapter is None and default.mlp_adapter is not None
     block = build(METHODS['STAdapter'], stdha=None).transformer.resblocks[0]

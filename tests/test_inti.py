@@ -6,7 +6,7 @@ Tiny sizes: C=64, grid 4x4, T=8, batch 2. Tokens are (B*T, 1+h*w, C) with rows
 import pytest
 import torch
 
-from zeroi2v_mm.models.layers.inti import ConvPooling, InTI, LinearPooling
+from zeroi2v_mm.models.compressors.inti import ConvPooling, InTI, LinearPooling
 
 C, GRID, T, B = 64, (4, 4), 8, 2
 N1 = 1 + GRID[0] * GRID[1]

@@ -39,7 +39,7 @@ from mmengine.runner import load_checkpoint
 
 from helpers import REPO, load_tool, run_cli
 from mmaction.registry import MODELS
-from zeroi2v_mm.models import official_checkpoint as oc
+from zeroi2v_mm.models.utils import official_checkpoint as oc
 from zeroi2v_mm.reparam import merge_adapters
 
 pytestmark = pytest.mark.usefixtures('one_thread')

@@ -17,7 +17,7 @@ merged one. The tool prints which config fits.
 
 The STDHA head schedule and the adapter scale are not stored in the weights:
 they come from the table of released models (``RELEASED`` in
-``zeroi2v_mm/models/official_checkpoint.py``, keyed by arch, frames and
+``zeroi2v_mm/models/utils/official_checkpoint.py``, keyed by arch, frames and
 classes), or from ``--stdha`` / ``--adapter-scale``. ``--config`` also checks
 that config against the checkpoint (head order, scale, adapters, ...) and
 loads the result into it. Never overwrites OUT without ``--force``; writes
@@ -28,7 +28,7 @@ import os.path as osp
 import sys
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes)
-from zeroi2v_mm.models.official_checkpoint import (OfficialCheckpointError,
+from zeroi2v_mm.models.utils.official_checkpoint import (OfficialCheckpointError,
                                                    convert_official_checkpoint,
                                                    fitting_configs,
                                                    parse_offsets)

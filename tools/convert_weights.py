@@ -17,8 +17,8 @@ config's ``model.backbone``.
 import argparse
 import os.path as osp
 
-from zeroi2v_mm.models.weight_formats import detect_format, weights_layout
-from zeroi2v_mm.models.weights import (check_pretrained_file, read_state_dict,
+from zeroi2v_mm.models.utils.weight_formats import detect_format, weights_layout
+from zeroi2v_mm.models.utils.weights import (check_pretrained_file, read_state_dict,
                                        to_backbone_keys)
 from zeroi2v_mm.utils import atomic_save_checkpoint
 

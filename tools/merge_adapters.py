@@ -38,8 +38,8 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
 from zeroi2v_mm.compat import safe_checkpoint_loader
-from zeroi2v_mm.models.layers import MERGEABLE_PEFT
-from zeroi2v_mm.models.weights import ADAPTER_MARKERS
+from zeroi2v_mm.models.peft import MERGEABLE_PEFT, is_mergeable
+from zeroi2v_mm.models.utils.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
                                 report_path_of, save_merged)
@@ -153,7 +153,7 @@ def merge(args, out: str, report_path: str) -> int:
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     backbone = cfg.model.get('backbone', {})
     peft = (backbone.get('peft') or {}).get('type')
-    if peft is not None and peft not in MERGEABLE_PEFT:
+    if peft is not None and not is_mergeable(backbone):
         raise SystemExit(
             f'{args.config} uses model.backbone.peft={peft!r}, which does not '
             f'merge (only {", ".join(MERGEABLE_PEFT)} and the linear adapters '

@@ -11,8 +11,11 @@ Rules every fix here follows (tests/test_compat.py, tests/test_safety_*.py):
   MLU, MUSA) keep MMEngine's own code path. Safe checkpoint loading is turned
   on for this package's runs only (see :func:`use_safe_checkpoint_loader`).
 """
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
+import logging
 import os.path as osp
 import sys
 import types
@@ -21,7 +24,9 @@ from typing import Iterator
 
 import torch
 import torch.distributed as torch_dist
+import torch.nn as nn
 from mmengine.dist import utils as dist_utils
+from mmengine.logging import print_log
 from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -211,6 +216,114 @@ def fix_cpu_distributed() -> bool:
 
     init._cpu_aware = True
     MMDistributedDataParallel.__init__ = init
+    return True
+
+
+# ------------------------------------------------ mmcv.ops with mmcv-lite
+# Installed by the AVA detector when it is built (models/detectors), never
+# by importing the package.
+def mmcv_ops_available() -> bool:
+    """Whether the compiled ``mmcv.ops`` (full mmcv, not mmcv-lite) can be
+    used. Looks for the compiled extension: a placeholder ``mmcv.ops`` (see
+    :func:`install_mmcv_ops_placeholders`) does
+    not count."""
+    try:
+        if importlib.util.find_spec('mmcv._ext') is None:
+            return False
+        from mmcv.ops import RoIAlign  # noqa: F401
+    except Exception:  # ImportError, or a broken build raising anything else
+        return False
+    return True
+
+
+class MissingMMCVOp(nn.Module):
+    """Base of the placeholders for ``mmcv.ops`` names under mmcv-lite:
+    classes, so that mmdet can subclass and register them at import time;
+    creating (or, for functions, calling) one raises ImportError."""
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(
+            f'{type(self).__module__}.{type(self).__name__} needs mmcv\'s '
+            'compiled ops, which mmcv-lite does not have (zeroi2v_mm put a '
+            'placeholder there so that mmdet\'s model zoo imports). Install '
+            'full mmcv 2.1.0 to use it; the AVA detector of zeroi2v_mm '
+            'needs none of them (its RoI extractor runs on torchvision).')
+
+
+class PlaceholderOpsModule(types.ModuleType):
+    """``mmcv.ops`` (or a submodule) whose every public name is a
+    :class:`MissingMMCVOp` subclass, made on first access."""
+
+    zeroi2v_placeholder = True
+
+    def __getattr__(self, name: str):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        placeholder = type(name, (MissingMMCVOp, ), {
+            '__module__': self.__name__,
+            '__qualname__': name,
+        })
+        setattr(self, name, placeholder)
+        return placeholder
+
+
+class PlaceholderOpsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook answering ``mmcv.ops`` and ``mmcv.ops.*`` with
+    :class:`PlaceholderOpsModule` packages."""
+
+    @staticmethod
+    def handles(fullname: str) -> bool:
+        return fullname == 'mmcv.ops' or fullname.startswith('mmcv.ops.')
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not self.handles(fullname):
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        return PlaceholderOpsModule(spec.name)
+
+    def exec_module(self, module) -> None:
+        module.__path__ = []  # a package: its submodules come from here too
+
+
+def mmcv_ops_placeholders_installed() -> bool:
+    return any(isinstance(finder, PlaceholderOpsFinder)
+               for finder in sys.meta_path)
+
+
+def install_mmcv_ops_placeholders() -> bool:
+    """With mmcv-lite, make ``import mmcv.ops`` (and its submodules) give
+    placeholders instead of failing on the missing compiled extension.
+
+    Nothing changes when the compiled ops are there (full mmcv). Idempotent.
+
+    Returns:
+        bool: True if placeholders are (now) in use.
+    """
+    if mmcv_ops_available():
+        return False
+    if not mmcv_ops_placeholders_installed():
+        existing = sys.modules.get('mmcv.ops')
+        if existing is not None and not isinstance(existing,
+                                                   PlaceholderOpsModule):
+            return False  # someone else provides mmcv.ops: leave it alone
+        sys.meta_path.insert(0, PlaceholderOpsFinder())
+        print_log(
+            'mmcv-lite (no compiled mmcv.ops): zeroi2v_mm put placeholder '
+            "mmcv.ops modules in place so that mmdet's model zoo imports; "
+            'they raise if called. RoIs are pooled with torchvision '
+            '(ZeroI2VRoIExtractor3D).', logger='current', level=logging.INFO)
+    # mmcv.cnn's transformer bricks tried `from mmcv.ops import ...` before
+    # the placeholders existed and left the name undefined; mmdet imports it
+    # from there.
+    transformer = sys.modules.get('mmcv.cnn.bricks.transformer')
+    if transformer is not None and not hasattr(
+            transformer, 'MultiScaleDeformableAttention'):
+        from mmcv.ops.multi_scale_deform_attn import \
+            MultiScaleDeformableAttention
+        transformer.MultiScaleDeformableAttention = \
+            MultiScaleDeformableAttention
     return True
 
 

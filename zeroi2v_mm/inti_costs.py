@@ -22,7 +22,7 @@ from typing import Dict, Sequence, Tuple
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 
 from .models.backbones.zeroi2v_vit import ARCHS
-from .models.layers.inti import InTI
+from .models.compressors.inti import InTI
 
 
 def _norm(elements: int) -> int:

@@ -3,7 +3,7 @@
 # (and bias entries) of the 2 temporal heads in each in-projection and their
 # columns of the out-projection train: 4.7M parameters (paper: 4.6M), held as
 # zero-initialised updates next to the frozen weights
-# (zeroi2v_mm/models/layers/lora.py, HeadDeltaLinear), so only those slices
+# (zeroi2v_mm/models/peft/lora.py, HeadDeltaLinear), so only those slices
 # can change, whatever the optimiser. The updates merge exactly:
 # MergeAdaptersHook writes <work_dir>/temporal_heads_k400_merged.pth, the
 # plain CLIP ViT + STDHA, tested with configs/zeroi2v_k400_merged.py.

@@ -32,8 +32,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 
 from ..analysis import recognizer_logits, view_shape
-from ..models.layers import MERGEABLE_PEFT
-from ..models.weights import ADAPTER_MARKERS
+from ..models.peft import is_mergeable
+from ..models.utils.weights import ADAPTER_MARKERS
 from ..reparam import build_plain_model, merge_and_verify
 from ..utils.io import atomic_write
 
@@ -134,8 +134,7 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     state, _ = _read_state(checkpoint)
     backbone = cfg.model.get('backbone') or {}
-    peft = (backbone.get('peft') or {}).get('type')
-    mergeable = backbone.get('adapters') is not None or peft in MERGEABLE_PEFT
+    mergeable = is_mergeable(backbone)
     unmerged = any(marker in key for key in state for marker in ADAPTER_MARKERS)
     if mergeable and not unmerged:
         cfg = merged_config(cfg)  # a merged checkpoint: the merged model

@@ -1,4 +1,4 @@
-from . import detection  # noqa: F401  (ZeroI2VFastRCNN; mmdet only on build)
+from . import detectors  # noqa: F401  (ZeroI2VFastRCNN; mmdet only on build)
 from .backbones import ZeroI2VViT
 from .heads import ZeroI2VHead
 from .layers import AdaptedLinear, LinearAdapter, STDHAttention

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from ..models.layers import MERGEABLE_PEFT
+from ..models.peft import MERGEABLE_PEFT, is_mergeable
 from ..models.layers.linear_adapter import AdaptedLinear
 
 
@@ -45,6 +45,9 @@ def merge_adapters(model: nn.Module) -> nn.Module:
             module.adapter_cfg = None
         if getattr(module, 'peft_cfg', None) and module.peft_mergeable:
             module.peft_cfg = None  # LoRA / TemporalHeads: folded above
+        method = getattr(module, 'method', None)
+        if method is not None and method.mergeable:
+            module.method = None  # the plain model of the config
     return model
 
 
@@ -84,7 +87,7 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
     backbone['adapters'] = None
     peft = backbone.get('peft')
     if peft is not None:
-        if peft.get('type') not in MERGEABLE_PEFT:
+        if not is_mergeable(backbone):
             raise ValueError(
                 f"backbone peft type {peft.get('type')!r} does not merge "
                 f'(only {MERGEABLE_PEFT} do): its modules stay at inference, '

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from mmengine.runner.checkpoint import weights_to_cpu
 
-from ..models.layers import MERGEABLE_PEFT
+from ..models.peft import is_mergeable
 from ..utils.io import atomic_write_all, json_writer
 
 # The report fields copied into the checkpoint's ``meta['merge_report']``.
@@ -41,10 +41,9 @@ def merged_config(cfg: mmengine.Config) -> mmengine.Config:
     MergeAdaptersHook (what ``configs/*_merged.py`` do). ``cfg`` itself is
     not changed."""
     cfg = copy.deepcopy(cfg)
+    if cfg.model.backbone.get('peft') and is_mergeable(cfg.model.backbone):
+        cfg.model.backbone.peft = None  # LoRA / TemporalHeads: folded
     cfg.model.backbone.adapters = None
-    peft = cfg.model.backbone.get('peft')
-    if peft and peft.get('type') in MERGEABLE_PEFT:
-        cfg.model.backbone.peft = None
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
         if _hook_name(hook.get('type')) != 'MergeAdaptersHook'

@@ -19,7 +19,7 @@ from mmengine.hooks import Hook
 from mmaction.registry import HOOKS
 
 from ...analysis import view_shape
-from ...models.layers import MERGEABLE_PEFT
+from ...models.peft import MERGEABLE_PEFT, is_mergeable
 from ...reparam import (build_plain_model, format_report, merge_and_verify,
                         report_path_of, save_merged)
 
@@ -125,7 +125,7 @@ class MergeAdaptersHook(Hook):
     def before_train(self, runner) -> None:
         backbone = runner.cfg.model.get('backbone') or {}
         peft = (backbone.get('peft') or {}).get('type')
-        if peft is not None and peft not in MERGEABLE_PEFT:
+        if peft is not None and not is_mergeable(backbone):
             # Fail now, not after the whole training run.
             raise ValueError(
                 f'MergeAdaptersHook: model.backbone.peft={peft!r} does not '

@@ -24,8 +24,8 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from ...compat import use_safe_checkpoint_loader
-from ..weights import check_pretrained_file, read_state_dict
-from .compression import build_compressors, frames_per_block
+from ..utils.weights import check_pretrained_file, read_state_dict
+from ..compressors.build import build_compressors, frames_per_block
 
 def _to_uniformerv2_keys(state: Dict[str, Tensor], path: str
                          ) -> Dict[str, Tensor]:

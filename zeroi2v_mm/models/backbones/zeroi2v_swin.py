@@ -34,12 +34,12 @@ from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import loading_for_resume
-from ..layers.linear_adapter import AdaptedLinear
+from ..layers.linear_adapter import AdaptedLinear, adapt_linear
 from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
                             relocate_heads, shift_heads_in_time_,
                             source_frames)
-from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
-                       check_pretrained_file, read_state_dict)
+from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
+                             check_pretrained_file, read_state_dict)
 from .zeroi2v_vit import normalize_offsets
 
 
@@ -179,8 +179,8 @@ def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
     """Give every Swin block ZeroI2V's four linear adapters, in place.
 
     The one place adapters enter the Swin: each adapted ``nn.Linear`` is
-    swapped for an :class:`AdaptedLinear` holding the same weight and bias
-    Parameters: before ``attn.w_msa.qkv`` (shared by Q, K, V), after
+    swapped for :func:`adapt_linear`'s :class:`AdaptedLinear`, which holds
+    the same weight and bias Parameters: before ``attn.w_msa.qkv`` (shared by Q, K, V), after
     ``attn.w_msa.proj``, before ``ffn.layers[0][0]`` (fc1), after
     ``ffn.layers[1]`` (fc2). Patch merging and the patch embedding stay
     plain.
@@ -194,13 +194,8 @@ def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
     """
 
     def swap(parent: nn.Module, name: str, **placement) -> None:
-        linear = getattr(parent, name)
-        adapted = AdaptedLinear(linear.in_features, linear.out_features,
-                                bias=linear.bias is not None,
-                                adapter_cfg=adapter_cfg, **placement)
-        adapted.weight = linear.weight  # the same Parameters: no copy
-        adapted.bias = linear.bias
-        setattr(parent, name, adapted)
+        setattr(parent, name, adapt_linear(getattr(parent, name),
+                                           **placement, **adapter_cfg))
 
     count = 0
     for stage in swin.stages:
@@ -327,8 +322,9 @@ class ZeroI2VSwin(SwinTransformer):
                                           self.adapter_cfg.items()
                                           if k != 'num_adapters'})
         if freeze_pretrained:
-            for name, param in self.named_parameters():
-                param.requires_grad_(self.trainable_name(name))
+            self.requires_grad_(False)
+            for param in self.trainable_parameters():
+                param.requires_grad_(True)
 
     # ------------------------------------------------------------------ build
     def _use_stdha_window_attention(self) -> None:
@@ -385,11 +381,16 @@ class ZeroI2VSwin(SwinTransformer):
                              '[0, 1)')
         return cfg
 
-    def trainable_name(self, name: str) -> bool:
-        """Whether parameter ``name`` trains when the image model is
-        frozen: adapters, temporal embedding, output norm."""
-        return ('input_adapters.' in name or 'output_adapter.' in name or
-                name.startswith(('temporal_embedding', self.out_norm + '.')))
+    def trainable_parameters(self):
+        """The parameters that train when the image model is frozen, read
+        from the modules: the adapters', the temporal embedding and the
+        output norm."""
+        for module in self.modules():
+            if isinstance(module, AdaptedLinear):
+                yield from module.update_parameters()
+        if self.temporal_embedding is not None:
+            yield self.temporal_embedding
+        yield from getattr(self, self.out_norm).parameters()
 
     # ---------------------------------------------------------------- weights
     def init_weights(self) -> None:

@@ -6,131 +6,21 @@ adapters that fold into the frozen linears after training, and optional
 temporal compression layers (InTI and its baselines) between blocks.
 """
 import ast
-import os.path as osp
-from collections import OrderedDict
 from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
-from torchvision.ops import StochasticDepth
 
 from mmaction.registry import MODELS
 
-from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
-                                 loading_for_resume)
-from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
-from ..layers.linear_adapter import AdaptedLinear
-from ..layers.stdha import STDHAttention, parse_head_offsets
-from ..weight_formats import check_layout
-from ..weights import (check_checkpoint_adapters, check_checkpoint_fits,
-                       check_pretrained_file, load_backbone_state_dict)
-from .compression import build_compressors, frames_per_block
-
-ARCHS: Dict[str, dict] = {
-    'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
-                     image_size=224),
-    'ViT-B/16': dict(width=768, layers=12, heads=12, patch_size=16,
-                     image_size=224),
-    'ViT-L/14': dict(width=1024, layers=24, heads=16, patch_size=14,
-                     image_size=224),
-}
-
-# Where the linear adapters sit in a block (ZeroI2V reference placement):
-# before the qkv in-projection (shared by Q, K, V, or one each), after the
-# attention out-projection, before MLP fc1 and after MLP fc2. 3 = the
-# reference's num_tadapter=1: the same without the adapter after MLP fc2.
-QKV_ADAPTERS = {3: 'qkv_shared', 4: 'qkv_shared', 6: 'qkv_separate'}
-
-
-class QuickGELU(nn.Module):
-    """``x * sigmoid(1.702 x)``: the activation OpenAI's CLIP was trained with."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.sigmoid(1.702 * x)
-
-
-ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
-
-# The layouts of the image ViTs people have weights for. 'clip' (OpenAI /
-# open_clip): LayerNorm ``ln_pre`` after the embeddings, no patch-embedding
-# bias, eps 1e-5, QuickGELU for OpenAI's weights. 'timm' and 'mmpretrain'
-# (timm's VisionTransformer, mmpretrain's VisionTransformer with its default
-# pre_norm=False): no pre-norm, a patch-embedding bias, eps 1e-6, GELU; their
-# final norm (timm ``norm``, mmpretrain ``ln1``) is ``ln_post``. The two share
-# the layout; the name says where the weights come from
-# (zeroi2v_mm/models/weight_formats.py converts either).
-STYLES: Dict[str, dict] = {
-    'clip': dict(ln_pre=True, patch_bias=False, eps=1e-5, act='quick_gelu'),
-    'timm': dict(ln_pre=False, patch_bias=True, eps=1e-6, act='gelu'),
-    'mmpretrain': dict(ln_pre=False, patch_bias=True, eps=1e-6, act='gelu'),
-}
-
-
-class LayerScale(nn.Module):
-    """Per-channel scale of a residual branch (CaiT / DINOv2 LayerScale).
-
-    Shapes: ``(..., C) -> (..., C)``.
-    """
-
-    def __init__(self, width: int, init_value: float):
-        super().__init__()
-        self.gamma = nn.Parameter(torch.full((width, ), float(init_value)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.gamma
-
-
-class ResidualAttentionBlock(nn.Module):
-    """A CLIP transformer block over frames; names follow open_clip.
-
-    Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
-    """
-
-    def __init__(self, width: int, heads: int, num_frames: int,
-                 stdha_offsets: Optional[dict], adapter_cfg: Optional[dict],
-                 num_adapters: int, act: str, drop_path: float,
-                 eps: float = 1e-5, layer_scale: Optional[float] = None):
-        super().__init__()
-        adapted = adapter_cfg is not None
-        self.ln_1 = nn.LayerNorm(width, eps=eps)
-        self.attn = STDHAttention(
-            width, heads, num_frames, offsets=stdha_offsets,
-            adapters=QKV_ADAPTERS[num_adapters] if adapted else None,
-            adapt_out=adapted, adapter_cfg=adapter_cfg)
-        self.ln_2 = nn.LayerNorm(width, eps=eps)
-        self.mlp = nn.Sequential(OrderedDict([
-            ('c_fc', AdaptedLinear(width, width * 4,
-                                   input_adapters=int(adapted),
-                                   adapter_cfg=adapter_cfg)),
-            ('gelu', ACTIVATIONS[act]()),
-            ('c_proj', AdaptedLinear(width * 4, width,
-                                     output_adapter=adapted and
-                                     num_adapters != 3,
-                                     adapter_cfg=adapter_cfg)),
-        ]))
-        # LayerScale after each residual branch (timm ``ls1`` / ``ls2``,
-        # mmpretrain ``gamma1`` / ``gamma2``); Identity without it. It sits
-        # after the adapters' output side, which therefore still folds into
-        # the linear before it.
-        self.ls_1 = (LayerScale(width, layer_scale) if layer_scale is not None
-                     else nn.Identity())
-        self.ls_2 = (LayerScale(width, layer_scale) if layer_scale is not None
-                     else nn.Identity())
-        self.drop_path = (StochasticDepth(drop_path, mode='row')
-                          if drop_path > 0 else nn.Identity())
-        # A baseline method's block-level modules (AIM, ST-Adapter, GELU
-        # adapters; ZeroI2VViT(peft=...)): its forward(block, x) replaces ours.
-        self.peft: Optional[nn.Module] = None
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.peft is not None:
-            return self.peft(self, x)
-        x = x + self.drop_path(self.ls_1(self.attn(self.ln_1(x))))
-        return x + self.drop_path(self.ls_2(self.mlp(self.ln_2(x))))
+from ..compressors.build import build_compressors, frames_per_block
+from ..layers.stdha import parse_head_offsets
+from ..peft import (PEFT_METHODS, AdapterBlock, LinearAdapters, PEFTMethod,
+                    build_method)
+# ARCHS, ACTIVATIONS, QuickGELU, STYLES: importable from here as before.
+from .image_vit import (ACTIVATIONS, ARCHS, STYLES, QuickGELU,  # noqa: F401
+                        ResidualAttentionBlock, ZeroI2VImageViT)
 
 
 def normalize_offsets(offsets) -> Dict[int, int]:
@@ -174,30 +64,21 @@ def normalize_offsets(offsets) -> Dict[int, int]:
     return dict(offsets)
 
 
-def _record_activation(module, state_dict, prefix, local_metadata):
-    """State-dict hook: store the activation with the weights, so that a
-    checkpoint loaded into a model with another activation is refused."""
-    local_metadata['act'] = module.act
-
-
 @MODELS.register_module()
-class ZeroI2VViT(BaseModule):
+class ZeroI2VViT(ZeroI2VImageViT):
     """Image ViT over video with STDHA, linear adapters and frame compression.
+
+    The image ViT (:class:`ZeroI2VImageViT`: patch and positional
+    embeddings, blocks, ``ln_post``) run on every frame, plus the temporal
+    embedding, STDHA in every block, an adaptation method
+    (:mod:`zeroi2v_mm.models.peft`) and frame compression between blocks.
 
     Args:
         arch (str | dict): ``'ViT-B/16'``, ``'ViT-L/14'``, ``'ViT-B/32'`` or
             ``dict(width=, layers=, heads=, patch_size=, image_size=)``.
         num_frames (int): Frames T of every input clip.
-        pretrained (str, optional): Local weights file: an OpenAI CLIP JIT
-            archive, an open_clip checkpoint or state dict (whole CLIP or its
-            visual tower), a timm ViT state dict, an mmpretrain
-            VisionTransformer checkpoint, or an MMEngine checkpoint of this
-            backbone (the format is read off the keys; weights of another
-            ``style`` or LayerScale setting are refused, naming the file).
-            Loaded by :meth:`init_weights`, which MMEngine's runner calls when
-            training starts; a missing file is an error there, naming the
-            path. Building the model (to load a full checkpoint for testing,
-            inference, FLOP counts or export) does not need it.
+        pretrained (str, optional): Image (or video) weights to start from,
+            read when training starts; see :class:`ZeroI2VImageViT`.
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
         stdha (dict, optional): ``dict(offsets={-1: 1, 1: 1})``: dt -> number
             of heads reading keys/values from frame t + dt, assigned from
@@ -220,19 +101,13 @@ class ZeroI2VViT(BaseModule):
             blocks from 1: 5 means between the 5th and the 6th block. Each
             layer halves the frame count.
         act (str, optional): ``'quick_gelu'`` (OpenAI CLIP weights) or
-            ``'gelu'``; None = the style's (``'quick_gelu'`` for ``'clip'``,
-            ``'gelu'`` for timm / mmpretrain). Saved with the weights
-            (state-dict metadata); loading a checkpoint trained with the
-            other activation is refused.
-        style (str): Layout of the image ViT, as its weights were trained:
-            ``'clip'`` (``ln_pre`` after the embeddings, no patch-embedding
-            bias, LayerNorm eps 1e-5), ``'timm'`` or ``'mmpretrain'`` (no
-            pre-norm, patch-embedding bias, eps 1e-6, the final norm as
-            ``ln_post``). See :data:`STYLES`.
-        layer_scale (float, optional): LayerScale on both residual branches
-            of every block (DINOv2-style weights, timm ``init_values``,
-            mmpretrain ``layer_scale_init_value``), initialised to this
-            value; pretrained weights bring their own. None = none.
+            ``'gelu'``; None = the style's. Saved with the weights (state-dict
+            metadata); loading a checkpoint trained with the other activation
+            is refused.
+        style (str): ``'clip'``, ``'timm'`` or ``'mmpretrain'``: the layout
+            of the image ViT (see :class:`ZeroI2VImageViT`).
+        layer_scale (float, optional): LayerScale initial value
+            (DINOv2-style weights); None = none.
         peft (dict, optional): a comparison method of ZeroI2V Tables 3 / 4
             instead of the linear adapters (needs ``adapters=None``):
             ``dict(type='AIM', ratio=0.25, scale=0.5, num_tadapter=2)``,
@@ -242,8 +117,9 @@ class ZeroI2VViT(BaseModule):
             ``dict(type='LoRA', rank=, alpha=, dropout=, targets=)`` or
             ``dict(type='TemporalHeads')`` (only the STDHA temporal heads'
             Q/K/V/out slices train). LoRA and TemporalHeads merge like the
-            adapters; the others stay at inference. See
-            ``zeroi2v_mm/models/layers/{aim,st_adapter,gelu_adapter,lora}.py``.
+            adapters; the others stay at inference. Any method registered in
+            ``zeroi2v_mm.models.peft.PEFT_METHODS`` (one file each under
+            ``zeroi2v_mm/models/peft/``; docs/adding_a_method.md).
         freeze_pretrained (bool): Freeze everything but the adapters (or the
             ``peft`` method's parameters), the temporal embedding, ln_post and
             compression layers.
@@ -274,126 +150,83 @@ class ZeroI2VViT(BaseModule):
                  with_cp: bool = False,
                  temporal_embedding: bool = True,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        # A run that builds this model (mim test / mim train with our
-        # configs, init_recognizer) reads MMEngine checkpoints safely; a
-        # process that only imports the package keeps MMEngine's loader.
-        use_safe_checkpoint_loader()
-        self.arch = self._arch_settings(arch)
-        if style not in STYLES:
-            raise ValueError(f'style={style!r}: choose from {list(STYLES)}')
-        self.style = style
-        style_cfg = STYLES[style]
-        act = style_cfg['act'] if act is None else act
-        if layer_scale is not None and (isinstance(layer_scale, bool) or
-                                        not isinstance(layer_scale,
-                                                       (int, float))):
-            raise ValueError(f'layer_scale={layer_scale!r} must be a number '
-                             '(the LayerScale initial value) or None')
-        self.layer_scale = layer_scale
-        if act not in ACTIVATIONS:
-            raise ValueError(f'act={act!r}: choose from {list(ACTIVATIONS)}')
-        if output not in ('cls', 'feature_map'):
-            raise ValueError(f"output={output!r}: choose 'cls' or "
-                             "'feature_map'")
-        if not isinstance(num_frames, int) or num_frames < 1:
-            raise ValueError(f'num_frames={num_frames!r} must be a positive '
-                             'integer')
-        width, layers, heads = (self.arch['width'], self.arch['layers'],
-                                self.arch['heads'])
-        patch_size, image_size = self.arch['patch_size'], self.arch['image_size']
-        if image_size % patch_size:
-            raise ValueError(f'image_size={image_size} is not a multiple of '
-                             f'patch_size={patch_size}')
+        # Read by the build hooks below, which the image ViT's __init__
+        # calls; plain attributes can be set before nn.Module's __init__.
         self.num_frames = num_frames
-        # Read (and required) only when training starts from it
-        # (init_weights); a model built to load a full checkpoint (test,
-        # inference, FLOPs, export) does not need the file.
-        self.pretrained = osp.expanduser(str(pretrained)) if pretrained \
-            else None
-        self.output = output
-        self.act = act
-        # Recorded with the weights (state_dict metadata), checked on load.
-        self._register_state_dict_hook(_record_activation)
-        self.with_cp = with_cp
+        self._settings = dict(stdha=stdha, adapters=adapters, peft=peft,
+                              compress=compress,
+                              temporal_embedding=temporal_embedding)
+        super().__init__(arch=arch, pretrained=pretrained,
+                         drop_path_rate=drop_path_rate, act=act,
+                         output=output, with_cp=with_cp, style=style,
+                         layer_scale=layer_scale, init_cfg=init_cfg)
+        del self._settings
         self.freeze_pretrained = freeze_pretrained
-        self.embed_dims = width
-        self.patch_size = patch_size
-        self.grid_size = (image_size // patch_size, image_size // patch_size)
-        self.stdha_cfg = self._check_stdha(stdha)
-        self.adapter_cfg = self._check_adapters(adapters)
-        self.peft_cfg = self._check_peft(peft, adapters)
-
-        self.compress_cfg = dict(compress) if compress else None
-        self.frames_per_block = frames_per_block(num_frames, layers,
-                                                 self.compress_cfg)
-        stdha_offsets = self.stdha_cfg['offsets'] if self.stdha_cfg else None
-        for block, frames in enumerate(self.frames_per_block):
-            try:
-                parse_head_offsets(stdha_offsets, heads, frames)
-            except ValueError as error:
-                raise ValueError(f'stdha in block {block} ({frames} frames): '
-                                 f'{error}') from None
-
-        eps = style_cfg['eps']
-        self.conv1 = nn.Conv2d(3, width, patch_size, patch_size,
-                               bias=style_cfg['patch_bias'])
-        scale = width**-0.5
-        self.class_embedding = nn.Parameter(scale * torch.randn(width))
-        self.positional_embedding = nn.Parameter(
-            scale * torch.randn(self.grid_size[0] * self.grid_size[1] + 1,
-                                width))
-        # Added to every token of frame t (CLS included) after the positional
-        # embedding; zeros keep the image model's function at the start.
-        self.temporal_embedding = (nn.Parameter(
-            torch.zeros(num_frames, width)) if temporal_embedding else None)
-        # timm / mmpretrain ViTs have no pre-norm: Identity keeps the
-        # forward shared and puts no ln_pre.* keys in the state dict.
-        self.ln_pre = (nn.LayerNorm(width, eps=eps) if style_cfg['ln_pre']
-                       else nn.Identity())
-        adapter_kwargs = None
-        num_adapters = 4
-        if self.adapter_cfg is not None:
-            adapter_kwargs = {k: v for k, v in self.adapter_cfg.items()
-                              if k != 'num_adapters'}
-            num_adapters = self.adapter_cfg['num_adapters']
-        drop_rates = torch.linspace(0, drop_path_rate, layers).tolist()
-        self.transformer = nn.Module()
-        self.transformer.resblocks = nn.ModuleList(
-            ResidualAttentionBlock(width, heads, self.frames_per_block[i],
-                                   stdha_offsets, adapter_kwargs, num_adapters,
-                                   act, drop_rates[i], eps, layer_scale)
-            for i in range(layers))
-        if self.peft_cfg is not None:
-            self._attach_peft()
-            if layer_scale is not None and any(
-                    block.peft is not None
-                    for block in self.transformer.resblocks):
-                raise ValueError(
-                    f"peft type {self.peft_cfg['type']!r} runs its own "
-                    'block forward, which has no LayerScale: use it with '
-                    'layer_scale=None (LoRA and TemporalHeads work with '
-                    'LayerScale)')
-        self.compressors = build_compressors(
-            self.compress_cfg, width, self.frames_per_block, self.grid_size)
-        self.ln_post = nn.LayerNorm(width, eps=eps)
-        self._init_random_weights()
         if freeze_pretrained:
             self._freeze_pretrained()
 
     # ------------------------------------------------------------------ build
-    @staticmethod
-    def _arch_settings(arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in ARCHS:
-                raise ValueError(f'unknown arch {arch!r}; choose from '
-                                 f'{list(ARCHS)} or give a dict')
-            return dict(ARCHS[arch])
-        required = ('width', 'layers', 'heads', 'patch_size', 'image_size')
-        missing = [key for key in required if key not in arch]
-        if missing:
-            raise ValueError(f'arch dict is missing {missing}')
-        return {key: int(arch[key]) for key in required}
+    def _check_settings(self) -> None:
+        num_frames, settings = self.num_frames, self._settings
+        if not isinstance(num_frames, int) or num_frames < 1:
+            raise ValueError(f'num_frames={num_frames!r} must be a positive '
+                             'integer')
+        self.stdha_cfg = self._check_stdha(settings['stdha'])
+        self.adapter_cfg = self._check_adapters(settings['adapters'])
+        self.peft_cfg = self._check_peft(settings['peft'],
+                                         settings['adapters'])
+        # The adaptation method: the linear adapters (adapters=...) are one
+        # more registered method, like the baselines (peft=...).
+        self.method: Optional[PEFTMethod] = (
+            LinearAdapters(**self.adapter_cfg) if self.adapter_cfg else
+            build_method(self.peft_cfg))
+        self.compress_cfg = dict(settings['compress']) \
+            if settings['compress'] else None
+        layers, heads = self.arch['layers'], self.arch['heads']
+        self.frames_per_block = frames_per_block(num_frames, layers,
+                                                 self.compress_cfg)
+        for block, frames in enumerate(self.frames_per_block):
+            try:
+                parse_head_offsets(self.stdha_offsets, heads, frames)
+            except ValueError as error:
+                raise ValueError(f'stdha in block {block} ({frames} frames): '
+                                 f'{error}') from None
+
+    @property
+    def stdha_offsets(self) -> Optional[Dict[int, int]]:
+        return self.stdha_cfg['offsets'] if self.stdha_cfg else None
+
+    def _build_input_embeddings(self) -> None:
+        # Added to every token of frame t (CLS included) after the positional
+        # embedding; zeros keep the image model's function at the start.
+        self.temporal_embedding = (nn.Parameter(
+            torch.zeros(self.num_frames, self.embed_dims))
+            if self._settings['temporal_embedding'] else None)
+
+    def _build_block(self, index: int, drop_path: float) -> nn.Module:
+        return ResidualAttentionBlock(
+            self.arch['width'], self.arch['heads'],
+            self.frames_per_block[index], self.stdha_offsets, self.act,
+            drop_path,
+            wrap_linear=self.method.wrap_linear if self.method else None,
+            eps=self.norm_eps, layer_scale=self.layer_scale)
+
+    def _build_after_blocks(self) -> None:
+        blocks = self.transformer.resblocks
+        if self.method is not None:
+            for index, frames in enumerate(self.frames_per_block):
+                blocks[index] = self.method.adapt_block(
+                    blocks[index], self.embed_dims, frames, self.grid_size)
+                if self.layer_scale is not None and isinstance(
+                        blocks[index], AdapterBlock):
+                    raise ValueError(
+                        f"peft type {self.peft_cfg['type']!r} runs its own "
+                        'block forward, which has no LayerScale: use it with '
+                        'layer_scale=None (LoRA and TemporalHeads work with '
+                        'LayerScale)')
+        self.compressors = build_compressors(
+            self.compress_cfg, self.embed_dims, self.frames_per_block,
+            self.grid_size)
 
     @staticmethod
     def _check_stdha(stdha: Optional[dict]) -> Optional[dict]:
@@ -415,16 +248,7 @@ class ZeroI2VViT(BaseModule):
             raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
                              f'expected {sorted(cfg)}')
         cfg.update(adapters)
-        for key in ('ratio', 'scale', 'dropout'):
-            value = cfg[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f'adapters {key}={value!r} must be a number')
-        if not 0 <= cfg['dropout'] < 1:
-            raise ValueError(f"adapters dropout={cfg['dropout']!r} must be in "
-                             '[0, 1)')
-        if cfg['num_adapters'] not in QKV_ADAPTERS:
-            raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}: "
-                             f'choose from {sorted(QKV_ADAPTERS)}')
+        LinearAdapters(**cfg)  # checks the values
         return cfg
 
     @staticmethod
@@ -434,112 +258,46 @@ class ZeroI2VViT(BaseModule):
             return None
         if not isinstance(peft, dict) or peft.get('type') not in PEFT_METHODS:
             raise ValueError(f'peft={peft!r}: expected dict(type=...) with '
-                             f'type in {sorted(PEFT_METHODS)}')
+                             f'type in {sorted(PEFT_METHODS.module_dict)}')
         if adapters is not None:
             raise ValueError(f"peft type {peft['type']!r} replaces the linear "
                              'adapters: set adapters=None')
         return dict(peft)
 
-    def _attach_peft(self) -> None:
-        """Give every block the ``peft`` method (layers/__init__.py)."""
-        cfg = dict(self.peft_cfg)
-        attach = PEFT_METHODS[cfg.pop('type')]
-        for block, frames in zip(self.transformer.resblocks,
-                                 self.frames_per_block):
-            module = attach(block, self.embed_dims, frames, self.grid_size,
-                            **cfg)
-            if module is not None:
-                block.peft = module
-
     @property
     def peft_mergeable(self) -> bool:
         """Whether ``peft`` (if any) folds into the linears when merging."""
-        return self.peft_cfg is None or self.peft_cfg['type'] in MERGEABLE_PEFT
+        return self.peft_cfg is None or bool(
+            PEFT_METHODS.get(self.peft_cfg['type']).mergeable)
 
     @property
     def out_frames(self) -> int:
         """Frames in the output (T halved once per compression layer)."""
         return self.frames_per_block[-1]
 
-    def _init_random_weights(self) -> None:
-        """CLIP's initialisation, used where no pretrained weights are given."""
-        width, layers = self.arch['width'], self.arch['layers']
-        proj_std = width**-0.5 * (2 * layers)**-0.5
-        for block in self.transformer.resblocks:
-            nn.init.normal_(block.attn.in_proj.weight, std=width**-0.5)
-            nn.init.zeros_(block.attn.in_proj.bias)
-            nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
-            nn.init.zeros_(block.attn.out_proj.bias)
-            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * width)**-0.5)
-            nn.init.zeros_(block.mlp.c_fc.bias)
-            nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
-            nn.init.zeros_(block.mlp.c_proj.bias)
-        if self.conv1.bias is not None:
-            nn.init.zeros_(self.conv1.bias)
-
-    def trainable_name(self, name: str) -> bool:
-        """Whether parameter ``name`` trains when the image model is frozen."""
-        return ('adapters' in name or 'output_adapter' in name or
-                any(marker in name for marker in PEFT_PARAM_MARKERS) or
-                name.startswith(('temporal_embedding', 'ln_post.',
-                                 'compressors.')))
+    def trainable_parameters(self):
+        """The parameters that train when the image model is frozen: the
+        method's (read from its modules), the temporal embedding, ln_post and
+        the compression layers."""
+        if self.method is not None:
+            for block in self.transformer.resblocks:
+                yield from self.method.trainable_parameters(block)
+        if self.temporal_embedding is not None:
+            yield self.temporal_embedding
+        yield from self.ln_post.parameters()
+        yield from self.compressors.parameters()
 
     def _freeze_pretrained(self) -> None:
-        for name, param in self.named_parameters():
-            param.requires_grad_(self.trainable_name(name))
+        self.requires_grad_(False)
+        for param in self.trainable_parameters():
+            param.requires_grad_(True)
 
-    def init_weights(self) -> None:
-        """Load ``pretrained`` (if any) and run ``init_cfg``.
-
-        Raises:
-            FileNotFoundError: ``pretrained`` is given but absent (before
-                anything else is initialised).
-        """
-        if self.pretrained:
-            check_pretrained_file(self.pretrained)
-        super().init_weights()
+    def _after_init_cfg(self) -> None:
         # A parent's init_cfg (TruncNormal on every Linear, ...) also reaches
         # the compression layers: give them back their start (a fresh layer
         # averages each pair).
         for layer in self.compressors.values():
             layer.reset_parameters()
-        if self.pretrained:
-            load_backbone_state_dict(self, self.pretrained)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Refuse a checkpoint that does not fit this model, then load as
-        usual. Runs under torch's and MMEngine's loaders alike (MMEngine's,
-        used by ``load_from``, ``--resume``, ``mim test`` and
-        ``init_recognizer``, only warns about mismatches otherwise).
-
-        * adapters that do not match (an unmerged checkpoint into
-          ``adapters=None``, a merged recognizer checkpoint into a model with
-          adapters; see :func:`check_checkpoint_adapters`);
-        * any tensor whose shape differs from the model's (width, adapter
-          ratio, frames, patch size), always;
-        * when a whole model is loaded (``prefix`` not empty) into a backbone
-          that was not initialised for training (testing, inference, merge),
-          or by ``Runner.resume``: any backbone key missing from the
-          checkpoint.
-        See :func:`check_checkpoint_fits`.
-        """
-        check_checkpoint_adapters(state_dict, prefix, self)
-        # another style / LayerScale setting (e.g. a style='timm' run's
-        # checkpoint tested with a style='clip' config)
-        check_layout({k[len(prefix):]: v for k, v in state_dict.items()
-                      if k.startswith(prefix)}, self,
-                     last_read_checkpoint() or 'checkpoint')
-        trained_act = (args[0] or {}).get('act') if args else None
-        if trained_act is not None and trained_act != self.act:
-            raise CheckpointMismatchError(
-                f'checkpoint was trained with act={trained_act!r} (recorded '
-                f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
-                f' but this model has act={self.act!r}: the features would '
-                f'differ. Set model.backbone.act={trained_act!r}')
-        check_checkpoint_fits(
-            state_dict, prefix, self, require_all=bool(prefix) and (
-                not self.is_init or loading_for_resume()))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:
@@ -553,16 +311,9 @@ class ZeroI2VViT(BaseModule):
                 f'input has {frames} frames but the backbone was built with '
                 f'num_frames={self.num_frames}; make the pipeline clip_len '
                 'match model.backbone.num_frames')
-        grid = (height // self.patch_size, width // self.patch_size)
-        if grid != self.grid_size:
-            raise ValueError(
-                f'input frames of {height}x{width} give a {grid} patch grid, '
-                f'the backbone was built for {self.grid_size} '
-                f"(image_size={self.arch['image_size']})")
+        self._check_grid(height, width)
         x = x.transpose(1, 2).flatten(0, 1)  # (N*T, 3, H, W), time-major rows
-        x = self.conv1(x).flatten(2).transpose(1, 2)  # (N*T, h*w, C)
-        cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
+        x = self.embed_patches(x)  # (N*T, 1 + h*w, C)
         if self.temporal_embedding is not None:
             x = x + self.temporal_embedding.to(x.dtype).repeat(batch,
                                                               1)[:, None]
@@ -572,10 +323,7 @@ class ZeroI2VViT(BaseModule):
                 index) in self.compressors else None
             if compressor is not None:
                 x = compressor(x, self.frames_per_block[index - 1])
-            if self.with_cp and x.requires_grad:
-                x = checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
+            x = self.run_block(block, x)
         out_frames = self.out_frames
         if self.output == 'cls':
             x = self.ln_post(x[:, 0])  # (N*T', C)

@@ -83,7 +83,9 @@ class AdaptedLinear(nn.Linear):
 
     Its own ``weight`` and ``bias`` keep the names of the plain layer, so the
     state dict of a merged model has exactly the keys of the model built
-    without adapters.
+    without adapters. Made around an existing frozen layer by
+    :func:`adapt_linear` (sharing its ``weight`` and ``bias``), which is how
+    the backbones use it; a model without adapters has plain ``nn.Linear``s.
 
     Args:
         in_features, out_features (int): As ``nn.Linear``.
@@ -101,15 +103,43 @@ class AdaptedLinear(nn.Linear):
                  input_adapters: int = 0, output_adapter: bool = False,
                  adapter_cfg: Optional[dict] = None):
         super().__init__(in_features, out_features, bias=bias)
-        adapter_cfg = adapter_cfg or {}
-        if input_adapters and out_features % input_adapters:
-            raise ValueError(f'out_features={out_features} cannot be split '
-                             f'into input_adapters={input_adapters} chunks')
+        self._add_adapters(input_adapters, output_adapter, adapter_cfg or {})
+
+    def _add_adapters(self, input_adapters: int, output_adapter: bool,
+                      adapter_cfg: dict) -> None:
+        if input_adapters and self.out_features % input_adapters:
+            raise ValueError(f'out_features={self.out_features} cannot be '
+                             f'split into input_adapters={input_adapters} '
+                             'chunks')
         self.input_adapters = nn.ModuleList(
-            LinearAdapter(in_features, **adapter_cfg)
+            LinearAdapter(self.in_features, **adapter_cfg)
             for _ in range(input_adapters))
-        self.output_adapter = (LinearAdapter(out_features, **adapter_cfg)
+        self.output_adapter = (LinearAdapter(self.out_features, **adapter_cfg)
                                if output_adapter else None)
+
+    @classmethod
+    def wrap(cls, linear: nn.Linear, input_adapters: int = 0,
+             output_adapter: bool = False, **adapter_cfg) -> 'AdaptedLinear':
+        """An ``AdaptedLinear`` around ``linear``: it shares ``linear``'s
+        ``weight`` and ``bias`` Parameters and adds fresh adapters (on
+        ``linear``'s device). The layer's own throwaway weights are made on
+        the meta device: no memory, no random numbers drawn, so a seeded
+        model draws the same numbers as one built with adapters directly."""
+        with torch.device('meta'):
+            new = cls(linear.in_features, linear.out_features,
+                      bias=linear.bias is not None)
+        new.weight = linear.weight
+        new.bias = linear.bias
+        new._add_adapters(input_adapters, output_adapter, adapter_cfg)
+        return new.to(linear.weight.device)
+
+    def update_parameters(self):
+        """The parameters that train (the adapters'), not the frozen
+        ``weight`` / ``bias``."""
+        for adapter in self.input_adapters:
+            yield from adapter.parameters()
+        if self.output_adapter is not None:
+            yield from self.output_adapter.parameters()
 
     @property
     def has_adapters(self) -> bool:
@@ -168,3 +198,26 @@ class AdaptedLinear(nn.Linear):
         if has_bias:
             linear.bias.requires_grad_(self.weight.requires_grad)
         return linear
+
+
+def adapt_linear(linear: nn.Linear, input_adapters: int = 0,
+                 output_adapter: bool = False, **adapter_cfg) -> nn.Module:
+    """Linear adapters around any frozen ``nn.Linear`` (of any backbone).
+
+    Args:
+        linear: the layer to adapt; its ``weight`` and ``bias`` keep their
+            names in the returned module (checkpoints and pretrained weights
+            load by the same keys).
+        input_adapters: adapters before it (see :class:`AdaptedLinear`).
+        output_adapter: an adapter after it.
+        **adapter_cfg: ``ratio``, ``scale``, ``dropout``.
+
+    Returns:
+        ``linear`` itself when no adapter is asked for, else an
+        :class:`AdaptedLinear` sharing its parameters, which folds back into
+        one ``nn.Linear`` (:meth:`AdaptedLinear.folded`).
+    """
+    if not input_adapters and not output_adapter:
+        return linear
+    return AdaptedLinear.wrap(linear, input_adapters, output_adapter,
+                              **adapter_cfg)

@@ -6,14 +6,14 @@ are contiguous channel blocks of q/k/v after the in-projection, so moving a
 head means moving a block of channels of k and v along time. No parameters and
 no FLOPs are added: the image model's attention weights are used unchanged.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .linear_adapter import AdaptedLinear
+from .linear_adapter import adapt_linear
 
 
 def is_tracing_or_exporting() -> bool:
@@ -197,6 +197,10 @@ class STDHAttention(nn.Module):
         adapt_out (bool): an adapter after the out-projection.
         adapter_cfg (dict): ratio / scale / dropout of the adapters.
         attn_drop (float): attention dropout (training only).
+        wrap_linear (callable, optional): ``wrap_linear(linear, role)``
+            applied to each projection as it is made (role
+            ``'attn.in_proj'`` / ``'attn.out_proj'``), e.g. a method's
+            :meth:`~zeroi2v_mm.models.peft.PEFTMethod.wrap_linear`.
 
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
     """
@@ -204,7 +208,9 @@ class STDHAttention(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, num_frames: int,
                  offsets: Optional[Dict[int, int]] = None,
                  adapters: Optional[str] = None, adapt_out: bool = False,
-                 adapter_cfg: Optional[dict] = None, attn_drop: float = 0.0):
+                 adapter_cfg: Optional[dict] = None, attn_drop: float = 0.0,
+                 wrap_linear: Optional[Callable[[nn.Linear, str],
+                                                nn.Module]] = None):
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
@@ -229,12 +235,16 @@ class STDHAttention(nn.Module):
         # True: the export formulation (gathers) in eager mode too; it is
         # chosen by itself under tracing, torch.export and torch.compile.
         self.gather_relocation = False
-        self.in_proj = AdaptedLinear(
-            embed_dims, 3 * embed_dims, input_adapters=input_adapters[adapters],
-            adapter_cfg=adapter_cfg)
-        self.out_proj = AdaptedLinear(
-            embed_dims, embed_dims, output_adapter=adapt_out,
-            adapter_cfg=adapter_cfg)
+        adapter_cfg = adapter_cfg or {}
+        wrap_linear = wrap_linear or (lambda linear, role: linear)
+        # Each projection is made, then wrapped, before the next is made.
+        in_proj = adapt_linear(nn.Linear(embed_dims, 3 * embed_dims),
+                               input_adapters=input_adapters[adapters],
+                               **adapter_cfg)
+        self.in_proj = wrap_linear(in_proj, 'attn.in_proj')
+        out_proj = adapt_linear(nn.Linear(embed_dims, embed_dims),
+                                output_adapter=adapt_out, **adapter_cfg)
+        self.out_proj = wrap_linear(out_proj, 'attn.out_proj')
 
     def forward(self, x: Tensor) -> Tensor:
         rows, length, _ = x.shape

@@ -19,7 +19,6 @@ the same sampling points and weights (both are Detectron2's kernel; mmcv's own
 - ``pool_mode='avg'``: mean of the bilinear samples of a bin (0 for an empty
   grid); ``'max'``: their maximum (mmcv's -10000 for an empty grid).
 """
-import importlib.util
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -33,24 +32,12 @@ from mmaction.models.roi_heads.roi_extractors.single_straight3d import \
     SingleRoIExtractor3D
 from mmaction.registry import MODELS
 
+from ...compat import mmcv_ops_available
+
 # What mmcv's max-pooled RoIAlign outputs for a bin without samples.
 MMCV_EMPTY_MAX = -10000.0
 
 BACKENDS = ('auto', 'mmcv', 'torchvision')
-
-
-def mmcv_ops_available() -> bool:
-    """Whether the compiled ``mmcv.ops`` (full mmcv, not mmcv-lite) can be
-    used. Looks for the compiled extension: a placeholder ``mmcv.ops`` (see
-    :func:`zeroi2v_mm.models.detection.install_mmcv_ops_placeholders`) does
-    not count."""
-    try:
-        if importlib.util.find_spec('mmcv._ext') is None:
-            return False
-        from mmcv.ops import RoIAlign  # noqa: F401
-    except Exception:  # ImportError, or a broken build raising anything else
-        return False
-    return True
 
 
 class TorchvisionRoIAlign(nn.Module):

@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .base import PEFT_METHODS, AdapterBlock, PEFTMethod
+
 
 class STAdapter(nn.Module):
     """One spatio-temporal adapter on the patch tokens.
@@ -82,10 +84,8 @@ class STAdapter(nn.Module):
 
 
 class STAdapters(nn.Module):
-    """The ST-Adapters of one block and the block's forward with them.
-
-    A block-level method (``ZeroI2VViT(peft=dict(type='STAdapter'))``): the
-    block keeps this module as ``block.peft``.
+    """The ST-Adapters of one block, kept as ``block.peft`` by
+    :class:`STAdapterBlock` (``ZeroI2VViT(peft=dict(type='STAdapter'))``).
 
     Args:
         embed_dims, num_frames, grid_size, channels, kernel_size: As
@@ -112,17 +112,30 @@ class STAdapters(nn.Module):
                                       **kwargs)
                             if 'mlp' in positions else None)
 
-    @classmethod
-    def attach(cls, block: nn.Module, embed_dims: int, num_frames: int,
-               grid_size: Tuple[int, int], **cfg) -> Optional[nn.Module]:
-        """The module the block keeps as ``block.peft``."""
-        return cls(embed_dims, num_frames, grid_size, **cfg)
 
-    def forward(self, block: nn.Module, x: Tensor) -> Tensor:
-        """``block``'s forward with the adapters on the residual stream."""
-        if self.attn_adapter is not None:
-            x = self.attn_adapter(x)
-        x = x + block.drop_path(block.attn(block.ln_1(x)))
-        if self.mlp_adapter is not None:
-            x = self.mlp_adapter(x)
-        return x + block.drop_path(block.mlp(block.ln_2(x)))
+class STAdapterBlock(AdapterBlock):
+    """A CLIP block with ST-Adapters on its residual stream (``self.peft``,
+    an :class:`STAdapters`): ``(B*T, L, C)`` in and out."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        adapters = self.peft
+        if adapters.attn_adapter is not None:
+            x = adapters.attn_adapter(x)
+        x = x + self.drop_path(self.attn(self.ln_1(x)))
+        if adapters.mlp_adapter is not None:
+            x = adapters.mlp_adapter(x)
+        return x + self.drop_path(self.mlp(self.ln_2(x)))
+
+
+@PEFT_METHODS.register_module(name='STAdapter')
+class STAdapterMethod(PEFTMethod):
+    """ST-Adapter (not mergeable: the convolution mixes frames); arguments
+    as :class:`STAdapters` (``channels``, ``kernel_size``, ``positions``)."""
+
+    def __init__(self, **cfg):
+        self.cfg = cfg
+
+    def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
+                    grid_size: Tuple[int, int]) -> nn.Module:
+        return STAdapterBlock(block, STAdapters(embed_dims, num_frames,
+                                                grid_size, **self.cfg))

@@ -26,9 +26,11 @@ from torch import Tensor
 
 # weights_only loading with exactly MMEngine's extra types; TorchScript
 # archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
-from ..utils.checkpoint import (CheckpointMismatchError,
-                                is_torchscript_archive, last_read_checkpoint,
-                                load_checkpoint_file)
+from ...utils.checkpoint import (CheckpointMismatchError,
+                                 is_torchscript_archive, last_read_checkpoint,
+                                 load_checkpoint_file)
+from ..layers.linear_adapter import AdaptedLinear
+from ..peft.base import AdapterBlock
 from .weight_formats import CONVERTERS, check_layout, detect_format
 
 PRETRAINED_HINT = (
@@ -38,6 +40,9 @@ PRETRAINED_HINT = (
     'tools/convert_weights.py SRC OUT turns any supported format into a '
     'backbone checkpoint.')
 
+# Key names, for inspecting checkpoint *files* only (no modules exist
+# there); what a model carries is read from its modules (see
+# model_has_updates / model_has_block_methods).
 # Parameters that exist only in models with mergeable updates (linear
 # adapters; the LoRA and temporal-head baselines, ``peft=dict(type='LoRA' /
 # 'TemporalHeads')``): a checkpoint holding them cannot load into a plain
@@ -48,6 +53,19 @@ ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.', '.lora_',
 # they stay at inference, so their checkpoints need the config they were
 # trained with.
 PEFT_MODULE_MARKER = '.peft.'
+
+
+def model_has_updates(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has linears carrying mergeable updates (adapters,
+    LoRA, temporal-head deltas)."""
+    return any(isinstance(m, AdaptedLinear) and m.has_adapters
+               for m in model.modules())
+
+
+def model_has_block_methods(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has Block variants of a method that stays at
+    inference (AIM, ST-Adapter, GELU adapters)."""
+    return any(isinstance(m, AdapterBlock) for m in model.modules())
 
 
 def check_pretrained_file(path: Optional[str]) -> Optional[str]:
@@ -148,7 +166,7 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     state = load_backbone_weights(path)
     own = backbone.state_dict()
     check_layout(state, backbone, path)
-    check_compatible(state, own, path)
+    check_compatible(state, own, path, model_has_updates(backbone))
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing:
         print_log(f'{path}: {len(missing)} backbone keys not in the file, '
@@ -160,8 +178,10 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
 
 
 def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
-                     path: str) -> None:
-    """Raise on anything a non-strict load would silently get wrong."""
+                     path: str, model_has: bool) -> None:
+    """Raise on anything a non-strict load would silently get wrong.
+    ``model_has``: whether the model carries mergeable updates
+    (:func:`model_has_updates`)."""
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise ValueError(
@@ -170,7 +190,6 @@ def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
                 'checkpoint for another model size, patch size, image size or '
                 'frame count?)')
     file_has = any(m in k for k in state for m in ADAPTER_MARKERS)
-    model_has = any(m in k for k in own for m in ADAPTER_MARKERS)
     if file_has and not model_has:
         raise ValueError(
             f'{path} holds unmerged linear adapters but the model has none: '
@@ -204,8 +223,7 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
     """
     keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
     file_adapters = [k for k in keys if any(m in k for m in ADAPTER_MARKERS)]
-    model_has = any(m in name for name, _ in backbone.named_parameters()
-                    for m in ADAPTER_MARKERS)
+    model_has = model_has_updates(backbone)
     if file_adapters and not model_has:
         raise ValueError(
             f'checkpoint key {prefix + file_adapters[0]!r} (and '
@@ -217,8 +235,7 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
             'python tools/merge_adapters.py CONFIG CHECKPOINT --out '
             'MERGED.pth, then use MERGED.pth with this config')
     file_peft = [k for k in keys if PEFT_MODULE_MARKER in k]
-    if file_peft and not any(PEFT_MODULE_MARKER in name
-                             for name, _ in backbone.named_parameters()):
+    if file_peft and not model_has_block_methods(backbone):
         raise ValueError(
             f'checkpoint key {prefix + file_peft[0]!r} (and '
             f'{len(file_peft) - 1} more) belongs to a baseline method that '

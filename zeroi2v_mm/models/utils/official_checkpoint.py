@@ -37,9 +37,9 @@ from typing import Dict, List, Optional, Tuple
 
 from torch import Tensor
 
-from ..utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
-from .backbones.zeroi2v_vit import ARCHS
-from .layers.linear_adapter import bottleneck_width
+from ...utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
+from ..backbones.zeroi2v_vit import ARCHS
+from ..layers.linear_adapter import bottleneck_width
 
 BLOCK = 'backbone.transformer.resblocks.'
 
@@ -670,7 +670,7 @@ def convert_official_checkpoint(src: str, out: str,
     from mmengine.registry import init_default_scope
 
     from mmaction.registry import MODELS
-    from ..utils.io import atomic_save_checkpoint
+    from ...utils.io import atomic_save_checkpoint
 
     if osp.exists(out) and not force:
         raise FileExistsError(f'{out} exists; pass --force to overwrite it')

@@ -4,12 +4,11 @@ adapter (ZeroI2V Table 3, "Adapter w/ GELU"), and the adapter AIM uses.
 Because of the GELU these adapters cannot be folded into the frozen linears:
 they stay in the deployed model and cost parameters and FLOPs.
 """
-from typing import Optional
-
 import torch.nn as nn
 from torch import Tensor
 
-from .linear_adapter import bottleneck_width
+from ..layers.linear_adapter import bottleneck_width
+from .base import PEFT_METHODS, AdapterBlock, PEFTMethod
 
 
 class GELUAdapter(nn.Module):
@@ -59,8 +58,8 @@ class DenseGELUAdapters(nn.Module):
     out-projection, before MLP fc1 and after MLP fc2 — where the linear
     adapters sit, but with a GELU, so nothing can be merged.
 
-    A block-level method (``ZeroI2VViT(peft=dict(type='GELUAdapter'))``):
-    :meth:`forward` is the block's forward with the adapters in place.
+    Kept as ``block.peft`` by :class:`GELUAdapterBlock`
+    (``ZeroI2VViT(peft=dict(type='GELUAdapter'))``).
 
     Args:
         embed_dims (int): Width C.
@@ -76,15 +75,28 @@ class DenseGELUAdapters(nn.Module):
         self.mlp_in = GELUAdapter(embed_dims, **kwargs)
         self.mlp_out = GELUAdapter(embed_dims, **kwargs)
 
-    @classmethod
-    def attach(cls, block: nn.Module, embed_dims: int, num_frames: int,
-               grid_size, **cfg) -> Optional[nn.Module]:
-        """The module the block keeps as ``block.peft``."""
-        return cls(embed_dims, **cfg)
 
-    def forward(self, block: nn.Module, x: Tensor) -> Tensor:
-        """``block``'s forward with the adapters: ``(B*T, L, C)`` in and out."""
-        x = x + block.drop_path(self.attn_out(block.attn(self.attn_in(
-            block.ln_1(x)))))
-        return x + block.drop_path(self.mlp_out(block.mlp(self.mlp_in(
-            block.ln_2(x)))))
+class GELUAdapterBlock(AdapterBlock):
+    """A CLIP block with dense GELU adapters (``self.peft``, a
+    :class:`DenseGELUAdapters`): ``(B*T, L, C)`` in and out."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        adapters = self.peft
+        x = x + self.drop_path(adapters.attn_out(self.attn(adapters.attn_in(
+            self.ln_1(x)))))
+        return x + self.drop_path(adapters.mlp_out(self.mlp(adapters.mlp_in(
+            self.ln_2(x)))))
+
+
+@PEFT_METHODS.register_module(name='GELUAdapter')
+class GELUAdapterMethod(PEFTMethod):
+    """GELU adapters in the dense placement (not mergeable); arguments as
+    :class:`DenseGELUAdapters` (``ratio``, ``scale``, ``dropout``)."""
+
+    def __init__(self, **cfg):
+        self.cfg = cfg
+
+    def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
+                    grid_size) -> nn.Module:
+        return GELUAdapterBlock(block, DenseGELUAdapters(embed_dims,
+                                                         **self.cfg))

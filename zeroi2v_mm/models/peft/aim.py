@@ -24,12 +24,13 @@ attention pass and the adapters stay at inference. Costs, ViT-B/16, 8 frames:
 GFLOPs for 8x1x3 views, 14M new parameters) gives 1.48x the image ViT's
 FLOPs; ``num_tadapter=1`` (3 adapters, 11M) 1.44x (AIM's CLIP ViT-B/16: 606).
 """
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .base import PEFT_METHODS, AdapterBlock, PEFTMethod
 from .gelu_adapter import GELUAdapter
 
 
@@ -50,10 +51,8 @@ def plain_attention(attn: nn.Module, x: Tensor) -> Tensor:
 
 
 class AIMAdapters(nn.Module):
-    """The adapters of one AIM block and the block's forward with them.
-
-    A block-level method (``ZeroI2VViT(peft=dict(type='AIM'))``): the block
-    keeps this module as ``block.peft`` and :meth:`forward` replaces its own.
+    """The adapters of one AIM block (kept as ``block.peft`` by
+    :class:`AIMBlock`, whose forward uses them).
 
     Args:
         embed_dims (int): Width C.
@@ -85,12 +84,6 @@ class AIMAdapters(nn.Module):
         self.mlp_adapter = GELUAdapter(embed_dims, skip=False, scale=scale,
                                        **kwargs)
 
-    @classmethod
-    def attach(cls, block: nn.Module, embed_dims: int, num_frames: int,
-               grid_size: Tuple[int, int], **cfg) -> Optional[nn.Module]:
-        """The module the block keeps as ``block.peft``."""
-        return cls(embed_dims, num_frames, **cfg)
-
     def temporal(self, block: nn.Module, x: Tensor) -> Tensor:
         """The temporal branch: attention over the T frames of every token
         position (CLS included), ``(B*T, L, C) -> (B*T, L, C)``."""
@@ -106,18 +99,41 @@ class AIMAdapters(nn.Module):
         return xt.view(batch, length, frames, width).transpose(1, 2).reshape(
             rows, length, width)
 
-    def forward(self, block: nn.Module, x: Tensor) -> Tensor:
-        """``block``'s forward with AIM's three adaptations."""
-        if x.shape[0] % self.num_frames:
+    def extra_repr(self) -> str:
+        return f'num_frames={self.num_frames}, scale={self.scale}'
+
+
+class AIMBlock(AdapterBlock):
+    """A CLIP block with AIM's three adaptations (its adapters in
+    ``self.peft``, an :class:`AIMAdapters`).
+
+    Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        adapters = self.peft
+        if x.shape[0] % adapters.num_frames:
             raise ValueError(f'{x.shape[0]} token rows are not a whole number '
-                             f'of {self.num_frames}-frame clips')
+                             f'of {adapters.num_frames}-frame clips')
         # Stochastic depth only on the two new branches (the temporal pass
         # and the MLP-adapter), as AIM's released ViT_CLIP block: the image
         # model's own attention and MLP paths always run.
-        x = x + block.drop_path(self.temporal(block, x))
-        x = x + self.s_adapter(block.attn(block.ln_1(x)))
-        xn = block.ln_2(x)
-        return x + block.mlp(xn) + block.drop_path(self.mlp_adapter(xn))
+        x = x + self.drop_path(adapters.temporal(self, x))
+        x = x + adapters.s_adapter(self.attn(self.ln_1(x)))
+        xn = self.ln_2(x)
+        return x + self.mlp(xn) + self.drop_path(adapters.mlp_adapter(xn))
 
-    def extra_repr(self) -> str:
-        return f'num_frames={self.num_frames}, scale={self.scale}'
+
+@PEFT_METHODS.register_module(name='AIM')
+class AIM(PEFTMethod):
+    """AIM (not mergeable): every block becomes an :class:`AIMBlock`;
+    arguments as :class:`AIMAdapters` (``ratio``, ``scale``,
+    ``num_tadapter``, ``dropout``)."""
+
+    def __init__(self, **cfg):
+        self.cfg = cfg
+
+    def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
+                    grid_size: Tuple[int, int]) -> nn.Module:
+        return AIMBlock(block, AIMAdapters(embed_dims, num_frames,
+                                           **self.cfg))

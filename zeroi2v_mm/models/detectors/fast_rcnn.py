@@ -21,23 +21,18 @@ ZeroI2VRoIExtractor3D` on torchvision; a placeholder raises a clear error if
 anything calls it); then MMAction2's AVA parts are registered into mmdet's
 registries.
 """
-import importlib.abc
-import importlib.machinery
+import importlib
 import importlib.util
-import logging
-import sys
-import types
 from typing import List, Optional, Sequence
 
 import torch.nn as nn
 from mmengine.config import ConfigDict
-from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from mmaction.registry import MODELS
 
-from .roi_extractors.roi_extractor_3d import mmcv_ops_available
+from ...compat import install_mmcv_ops_placeholders
 
 MMDET_VERSION = '3.3.0'
 MMDET_INSTALL = (f'pip install mmdet=={MMDET_VERSION} (the [ava] extra of '
@@ -57,98 +52,6 @@ MMACTION_AVA_MODELS = (
 MMACTION_AVA_TASK_UTILS = (
     ('mmaction.models.task_modules.assigners.max_iou_assigner_ava',
      'MaxIoUAssignerAVA'), )
-
-
-# ------------------------------------------------ mmcv.ops with mmcv-lite
-class MissingMMCVOp(nn.Module):
-    """Base of the placeholders for ``mmcv.ops`` names under mmcv-lite:
-    classes, so that mmdet can subclass and register them at import time;
-    creating (or, for functions, calling) one raises ImportError."""
-
-    def __init__(self, *args, **kwargs):
-        raise ImportError(
-            f'{type(self).__module__}.{type(self).__name__} needs mmcv\'s '
-            'compiled ops, which mmcv-lite does not have (zeroi2v_mm put a '
-            'placeholder there so that mmdet\'s model zoo imports). Install '
-            'full mmcv 2.1.0 to use it; the AVA detector of zeroi2v_mm '
-            'needs none of them (its RoI extractor runs on torchvision).')
-
-
-class PlaceholderOpsModule(types.ModuleType):
-    """``mmcv.ops`` (or a submodule) whose every public name is a
-    :class:`MissingMMCVOp` subclass, made on first access."""
-
-    zeroi2v_placeholder = True
-
-    def __getattr__(self, name: str):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        placeholder = type(name, (MissingMMCVOp, ), {
-            '__module__': self.__name__,
-            '__qualname__': name,
-        })
-        setattr(self, name, placeholder)
-        return placeholder
-
-
-class PlaceholderOpsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import hook answering ``mmcv.ops`` and ``mmcv.ops.*`` with
-    :class:`PlaceholderOpsModule` packages."""
-
-    @staticmethod
-    def handles(fullname: str) -> bool:
-        return fullname == 'mmcv.ops' or fullname.startswith('mmcv.ops.')
-
-    def find_spec(self, fullname, path=None, target=None):
-        if not self.handles(fullname):
-            return None
-        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-
-    def create_module(self, spec):
-        return PlaceholderOpsModule(spec.name)
-
-    def exec_module(self, module) -> None:
-        module.__path__ = []  # a package: its submodules come from here too
-
-
-def mmcv_ops_placeholders_installed() -> bool:
-    return any(isinstance(finder, PlaceholderOpsFinder)
-               for finder in sys.meta_path)
-
-
-def install_mmcv_ops_placeholders() -> bool:
-    """With mmcv-lite, make ``import mmcv.ops`` (and its submodules) give
-    placeholders instead of failing on the missing compiled extension.
-
-    Nothing changes when the compiled ops are there (full mmcv). Idempotent.
-
-    Returns:
-        bool: True if placeholders are (now) in use.
-    """
-    if mmcv_ops_available():
-        return False
-    if not mmcv_ops_placeholders_installed():
-        existing = sys.modules.get('mmcv.ops')
-        if existing is not None and not isinstance(existing,
-                                                   PlaceholderOpsModule):
-            return False  # someone else provides mmcv.ops: leave it alone
-        sys.meta_path.insert(0, PlaceholderOpsFinder())
-        print_log(
-            'mmcv-lite (no compiled mmcv.ops): zeroi2v_mm put placeholder '
-            "mmcv.ops modules in place so that mmdet's model zoo imports; "
-            'they raise if called. RoIs are pooled with torchvision '
-            '(ZeroI2VRoIExtractor3D).', logger='current', level=logging.INFO)
-    # mmcv.cnn's transformer bricks tried `from mmcv.ops import ...` before
-    # the placeholders existed and left the name undefined; mmdet imports it
-    # from there.
-    transformer = sys.modules.get('mmcv.cnn.bricks.transformer')
-    if transformer is not None and not hasattr(
-            transformer, 'MultiScaleDeformableAttention'):
-        from mmcv.ops.multi_scale_deform_attn import \
-            MultiScaleDeformableAttention
-        transformer.MultiScaleDeformableAttention = \
-            MultiScaleDeformableAttention
-    return True
 
 
 # --------------------------------------------------------------- mmdet

@@ -32,7 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .linear_adapter import AdaptedLinear
+from ..layers.linear_adapter import AdaptedLinear
+from .base import PEFT_METHODS, PEFTMethod
 
 # The frozen linears of a block that LoRA can target: name -> parent module.
 LINEARS: Dict[str, str] = {'in_proj': 'attn', 'out_proj': 'attn',
@@ -120,6 +121,11 @@ class LoRALinear(_WeightSharingUpdate):
             update = torch.einsum('...cr,cor->...co', hidden, up).flatten(-2)
         return F.linear(x, self.weight, self.bias) + self.lora_scale * update
 
+    def update_parameters(self):
+        """The parameters that train: ``lora_down`` and ``lora_up``."""
+        yield from self.lora_down.parameters()
+        yield from self.lora_up.parameters()
+
     def delta(self) -> Tensor:
         """The unscaled update ``B A`` (``(out, in)``, float64), chunk by
         chunk."""
@@ -189,6 +195,12 @@ class HeadDeltaLinear(_WeightSharingUpdate):
                                   self.head_delta_bias.to(bias.dtype))
         return weight, bias
 
+    def update_parameters(self):
+        """The parameters that train: the row / column update."""
+        yield self.head_delta_weight
+        if self.head_delta_bias is not None:
+            yield self.head_delta_bias
+
     def forward(self, x: Tensor) -> Tensor:
         weight, bias = self.effective()
         return F.linear(x, weight, bias)
@@ -251,3 +263,38 @@ def attach_temporal_heads(block: nn.Module, embed_dims: int, num_frames: int,
                                         bias_delta=qkv_bias)
     attn.out_proj = HeadDeltaLinear.wrap(attn.out_proj,
                                          cols=list(range(channels)))
+
+
+@PEFT_METHODS.register_module(name='LoRA')
+class LoRA(PEFTMethod):
+    """LoRA on the frozen linears of every block (mergeable); arguments as
+    :func:`attach_lora`."""
+
+    mergeable = True
+
+    def __init__(self, rank: int = 8, alpha: Optional[float] = None,
+                 dropout: float = 0.0,
+                 targets: Sequence[str] = tuple(LINEARS),
+                 split_qkv: bool = False):
+        self.cfg = dict(rank=rank, alpha=alpha, dropout=dropout,
+                        targets=targets, split_qkv=split_qkv)
+
+    def adapt_block(self, block, embed_dims, num_frames, grid_size):
+        attach_lora(block, embed_dims, num_frames, grid_size, **self.cfg)
+        return block
+
+
+@PEFT_METHODS.register_module(name='TemporalHeads')
+class TemporalHeads(PEFTMethod):
+    """Only the STDHA temporal heads' Q/K/V/out slices train (mergeable);
+    arguments as :func:`attach_temporal_heads`."""
+
+    mergeable = True
+
+    def __init__(self, qkv_bias: bool = True):
+        self.cfg = dict(qkv_bias=qkv_bias)
+
+    def adapt_block(self, block, embed_dims, num_frames, grid_size):
+        attach_temporal_heads(block, embed_dims, num_frames, grid_size,
+                              **self.cfg)
+        return block
