@@ -301,3 +301,54 @@ def test_bad_worker_count_is_refused_before_writing(tmp_path):
         synthetic.make_dataset(tmp_path / 'none', workers=0, progress=False,
                                **SMALL)
     assert not (tmp_path / 'none').exists()
+
+
+def _decode(init, video_path, frame_inds):
+    """MMAction2's DecordDecode after ``init`` (DecordInit or the cached
+    one) on ``frame_inds``: the frames the training pipeline gets."""
+    from mmaction.datasets.transforms import DecordDecode
+    results = init.transform(dict(filename=str(video_path)))
+    total = results['total_frames']
+    results['frame_inds'] = np.asarray(frame_inds)
+    return total, np.stack(DecordDecode().transform(results)['imgs'])
+
+
+def test_cached_decord_init_gives_decord_frames_decoding_once(
+        small_dataset, monkeypatch):
+    import zeroi2v_mm  # noqa: F401  (registers the transform)
+    from mmaction.datasets.transforms import DecordInit
+    from zeroi2v_mm.datasets import CachedDecordInit
+    videos = sorted((small_dataset / 'videos').rglob('*.mp4'))
+    cached, plain = CachedDecordInit(), DecordInit()
+    opened = []
+    real_reader = CachedDecordInit._get_video_reader
+
+    def counting_reader(self, filename):
+        opened.append(filename)
+        return real_reader(self, filename)
+
+    monkeypatch.setattr(CachedDecordInit, '_get_video_reader',
+                        counting_reader)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # three "epochs"
+        for video in videos:
+            frame_inds = rng.integers(0, SMALL['frames'], size=5)
+            total, expected = _decode(plain, video, frame_inds)
+            cached_total, frames = _decode(cached, video, frame_inds)
+            assert cached_total == total == SMALL['frames']
+            np.testing.assert_array_equal(frames, expected)
+            frames[:] = 0  # a transform editing frames in place
+    assert sorted(opened) == [str(v) for v in videos]  # each decoded once
+    assert cached.cached_bytes == len(videos) * SMALL['frames'] * \
+        SMALL['size']**2 * 3
+
+
+def test_cached_decord_init_falls_back_to_decord_when_full(small_dataset):
+    from zeroi2v_mm.datasets import CachedDecordInit
+    video = next((small_dataset / 'videos').rglob('*.mp4'))
+    full = CachedDecordInit(max_bytes=1000)  # less than one video
+    results = full.transform(dict(filename=str(video)))
+    assert full.cached_bytes == 0
+    assert type(results['video_reader']).__name__ == 'VideoReader'
+    with pytest.raises(ValueError, match='max_bytes=-1'):
+        CachedDecordInit(max_bytes=-1)
