@@ -135,3 +135,20 @@ def test_dynamo_explain_finds_no_graph_breaks(name, merged, train):
         with torch.no_grad():
             graphs, breaks, reasons = explained(model, x)
     assert (graphs, breaks, reasons) == (1, 0, [])
+
+
+@pytest.mark.slow  # Inductor generates and compiles C++: ~30-60 s on 2 cores
+def test_inductor_compiled_merged_model_equals_eager():
+    """What ``tools/benchmark.py --compile`` times: the merged model (plain
+    ViT + STDHA + InTI) compiled by Inductor, the default backend, computes
+    what the eager model does."""
+    import shutil
+    if shutil.which('g++') is None and shutil.which('c++') is None:
+        pytest.skip('Inductor on CPU needs a C++ compiler')
+    model = merge_adapters(copy.deepcopy(build('inti+stdha+adapters').eval()))
+    x = clips()
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.no_grad():
+        expected = model(x)
+        actual = compiled(x)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)
