@@ -3,12 +3,13 @@ into one graph (no graph breaks: ``torch._dynamo.explain`` lists none) and
 the compiled model computes what the eager one does, for inference and for a
 training step.
 
-The tests compile with the ``aot_eager`` backend: it runs TorchDynamo's
+Most tests compile with the ``aot_eager`` backend: it runs TorchDynamo's
 capture and AOTAutograd's functionalisation and joint forward/backward
 tracing (where in-place STDHA updates or Python-side control flow would
 break or go wrong), without Inductor's C++ code generation, which takes
-minutes on 2 cores. Inductor's speed is measured by ``tools/benchmark.py
---compile`` (docs/benchmark_cpu.md).
+about 30 s even for a tiny model on 2 cores: one test (marked slow) does
+compile the merged model with Inductor, what ``tools/benchmark.py
+--compile`` times (docs/benchmark_cpu.md).
 """
 import copy
 
