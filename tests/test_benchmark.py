@@ -341,3 +341,35 @@ def test_gpu_script_refuses_without_a_gpu(tmp_path):
     assert result.returncode == 1
     assert 'no CUDA device visible' in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gpu_script_configs_go_through_the_benchmark():
+    """Every config tools/benchmark_gpu.sh measures builds, merges and is
+    counted by the benchmark (at a tiny size, parameters and FLOPs only), so
+    the one GPU run a session gets does not stop at a config
+    (configs/inti_k400.py, without input temporal embedding, once did)."""
+    import re
+    from zeroi2v_mm.benchmark import benchmark
+    script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
+    configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
+    assert 'configs/zeroi2v_k400.py' in configs and \
+        'configs/inti_k400.py' in configs and len(configs) == 7
+    width = TINY_ARCH['width']
+    settings = BenchmarkSettings.for_device(
+        [osp.join(REPO, c) for c in configs], 'cpu', counts_only=True,
+        cfg_options={
+            # the K400 configs name their size ('ViT-B/16'): replace it
+            'model.backbone.arch': dict(
+                _delete_=True, width=width, layers=8,
+                heads=TINY_ARCH['heads'],
+                patch_size=TINY_ARCH['patch_size'],
+                image_size=TINY_ARCH['image_size']),
+            'model.backbone.num_frames': 16,  # InTI's: 16 -> 8 -> 4
+            'model.cls_head.in_channels': width})
+    report = benchmark(settings)
+    rows = {row['name']: row for row in report['results']}
+    assert sorted(rows) == sorted(osp.splitext(osp.basename(c))[0]
+                                  for c in configs)
+    assert rows['zeroi2v_k400']['ratios']['gflops'] == 1.0
+    assert rows['inti_k400']['compress']['after_blocks'] == [5, 7]
+    assert rows['inti_k400']['ratios']['gflops'] < 1.0
