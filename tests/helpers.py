@@ -22,10 +22,10 @@ def load_tool(relative_path: str):
 
 def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
     """A few 32 px, 8-frame synthetic videos per class."""
-    tool = load_tool('tools/data/make_synthetic_videos.py')
-    tool.make_dataset(out_dir, videos_per_class=videos_per_class,
-                      val_per_class=val_per_class, frames=8, size=32,
-                      progress=False)
+    from zeroi2v_mm.datasets.synthetic_videos import make_dataset
+    make_dataset(out_dir, videos_per_class=videos_per_class,
+                 val_per_class=val_per_class, frames=8, size=32,
+                 progress=False)
     return str(out_dir)
 
 

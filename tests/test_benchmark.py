@@ -1,4 +1,5 @@
-"""tools/benchmark.py on tiny configs with --quick: the JSON and Markdown have
+"""tools/benchmark.py (a command line over zeroi2v_mm.benchmark) on tiny
+configs with --quick: the JSON and Markdown have
 the promised structure, and the identities that must hold exactly do (the
 merged ZeroI2V model has the parameters and FLOPs of the plain model, which
 is the image ViT plus a T x D temporal embedding; the linear probe is the
@@ -16,6 +17,10 @@ import torch.nn as nn
 
 from conftest import TINY_ARCH
 from helpers import REPO, load_tool
+from zeroi2v_mm.benchmark import BenchmarkSettings, report as report_module
+from zeroi2v_mm.benchmark.models import signature
+from zeroi2v_mm.benchmark.runners import cpu_step_allocation_peak
+from zeroi2v_mm.benchmark.timing import Timing, round_order
 
 TINY = [
     f"model.backbone.arch.width={TINY_ARCH['width']}",
@@ -189,7 +194,7 @@ def test_markdown_table_and_plot(report):
 
 
 # ------------------------------------------------------------ pieces
-def test_cpu_memory_measure_sees_tensor_allocations(tool):
+def test_cpu_memory_measure_sees_tensor_allocations():
     def step():
         first = torch.ones(1 << 20)  # 4 MiB
         second = torch.ones(2 << 20)  # 8 MiB while the first lives
@@ -197,18 +202,18 @@ def test_cpu_memory_measure_sees_tensor_allocations(tool):
         third = torch.ones(1 << 20)
         del second, third
 
-    assert tool.cpu_step_allocation_peak(step) == 12 * 2**20
+    assert cpu_step_allocation_peak(step) == 12 * 2**20
 
 
-def test_round_order_rotates_and_reverses(tool):
+def test_round_order_rotates_and_reverses():
     names = ['a', 'b', 'c']
-    orders = [tool.round_order(names, r) for r in range(6)]
+    orders = [round_order(names, r) for r in range(6)]
     assert orders[0] == ['a', 'b', 'c'] and orders[1] == ['a', 'c', 'b']
     # every model runs first in some round
     assert {order[0] for order in orders} == set(names)
 
 
-def test_signature_treats_an_adapter_free_adapted_linear_as_linear(tool):
+def test_signature_treats_an_adapter_free_adapted_linear_as_linear():
     from zeroi2v_mm.models.layers import AdaptedLinear
     torch.manual_seed(0)
     plain = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
@@ -216,9 +221,9 @@ def test_signature_treats_an_adapter_free_adapted_linear_as_linear(tool):
     adapted = nn.Sequential(AdaptedLinear(4, 3, input_adapters=1),
                             nn.ReLU())
     wider = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
-    assert tool.signature(plain) == tool.signature(same)
-    assert tool.signature(plain) != tool.signature(adapted)
-    assert tool.signature(plain) != tool.signature(wider)
+    assert signature(plain) == signature(same)
+    assert signature(plain) != signature(adapted)
+    assert signature(plain) != signature(wider)
 
 
 def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
@@ -268,8 +273,59 @@ def test_bad_arguments_are_refused(tool):
         tool.parse_args(['no/such/config.py', '--device', 'cpu'])
     with pytest.raises(SystemExit):
         tool.parse_args([osp.join(REPO, CONFIGS[0]), '--repeats', '0'])
-    with pytest.raises(SystemExit, match='TOP1 must be a number'):
-        tool.parse_accuracy(['zeroi2v_synthetic=high'])
+    with pytest.raises(SystemExit):
+        tool.parse_args([osp.join(REPO, CONFIGS[0]), '--warmup', '-1'])
+    with pytest.raises(ValueError, match='TOP1 must be a number'):
+        report_module.parse_accuracy(['zeroi2v_synthetic=high'])
+
+
+def test_settings_defaults_and_validation():
+    cpu = BenchmarkSettings.for_device(['a.py'], 'cpu')
+    assert (cpu.repeats, cpu.train_batch, cpu.max_batch) == (5, 1, 4)
+    cuda = BenchmarkSettings.for_device(['a.py'], 'cuda', repeats=7)
+    assert (cuda.repeats, cuda.train_batch, cuda.max_batch) == (7, 8, 1024)
+    quick = BenchmarkSettings.for_device(['a.py'], 'cuda', quick=True)
+    assert (quick.repeats, quick.max_batch) == (2, 2)
+    with pytest.raises(ValueError, match='train_batch must be >= 1, not 0'):
+        BenchmarkSettings.for_device(['a.py'], 'cpu', train_batch=0)
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        BenchmarkSettings(configs=['a.py'], device='tpu').validate()
+
+
+def test_timing_summary():
+    timing = Timing.of([0.004, 0.001, 0.002, 0.003])
+    assert timing.median == pytest.approx(2.5) and timing.n == 4
+    assert (timing.min, timing.max) == (pytest.approx(1), pytest.approx(4))
+    assert timing.iqr == pytest.approx(timing.q3 - timing.q1)
+    assert timing.iqr > 0
+    with pytest.raises(ValueError, match='no timings'):
+        Timing.of([])
+
+
+def test_frame_compression_is_compared_with_the_naive_model(tool, tmp_path):
+    """An InTI config's plain model is the naive model of the same frame
+    count (here without input temporal embedding, as the paper's naive and
+    InTI models): the report gives InTI's latency and GFLOPs ratios to it."""
+    report = tool.main([
+        osp.join(REPO, 'configs/demo/inti_synthetic.py'), '--quick',
+        '--device', 'cpu', '--no-train', '--no-throughput', '--no-attention',
+        '--md', str(tmp_path / 'i.md'), '--json', str(tmp_path / 'i.json'),
+        '--cfg-options'] + TINY + [
+            'model.backbone.temporal_embedding=False',
+            'model.backbone.compress.after_blocks=(1,)'])
+    [plain], [row] = report['plain'], report['results']
+    assert plain['params']['temporal_embedding'] == 0
+    assert row['compress'] == dict(type='InTI', after_blocks=[1],
+                                   frames_per_block=[4, 2])
+    assert row['gflops']['flops'] < row['gflops']['plain_flops']
+    assert row['latency']['unit'] == 'inti_synthetic'
+    text = open(tmp_path / 'i.md').read()
+    assert 'Frame compression vs the naive model' in text
+    line = next(line for line in text.splitlines()
+                if line.startswith('* inti_synthetic: InTI_{1}'))
+    assert f"x{row['ratios']['gflops']:.3f}" in line
+    assert f"x{row['latency']['paired_ratio']:.3f}" in line
+    assert json.load(open(tmp_path / 'i.json'))['results'][0]['compress']
 
 
 @pytest.mark.slow
@@ -286,3 +342,35 @@ def test_gpu_script_refuses_without_a_gpu(tmp_path):
     assert result.returncode == 1
     assert 'no CUDA device visible' in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gpu_script_configs_go_through_the_benchmark():
+    """Every config tools/benchmark_gpu.sh measures builds, merges and is
+    counted by the benchmark (at a tiny size, parameters and FLOPs only), so
+    the one GPU run a session gets does not stop at a config
+    (configs/inti_k400.py, without input temporal embedding, once did)."""
+    import re
+    from zeroi2v_mm.benchmark import benchmark
+    script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
+    configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
+    assert 'configs/zeroi2v_k400.py' in configs and \
+        'configs/inti_k400.py' in configs and len(configs) == 7
+    width = TINY_ARCH['width']
+    settings = BenchmarkSettings.for_device(
+        [osp.join(REPO, c) for c in configs], 'cpu', counts_only=True,
+        cfg_options={
+            # the K400 configs name their size ('ViT-B/16'): replace it
+            'model.backbone.arch': dict(
+                _delete_=True, width=width, layers=8,
+                heads=TINY_ARCH['heads'],
+                patch_size=TINY_ARCH['patch_size'],
+                image_size=TINY_ARCH['image_size']),
+            'model.backbone.num_frames': 16,  # InTI's: 16 -> 8 -> 4
+            'model.cls_head.in_channels': width})
+    report = benchmark(settings)
+    rows = {row['name']: row for row in report['results']}
+    assert sorted(rows) == sorted(osp.splitext(osp.basename(c))[0]
+                                  for c in configs)
+    assert rows['zeroi2v_k400']['ratios']['gflops'] == 1.0
+    assert rows['inti_k400']['compress']['after_blocks'] == [5, 7]
+    assert rows['inti_k400']['ratios']['gflops'] < 1.0

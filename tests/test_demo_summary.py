@@ -44,7 +44,8 @@ def test_summary_table_reads_every_step(demo_outputs, tmp_path, capsys):
     tool = load_tool('tools/demo/summarize.py')
     md = tmp_path / 'summary.md'
     assert tool.main([str(work), '--pretrain-dir', str(pre), '--seconds',
-                      '593', '--md', str(md)]) == 0
+                      '593', '--stage', 'set-up=61.2', 'data=20',
+                      'video training and merge=400', '--md', str(md)]) == 0
     table = capsys.readouterr().out
     assert md.read_text() == table
     rows = {line.split('|')[1].strip(): [c.strip() for c in
@@ -59,6 +60,11 @@ def test_summary_table_reads_every_step(demo_outputs, tmp_path, capsys):
     assert rows['GFLOPs per view (3x8x64x64)'][2] == \
         'merged / unmerged 0.871'
     assert rows['wall time of the demo'][2] == '593 s'
+    # the time of each stage, in the order given, after the total
+    names = [line.split('|')[1].strip() for line in table.splitlines()]
+    assert names[-4:] == ['wall time of the demo', '- set-up', '- data',
+                          '- video training and merge']
+    assert rows['- set-up'][2] == '61 s' and rows['- data'][2] == '20 s'
     # every row has the header's number of cells: a '|' inside a cell would
     # break the Markdown table
     assert all(line.count('|') == 5 for line in table.splitlines())
@@ -72,3 +78,11 @@ def test_summary_names_the_missing_file(demo_outputs, capsys):
     assert tool.main([str(work)]) == 1
     error = capsys.readouterr().err
     assert 'test_merged' in error and 'mim test' in error
+
+
+def test_malformed_stage_time_is_refused(demo_outputs, capsys):
+    work, _ = demo_outputs
+    tool = load_tool('tools/demo/summarize.py')
+    assert tool.main([str(work), '--stage', 'set-up=slow']) == 1
+    assert "--stage 'set-up=slow': expected NAME=SECONDS" in \
+        capsys.readouterr().err

@@ -144,7 +144,7 @@ def test_export_rejects_non_image_checkpoints(tmp_path):
 @pytest.mark.slow
 def test_mim_pretrain_export_then_video_training(tmp_path):
     """The demo's chain through the CLIs, on a few 32 px images and videos."""
-    tool = load_tool('tools/data/make_synthetic_videos.py')
+    from zeroi2v_mm.datasets import synthetic_videos as tool
     data = str(tmp_path / 'data')
     tool.make_dataset(data, videos_per_class=1, val_per_class=1, frames=8,
                       size=32, images_per_class=4, progress=False)

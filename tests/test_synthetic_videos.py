@@ -1,5 +1,5 @@
-"""Tests of tools/data/make_synthetic_videos.py (the synthetic dataset)."""
-import importlib.util
+"""Tests of the synthetic dataset (zeroi2v_mm.datasets.synthetic_videos)
+and its command line, tools/data/make_synthetic_videos.py."""
 import json
 import subprocess
 import sys
@@ -9,24 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
+from zeroi2v_mm.datasets import synthetic_videos as synthetic
+
 decord = pytest.importorskip('decord')
 
 SCRIPT_PATH = (Path(__file__).resolve().parents[1] / 'tools' / 'data' /
                'make_synthetic_videos.py')
-
-
-def _load_script_module():
-    # tools/ is not a package, so the script is loaded from its path; it is
-    # registered in sys.modules because dataclasses look their module up.
-    spec = importlib.util.spec_from_file_location('make_synthetic_videos',
-                                                  SCRIPT_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_script_module()
 
 SMALL = dict(videos_per_class=2, val_per_class=1, frames=8, size=32)
 
@@ -179,7 +167,7 @@ def test_rerun_with_same_arguments_skips(small_dataset, capsys):
     assert [path.stat().st_mtime_ns for path in watched] == mtimes_before
 
 
-def test_rerun_with_other_arguments_is_refused(small_dataset, capsys):
+def test_rerun_with_other_arguments_is_refused(small_dataset):
     meta_before = (small_dataset / 'meta.json').read_bytes()
     with pytest.raises(synthetic.OutputDirectoryConflictError,
                        match='videos_per_class') as error:
@@ -188,12 +176,13 @@ def test_rerun_with_other_arguments_is_refused(small_dataset, capsys):
     assert str(small_dataset) in str(error.value)
 
     # The CLI reports the same refusal as an error message and exit code.
-    exit_code = synthetic.main([
-        '--out', str(small_dataset), '--videos-per-class', '2',
-        '--val-per-class', '1', '--frames', '8', '--size', '32', '--seed', '5'
-    ])
-    assert exit_code == 2
-    message = capsys.readouterr().err
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT_PATH), '--out', str(small_dataset),
+         '--videos-per-class', '2', '--val-per-class', '1', '--frames', '8',
+         '--size', '32', '--seed', '5'],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2, completed.stderr
+    message = completed.stderr
     assert 'seed' in message and str(small_dataset) in message
     assert (small_dataset / 'meta.json').read_bytes() == meta_before
 
@@ -285,3 +274,82 @@ def test_unreadable_size_is_refused_before_writing(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='size=32'):
         synthetic.make_dataset(out_dir, progress=False, **SMALL)
     assert not out_dir.exists()
+
+
+def test_workers_write_the_same_dataset(tmp_path):
+    """Samples rendered in two processes are the bytes one process writes,
+    listed in the same order (each sample has its own random stream)."""
+    arguments = dict(SMALL, videos_per_class=2, val_per_class=1,
+                     images_per_class=2, progress=False)
+    one = synthetic.make_dataset(tmp_path / 'one', workers=1, **arguments)
+    two = synthetic.make_dataset(tmp_path / 'two', workers=2, **arguments)
+
+    def files(root):
+        return {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.rglob('*')) if p.is_file()}
+
+    written_once, written_twice = files(one), files(two)
+    assert sorted(written_once) == sorted(written_twice)
+    assert sum(name.endswith('.mp4') for name in written_once) == 30
+    assert sum(name.endswith('.png') for name in written_once) == 36 * 3
+    different = [name for name in written_once
+                 if written_once[name] != written_twice[name]]
+    assert different == []
+
+
+def test_bad_worker_count_is_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match='workers'):
+        synthetic.make_dataset(tmp_path / 'none', workers=0, progress=False,
+                               **SMALL)
+    assert not (tmp_path / 'none').exists()
+
+
+def _decode(init, video_path, frame_inds):
+    """MMAction2's DecordDecode after ``init`` (DecordInit or the cached
+    one) on ``frame_inds``: the frames the training pipeline gets."""
+    from mmaction.datasets.transforms import DecordDecode
+    results = init.transform(dict(filename=str(video_path)))
+    total = results['total_frames']
+    results['frame_inds'] = np.asarray(frame_inds)
+    return total, np.stack(DecordDecode().transform(results)['imgs'])
+
+
+def test_cached_decord_init_gives_decord_frames_decoding_once(
+        small_dataset, monkeypatch):
+    import zeroi2v_mm  # noqa: F401  (registers the transform)
+    from mmaction.datasets.transforms import DecordInit
+    from zeroi2v_mm.datasets import CachedDecordInit
+    videos = sorted((small_dataset / 'videos').rglob('*.mp4'))
+    cached, plain = CachedDecordInit(), DecordInit()
+    opened = []
+    real_reader = CachedDecordInit._get_video_reader
+
+    def counting_reader(self, filename):
+        opened.append(filename)
+        return real_reader(self, filename)
+
+    monkeypatch.setattr(CachedDecordInit, '_get_video_reader',
+                        counting_reader)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # three "epochs"
+        for video in videos:
+            frame_inds = rng.integers(0, SMALL['frames'], size=5)
+            total, expected = _decode(plain, video, frame_inds)
+            cached_total, frames = _decode(cached, video, frame_inds)
+            assert cached_total == total == SMALL['frames']
+            np.testing.assert_array_equal(frames, expected)
+            frames[:] = 0  # a transform editing frames in place
+    assert sorted(opened) == [str(v) for v in videos]  # each decoded once
+    assert cached.cached_bytes == len(videos) * SMALL['frames'] * \
+        SMALL['size']**2 * 3
+
+
+def test_cached_decord_init_falls_back_to_decord_when_full(small_dataset):
+    from zeroi2v_mm.datasets import CachedDecordInit
+    video = next((small_dataset / 'videos').rglob('*.mp4'))
+    full = CachedDecordInit(max_bytes=1000)  # less than one video
+    results = full.transform(dict(filename=str(video)))
+    assert full.cached_bytes == 0
+    assert type(results['video_reader']).__name__ == 'VideoReader'
+    with pytest.raises(ValueError, match='max_bytes=-1'):
+        CachedDecordInit(max_bytes=-1)

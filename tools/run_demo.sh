@@ -9,13 +9,24 @@
 #      using `mim train mmaction`; MergeAdaptersHook folds the adapters into
 #      the frozen weights at the end and checks merged == unmerged;
 #   5. `mim test` the best unmerged checkpoint and the merged model;
-#   6. print the summary table (also in $WORK_DIR/summary.md).
+#   6. print the summary table (also in $WORK_DIR/summary.md), with the
+#      wall time of the whole run and of each stage.
 # Reruns reuse what exists (dataset, image model, video training); delete a
 # work dir to redo its step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+STAGES=()
+stage_start=$start
+# stage NAME: record the seconds since the previous stage ended.
+stage() {
+    local now
+    now=$(date +%s)
+    STAGES+=("$1=$(( now - stage_start ))")
+    stage_start=$now
+}
 bash tools/setup_env.sh
+stage set-up
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
 
@@ -30,6 +41,7 @@ WORK_DIR=work_dirs/zeroi2v_synthetic
 # The generator returns at once when $DATA already holds this dataset.
 python tools/data/make_synthetic_videos.py --out "$DATA" \
     --images-per-class 120
+stage "synthetic data"
 
 if [[ ! -f "$IMAGE_MODEL" ]]; then
     # --resume: an interrupted run goes on from its last checkpoint
@@ -38,6 +50,7 @@ if [[ ! -f "$IMAGE_MODEL" ]]; then
 else
     echo "reusing the image model $IMAGE_MODEL"
 fi
+stage "image pretraining (mmpretrain) and export"
 
 merged=$WORK_DIR/zeroi2v_synthetic_merged.pth
 if [[ ! -f "$merged" ]]; then
@@ -45,13 +58,16 @@ if [[ ! -f "$merged" ]]; then
 else
     echo "reusing the trained and merged model $merged"
 fi
+stage "video training (ZeroI2V) and merge"
 
 best=$(ls -t "$WORK_DIR"/best_*.pth | head -n 1)
 mim test mmaction "$CONFIG" --checkpoint "$best" \
     --work-dir "$WORK_DIR/test_unmerged"
 mim test mmaction "$MERGED_CONFIG" --checkpoint "$merged" \
     --work-dir "$WORK_DIR/test_merged"
+stage "mim test, unmerged and merged"
 
 python tools/demo/summarize.py "$WORK_DIR" --pretrain-dir "$PRETRAIN_DIR" \
-    --seconds "$(( $(date +%s) - start ))" --md "$WORK_DIR/summary.md"
+    --seconds "$(( $(date +%s) - start ))" --stage "${STAGES[@]}" \
+    --md "$WORK_DIR/summary.md"
 echo "outputs in $WORK_DIR (summary: $WORK_DIR/summary.md)"

@@ -39,8 +39,12 @@ model = dict(
         std=[68.493, 66.63, 70.321],
         format_shape='NCTHW'))
 
+# CachedDecordInit: DecordInit that decodes each (tiny) video once and keeps
+# its frames in memory, so the 19 epochs after the first skip the mp4
+# decoding (about 4 ms of a core per clip, a tenth of the training step);
+# the frames are those DecordInit + DecordDecode give.
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),
     dict(type='SampleFrames', clip_len=num_frames, frame_interval=2,
          num_clips=1),
     dict(type='DecordDecode'),
@@ -49,7 +53,7 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 test_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),
     dict(type='SampleFrames', clip_len=num_frames, frame_interval=2,
          num_clips=1, test_mode=True),
     dict(type='DecordDecode'),

@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 
 from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
-from zeroi2v_mm.analysis import complexity
+from zeroi2v_mm.utils.complexity import complexity
 from zeroi2v_mm.reparam import merge_adapters
 
 

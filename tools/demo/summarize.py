@@ -2,7 +2,7 @@
 """Print the demo's summary table from what its steps wrote to disk.
 
     python tools/demo/summarize.py WORK_DIR [--pretrain-dir DIR]
-        [--seconds S] [--md OUT]
+        [--seconds S] [--stage NAME=SECONDS ...] [--md OUT]
 
 WORK_DIR is the work dir of ``mim train mmaction
 configs/demo/zeroi2v_synthetic.py``; the demo tests the best unmerged
@@ -24,7 +24,7 @@ import glob
 import json
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 
 def newest(pattern: str, what: str) -> str:
@@ -58,8 +58,27 @@ def best_image_accuracy(pretrain_dir: str) -> Optional[float]:
     return best
 
 
+def parse_stages(values: Optional[Sequence[str]]) -> List[Tuple[str, float]]:
+    """``NAME=SECONDS`` pairs (the demo's stages, in order). Raises
+    ValueError naming a malformed pair."""
+    stages = []
+    for value in values or []:
+        name, _, seconds = value.partition('=')
+        try:
+            stages.append((name.strip(), float(seconds)))
+        except ValueError:
+            raise ValueError(f'--stage {value!r}: expected NAME=SECONDS') \
+                from None
+        if not name.strip() or '|' in name:
+            raise ValueError(f'--stage {value!r}: expected NAME=SECONDS '
+                             '(a name without "|")')
+    return stages
+
+
 def summary_rows(work_dir: str, pretrain_dir: Optional[str],
-                 seconds: Optional[float]) -> List[List[str]]:
+                 seconds: Optional[float],
+                 stages: Sequence[Tuple[str, float]] = ()
+                 ) -> List[List[str]]:
     unmerged = test_metrics(osp.join(work_dir, 'test_unmerged'))
     merged = test_metrics(osp.join(work_dir, 'test_merged'))
     report_path = newest(osp.join(work_dir, '*_merged.json'),
@@ -95,6 +114,8 @@ def summary_rows(work_dir: str, pretrain_dir: Optional[str],
                  f"merged / unmerged {flops['after'] / flops['before']:.3f}"])
     if seconds is not None:
         rows.append(['wall time of the demo', '', '', f'{seconds:.0f} s'])
+    for name, stage_seconds in stages:
+        rows.append([f'- {name}', '', '', f'{stage_seconds:.0f} s'])
     return rows
 
 
@@ -111,12 +132,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--pretrain-dir', default=None)
     parser.add_argument('--seconds', type=float, default=None,
                         help='wall time of the whole demo, to print')
+    parser.add_argument('--stage', nargs='+', default=None,
+                        metavar='NAME=SECONDS',
+                        help='time of each stage of the demo, in order')
     parser.add_argument('--md', default=None, help='also write the table here')
     args = parser.parse_args(argv)
     try:
         table = markdown(summary_rows(args.work_dir, args.pretrain_dir,
-                                      args.seconds))
-    except (FileNotFoundError, KeyError) as error:
+                                      args.seconds,
+                                      parse_stages(args.stage)))
+    except (FileNotFoundError, KeyError, ValueError) as error:
         print(f'summarize: {error}', file=sys.stderr)
         return 1
     print(table, end='')

@@ -1,5 +1,6 @@
 from .checked_video_dataset import CheckedVideoDataset
 from .rand_augment import VideoRandAugment
-from .transforms import CheckVideoLength
+from .transforms import CachedDecordInit, CheckVideoLength, DecodedVideo
 
-__all__ = ['CheckedVideoDataset', 'CheckVideoLength', 'VideoRandAugment']
+__all__ = ['CachedDecordInit', 'CheckedVideoDataset', 'CheckVideoLength',
+           'DecodedVideo', 'VideoRandAugment']
