@@ -21,6 +21,7 @@ from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import CheckpointMismatchError, loading_for_resume
+from ...utils.small_checkpoint import METADATA_KEY, refuse_unrestored
 from ..layers import MERGEABLE_PEFT, PEFT_METHODS, PEFT_PARAM_MARKERS
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import STDHAttention, parse_head_offsets
@@ -449,6 +450,12 @@ class ZeroI2VViT(BaseModule):
                 f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
                 f' but this model has act={self.act!r}: the features would '
                 f'differ. Set model.backbone.act={trained_act!r}')
+        # A small checkpoint (frozen weights left out, SmallCheckpointHook)
+        # loads once restore_small_checkpoint has put them back; unrestored,
+        # it is refused saying so (not as a truncated checkpoint).
+        small = (args[0] or {}).get(METADATA_KEY) if args else None
+        if small is not None:
+            refuse_unrestored(state_dict, prefix, self, small)
         check_checkpoint_fits(
             state_dict, prefix, self, require_all=bool(prefix) and (
                 not self.is_init or loading_for_resume()))
