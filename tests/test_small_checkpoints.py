@@ -273,3 +273,15 @@ def test_frozen_weights_other_than_the_file_save_full(trained, tmp_path,
     assert META_KEY not in saved['meta']
     assert 'backbone.conv1.weight' in saved['state_dict']
     shutil.rmtree(work_dir)
+
+
+def test_checkpoint_size_tool_on_the_demo_config():
+    """tools/analysis/checkpoint_size.py (the README's ViT-B K400 figures)
+    on the demo config: the small checkpoint round-trips and is smaller."""
+    tool = load_tool('tools/analysis/checkpoint_size.py')
+    sizes = tool.measure(osp.join(REPO, CONFIG))
+    assert sizes['small_without_optimizer'] < sizes['small'] < sizes['full']
+    # at least the trained parameters and their two AdamW moments
+    assert sizes['small'] > sizes['trained'] * 12
+    print(f"\ndemo config: full {sizes['full'] / 1e6:.2f} MB, small "
+          f"{sizes['small'] / 1e6:.2f} MB")
