@@ -288,9 +288,11 @@ class STDHAttention(nn.Module):
             # The token count as a constant of the graph: it is fixed by the
             # model (the backbone checks the input's patch grid), and a
             # traced size would cost shape arithmetic in every reshape.
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', torch.jit.TracerWarning)
-                length = int(length)
+            # (torch.export and torch.compile keep it static already.)
+            if torch.jit.is_tracing():
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore', torch.jit.TracerWarning)
+                    length = int(length)
             qkv = qkv.view(-1, frames, length, 3 * self.num_heads, head_dims)
             qkv = qkv.permute(0, 3, 1, 2, 4).reshape(
                 -1, 3 * self.num_heads * frames, length, head_dims)
