@@ -46,9 +46,9 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
-from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
-                                              small_checkpoint_info)
 from zeroi2v_mm.utils.io import atomic_write_all, json_writer
+from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
+                                               small_checkpoint_info)
 
 
 def parse_args(argv=None):

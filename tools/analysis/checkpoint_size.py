@@ -1,4 +1,6 @@
-"""Size of a config's training checkpoint, full and small (SmallCheckpointHook).
+"""Size of a config's training checkpoint, full and small.
+
+Small: as SmallCheckpointHook writes it.
 
 Builds the config's model with random weights (no image-model file or data
 needed: the random backbone is written to a temporary file and used as the
