@@ -120,3 +120,19 @@ def test_datasets_check_labels_against_the_heads_classes():
                 f"{head.get('num_classes')}")
             checked += 1
     assert checked >= 30
+
+
+DEMO_CONFIGS = [path for path in CONFIGS
+                if path.split(osp.sep)[:2] == ['configs', 'demo']]
+
+
+@pytest.mark.parametrize('path', DEMO_CONFIGS)
+def test_demo_auto_scale_lr_base_is_the_real_batch(path):
+    """The demo configs run in one process: their real batch is the train
+    loader's batch_size (times gradient accumulation), which is what
+    ``--auto-scale-lr`` must scale from."""
+    cfg = Config.fromfile(osp.join(REPO, path))
+    accumulation = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert cfg.get('auto_scale_lr') is not None, path
+    assert cfg.auto_scale_lr.base_batch_size == (
+        cfg.train_dataloader.batch_size * accumulation), path

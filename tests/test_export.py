@@ -103,9 +103,16 @@ def test_onnx_export_equals_pytorch_in_onnxruntime(tool, trained, exporter,
     assert export(tool, trained, plain, '--exporter', exporter,
                   cfg_extra=['model.backbone.stdha=None']) == 0
     extra = counts['compute'] - onnx_node_counts(str(plain))['compute']
-    # 2 head groups: split, 2 gathers, concat, 2 reshapes per block.
-    limit = {'dynamo': 6, 'torchscript': 12}[exporter] * LAYERS
-    assert 0 < extra <= limit, (exporter, extra)
+    # Per block, whatever the number of head groups: one Gather with the
+    # layer's precomputed index, and the reshapes around it (3 in the dynamo
+    # graph; with the TorchScript exporter they replace the plain ViT's
+    # shape arithmetic, constant sizes, so only 1 more). Issue 16 asks for
+    # no more than a handful (<= 5).
+    per_block = {'dynamo': 4, 'torchscript': 2}[exporter]
+    assert extra == per_block * LAYERS, (exporter, extra, counts['by_type'])
+    assert counts['by_type']['Gather'] - onnx_node_counts(str(plain))[
+        'by_type'].get('Gather', 0) == LAYERS
+    assert per_block <= 5
 
 
 def test_verify_refuses_a_graph_without_stdha(tool, trained, capsys):

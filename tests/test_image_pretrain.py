@@ -175,6 +175,12 @@ def test_mim_pretrain_export_then_video_training(tmp_path):
                    f'model.backbone.pretrained={pretrained}'])
     assert f'loaded backbone weights from {pretrained}' in log
     assert 'Training finished successfully' in log
+    # The exported image model is exactly the run's frozen weights, so the
+    # run saves small checkpoints (SmallCheckpointHook), as the demo does.
+    saved = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
+                       weights_only=False)
+    assert 'frozen_weights' in saved['meta']
+    assert 'backbone.conv1.weight' not in saved['state_dict']
 
 
 def test_pos_embed_std_sets_the_random_positional_embedding(tiny_arch):

@@ -44,6 +44,8 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
                                 report_path_of, save_merged)
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
+                                               small_checkpoint_info)
 
 
 def parse_args(argv=None):
@@ -164,9 +166,6 @@ def merge(args, out: str, report_path: str) -> int:
             f'{args.config} builds model.backbone with adapters=None: pass '
             'the config the checkpoint was trained with (adapters, LoRA or '
             'temporal-head updates on), not its merged variant')
-    # Every weight comes from the checkpoint: the CLIP file is not needed.
-    backbone['pretrained'] = None
-
     try:
         checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
     except CheckpointError as error:
@@ -174,6 +173,11 @@ def merge(args, out: str, report_path: str) -> int:
     if not isinstance(checkpoint, dict):
         raise SystemExit(f'{args.checkpoint}: not a checkpoint dict (found '
                          f'{type(checkpoint).__name__})')
+    small = small_checkpoint_info(checkpoint) is not None
+    if not small:
+        # Every weight comes from the checkpoint: the CLIP file is not needed.
+        # (A small checkpoint's frozen weights come from it, checked below.)
+        backbone['pretrained'] = None
     state = checkpoint.get('state_dict', checkpoint)
     if not any(m in key for key in state for m in ADAPTER_MARKERS):
         raise SystemExit(
@@ -182,6 +186,12 @@ def merge(args, out: str, report_path: str) -> int:
             'trained without adapters; nothing to merge')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = MODELS.build(cfg.model)
+    if small:
+        try:
+            restore_small_checkpoint(checkpoint, model, args.checkpoint)
+        except CheckpointError as error:
+            raise SystemExit(f'error: {error}') from None
+        state = checkpoint['state_dict']
     # Strict: a checkpoint of another model must not be merged half-loaded.
     state = {key[len('module.'):] if key.startswith('module.') else key: value
              for key, value in state.items()}

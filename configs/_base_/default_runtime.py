@@ -14,7 +14,15 @@ default_hooks = dict(
     # run killed while saving leaves the previous checkpoint whole. The
     # backend is registered by zeroi2v_mm and used by this package's runs
     # only (zeroi2v_mm/utils/file_backend.py).
-    checkpoint=dict(backend_args=dict(backend='zeroi2v_atomic')))
+    checkpoint=dict(backend_args=dict(backend='zeroi2v_atomic')),
+    # Small checkpoints: the trained parameters plus a fingerprint of the
+    # frozen image-model weights (ViT-B/16 K400: 174.5 MB with the AdamW
+    # state instead of 517.7 MB); load_from, --resume, mim test, merge and
+    # export restore the frozen weights from model.backbone.pretrained,
+    # refusing a file with other weights. Full checkpoints:
+    # --cfg-options default_hooks.small_checkpoint.save_small=False
+    # (zeroi2v_mm/engine/small_checkpoint_hook.py).
+    small_checkpoint=dict(type='SmallCheckpointHook', save_small=True))
 # TensorBoard (pip install -e .[tensorboard]) or W&B: add its backend, e.g.
 #   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),
 #                  dict(type='TensorboardVisBackend')]"

@@ -64,6 +64,9 @@ val_dataloader = dict(
     dataset=dict(type='CustomDataset', data_root=data_root,
                  data_prefix='val', pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# The batch these settings were tuned at (one process, no accumulation):
+# --auto-scale-lr scales the lr by (GPUs x batch_size) / base_batch_size.
+auto_scale_lr = dict(enable=False, base_batch_size=64)
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 

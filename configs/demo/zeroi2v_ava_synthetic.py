@@ -89,6 +89,9 @@ max_epochs = 12
 warmup_epochs = 1
 train_cfg = dict(max_epochs=max_epochs, val_interval=6)
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
+# The batch the demo's lr is set for (one process, no accumulation), not
+# the base config's 64: --auto-scale-lr scales by (GPUs x 8) / 8.
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
          end=warmup_epochs, convert_to_iter_based=True),

@@ -76,6 +76,9 @@ val_dataloader = dict(
     dataset=dict(dataset, ann_file=data_root + '/val_list.txt',
                  pipeline=test_pipeline, test_mode=True))
 test_dataloader = val_dataloader
+# The batch these settings were tuned at (one process, no accumulation):
+# --auto-scale-lr scales the lr by (GPUs x batch_size) / base_batch_size.
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 

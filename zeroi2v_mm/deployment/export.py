@@ -36,6 +36,8 @@ from ..models.peft import is_mergeable
 from ..models.utils.weights import ADAPTER_MARKERS
 from ..reparam import build_plain_model, merge_and_verify
 from ..utils.io import atomic_write
+from ..utils.small_checkpoint import (restore_small_checkpoint,
+                                      small_checkpoint_info)
 
 FORMATS = ('onnx', 'torchscript', 'exported_program')
 ONNX_EXPORTERS = ('torchscript', 'dynamo')
@@ -83,10 +85,16 @@ class DeployedRecognizer(nn.Module):
 
 
 # ------------------------------------------------------------------ loading
-def _read_state(checkpoint: str) -> Tuple[Dict[str, Tensor], dict]:
+def _read_checkpoint(checkpoint: str) -> Any:
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    loaded = _load_checkpoint(checkpoint, map_location='cpu')
+    return _load_checkpoint(checkpoint, map_location='cpu')
+
+
+def _read_state(checkpoint: str, loaded: Any = None
+                ) -> Tuple[Dict[str, Tensor], dict]:
+    if loaded is None:
+        loaded = _read_checkpoint(checkpoint)
     state = loaded.get('state_dict', loaded) if isinstance(loaded,
                                                            dict) else None
     if not isinstance(state, dict):
@@ -106,7 +114,8 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
     when it holds unmerged updates (verified on random clips), eval mode.
 
     The ``pretrained`` image-model file is not read: every weight comes from
-    the checkpoint.
+    the checkpoint; except for a small checkpoint (``SmallCheckpointHook``),
+    whose frozen weights come from it, checked by their fingerprint.
 
     Args:
         config: the config the checkpoint was trained with, or its merged
@@ -132,13 +141,18 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    state, _ = _read_state(checkpoint)
+    loaded = _read_checkpoint(checkpoint)
+    small = small_checkpoint_info(loaded) is not None
+    state, _ = _read_state(checkpoint, loaded)
     backbone = cfg.model.get('backbone') or {}
     mergeable = is_mergeable(backbone)
     unmerged = any(marker in key for key in state for marker in ADAPTER_MARKERS)
     if mergeable and not unmerged:
         cfg = merged_config(cfg)  # a merged checkpoint: the merged model
     model = MODELS.build(cfg.model)
+    if small:
+        restore_small_checkpoint(loaded, model, checkpoint)
+        state, _ = _read_state(checkpoint, loaded)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError) as error:

@@ -1,8 +1,8 @@
-from .hooks import MergeAdaptersHook, TrainableParamsHook
+from .hooks import MergeAdaptersHook, SmallCheckpointHook, TrainableParamsHook
 from .optimizers import (TrainableParamsOptimWrapperConstructor,
                          amp_on_gpu_optim_wrapper)
 
 __all__ = [
-    'MergeAdaptersHook', 'TrainableParamsHook',
+    'MergeAdaptersHook', 'SmallCheckpointHook', 'TrainableParamsHook',
     'TrainableParamsOptimWrapperConstructor', 'amp_on_gpu_optim_wrapper'
 ]

@@ -26,6 +26,7 @@ from torchvision.ops import StochasticDepth
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
                                  loading_for_resume)
+from ...utils.small_checkpoint import METADATA_KEY, refuse_unrestored
 from ..layers.stdha import STDHAttention
 from ..utils.weight_formats import check_layout
 from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
@@ -375,6 +376,12 @@ class ZeroI2VImageViT(BaseModule):
                 f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
                 f' but this model has act={self.act!r}: the features would '
                 f'differ. Set model.backbone.act={trained_act!r}')
+        # A small checkpoint (frozen weights left out, SmallCheckpointHook)
+        # loads once restore_small_checkpoint has put them back; unrestored,
+        # it is refused saying so (not as a truncated checkpoint).
+        small = (args[0] or {}).get(METADATA_KEY) if args else None
+        if small is not None:
+            refuse_unrestored(state_dict, prefix, self, small)
         check_checkpoint_fits(
             state_dict, prefix, self, require_all=bool(prefix) and (
                 not self.is_init or loading_for_resume()))

@@ -6,6 +6,7 @@ are contiguous channel blocks of q/k/v after the in-projection, so moving a
 head means moving a block of channels of k and v along time. No parameters and
 no FLOPs are added: the image model's attention weights are used unchanged.
 """
+import warnings
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -119,6 +120,34 @@ def relocate_heads(x: Tensor, groups: List[Tuple[int, int, int]],
     return torch.cat(parts, head_dim)
 
 
+def relocation_index(groups: List[Tuple[int, int, int]], num_heads: int,
+                     num_frames: int) -> Tensor:
+    """Where each (q/k/v, head, frame) of a gathered layout comes from.
+
+    With q, k, v laid out as ``(B, 3*H*T, L, D)`` (block s of q/k/v, head h,
+    frame t at ``(s*H + h)*T + t``), ``x.index_select(1, index)`` is, viewed
+    as ``(B, 3, H*T, L, D)``,
+    with the keys and values of temporal head h at frame t taken from frame
+    ``t + dt`` (itself when that lies outside the clip); queries and spatial
+    heads index themselves. One gather replaces the in-place shift.
+
+    Args:
+        groups: from :func:`parse_head_offsets`.
+        num_heads: H.
+        num_frames: T.
+
+    Returns:
+        ``(3*H*T,)`` int64 tensor.
+    """
+    frames = torch.arange(num_frames)
+    source = frames.repeat(3, num_heads, 1)  # (3, H, T): every one itself
+    for (first, last, _), frame in zip(groups,
+                                       source_frames(groups, num_frames)):
+        source[1:, first:last] = frame  # keys and values only
+    blocks = torch.arange(3 * num_heads).view(3, num_heads, 1)
+    return (blocks * num_frames + source).flatten()
+
+
 def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
                          num_frames: int) -> Tensor:
     """In place: make head block ``[h0, h1)`` of frame t hold frame
@@ -225,14 +254,15 @@ class STDHAttention(nn.Module):
         self.offsets = dict(offsets or {})
         self.head_groups = parse_head_offsets(self.offsets, num_heads,
                                               num_frames)
-        # The frame each temporal head group reads, per frame: constants of
-        # the model (not in checkpoints), moved with it by ``.to()``.
-        for index, source in enumerate(source_frames(self.head_groups,
-                                                     num_frames)):
-            self.register_buffer(f'source_frames_{index}', source,
-                                 persistent=False)
         self.attn_drop = attn_drop
-        # True: the export formulation (gathers) in eager mode too; it is
+        # Where gathered q, k, v come from (the export formulation, see
+        # relocation_index): a constant of the model (not in checkpoints),
+        # moved with it by ``.to()``.
+        self.register_buffer(
+            'relocation_index',
+            relocation_index(self.head_groups, num_heads, num_frames),
+            persistent=False)
+        # True: the export formulation (one gather) in eager mode too; it is
         # chosen by itself under tracing, torch.export and torch.compile.
         self.gather_relocation = False
         adapter_cfg = adapter_cfg or {}
@@ -258,36 +288,46 @@ class STDHAttention(nn.Module):
         # Only keys and values move in time (paper Table 1: "HR KV").
         if self.head_groups and (self.gather_relocation or
                                  is_tracing_or_exporting()):
-            # Gathers + concat: what TorchScript, torch.export and both ONNX
-            # exporters keep (they lose or bloat the in-place copy below).
-            qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B*T, H, L, D), a view
-            # Frames on their own dim by reshapes with the layer's own sizes
-            # (exported graphs then need no shape arithmetic for them).
-            kv = qkv[1:].reshape(2, -1, self.num_frames, self.num_heads,
-                                 length, head_dims)
-            k, v = relocate_heads(kv, self.head_groups, self.group_sources,
-                                  self.num_heads, frame_dim=2,
-                                  head_dim=3).reshape(
-                                      2, rows, self.num_heads, length,
-                                      head_dims).unbind(0)
-            q = qkv[0]
-        else:
-            # Eager: in place in the fresh projection output, copying only
-            # the temporal heads' channels; the concat of the gather path
-            # would copy all of k and v (measurably slower on CPU).
-            shift_heads_in_time_(qkv[:, :, 1:], self.head_groups,
-                                 self.num_frames)
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+            # One gather along (channel block, frame) with the layer's
+            # precomputed index: what TorchScript, torch.export and both ONNX
+            # exporters keep as it is (they lose or bloat the in-place copy
+            # below), and only 2 graph nodes (a reshape and the gather) over
+            # the plain ViT's; the sizes are the layer's own (-1 for the
+            # batch), so the graph needs no shape arithmetic for them.
+            frames = self.num_frames
+            # The token count as a constant of the graph: it is fixed by the
+            # model (the backbone checks the input's patch grid), and a
+            # traced size would cost shape arithmetic in every reshape.
+            # (torch.export and torch.compile keep it static already.)
+            if torch.jit.is_tracing():
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore', torch.jit.TracerWarning)
+                    length = int(length)
+            qkv = qkv.view(-1, frames, length, 3 * self.num_heads, head_dims)
+            qkv = qkv.permute(0, 3, 1, 2, 4).reshape(
+                -1, 3 * self.num_heads * frames, length, head_dims)
+            # (B, 3*H*T, L, D) -> (B, 3, H*T, L, D): q, k, v of every head
+            # and frame, k and v of the temporal heads from their source
+            # frames.
+            q, k, v = qkv.index_select(1, self.relocation_index).view(
+                -1, 3, self.num_heads * frames, length, head_dims).unbind(1)
+            # 4-D attention (what the dynamo exporter takes) over (B, H*T);
+            # back to (B, T, L, H, D) rows.
+            out = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
+            out = out.view(-1, self.num_heads, frames, length, head_dims)
+            out = out.permute(0, 2, 3, 1, 4).reshape(-1, length,
+                                                     self.embed_dims)
+            return self.out_proj(out)
+        # Eager: in place in the fresh projection output, copying only the
+        # temporal heads' channels; a gather would copy all of q, k and v
+        # (measurably slower on CPU).
+        shift_heads_in_time_(qkv[:, :, 1:], self.head_groups, self.num_frames)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
         out = out.transpose(1, 2).reshape(rows, length, self.embed_dims)
         return self.out_proj(out)
-
-    @property
-    def group_sources(self) -> List[Tensor]:
-        """Per temporal head group, the ``(T,)`` frame each frame reads."""
-        return [getattr(self, f'source_frames_{index}')
-                for index in range(len(self.head_groups))]
 
     def extra_repr(self) -> str:
         return (f'num_heads={self.num_heads}, num_frames={self.num_frames}, '
