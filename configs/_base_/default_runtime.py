@@ -21,7 +21,7 @@ default_hooks = dict(
     # export restore the frozen weights from model.backbone.pretrained,
     # refusing a file with other weights. Full checkpoints:
     # --cfg-options default_hooks.small_checkpoint.save_small=False
-    # (zeroi2v_mm/engine/small_checkpoint_hook.py).
+    # (zeroi2v_mm/engine/hooks/small_checkpoint_hook.py).
     small_checkpoint=dict(type='SmallCheckpointHook', save_small=True))
 # TensorBoard (pip install -e .[tensorboard]) or W&B: add its backend, e.g.
 #   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),

@@ -80,13 +80,13 @@ def frozen_names(backbone: nn.Module) -> List[str]:
 def frozen_tensors_from_file(path: str, keys: Iterable[str],
                              backbone: nn.Module) -> Dict[str, Tensor]:
     """The tensors ``keys`` of the image-model file ``path``, in backbone
-    names (any format :mod:`zeroi2v_mm.models.weights` reads), cast to the
+    names (any format :mod:`zeroi2v_mm.models.utils.weights` reads), cast to the
     backbone's dtypes as loading them would.
 
     Raises:
         SmallCheckpointError: a key absent from the file or of another shape.
     """
-    from ..models.weights import load_backbone_weights
+    from ..models.utils.weights import load_backbone_weights
     weights = load_backbone_weights(path)
     own = backbone.state_dict()
     tensors = {}
