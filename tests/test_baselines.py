@@ -2,6 +2,7 @@
 AIM, ST-Adapter, LoRA, GELU adapters, temporal-heads-only tuning, and the
 baseline configs. Costs are counted by the library counter
 (:mod:`zeroi2v_mm.analysis`), not by formulas."""
+import glob
 import math
 import os.path as osp
 
@@ -115,8 +116,8 @@ def test_trainable_set_is_method_temporal_embedding_ln_post(method):
 
 
 def tiny_recognizer_cfg(name):
-    """configs/baselines/<name>.py with the tiny ViT (random weights)."""
-    cfg = Config.fromfile(osp.join(REPO, f'configs/baselines/{name}.py'))
+    """configs/recognition/*/<name>.py with the tiny ViT (random weights)."""
+    cfg = Config.fromfile(sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0])
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.backbone.pretrained = None
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
@@ -125,7 +126,7 @@ def tiny_recognizer_cfg(name):
 
 
 def test_head_trains_in_the_recognizer_of_a_baseline_config():
-    cfg = tiny_recognizer_cfg('aim_synthetic')
+    cfg = tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     assert all(p.requires_grad for p in model.cls_head.parameters())
@@ -246,10 +247,8 @@ def test_st_adapter_placement_as_released():
         hook.remove()
         attn_out = block.attn(block.ln_1(x))
     torch.testing.assert_close(calls[0], x + attn_out, atol=1e-6, rtol=1e-6)
-    k400 = Config.fromfile(osp.join(REPO, 'configs/baselines/'
-                                    'st_adapter_k400.py')).model.backbone
-    ssv2 = Config.fromfile(osp.join(REPO, 'configs/baselines/'
-                                    'st_adapter_ssv2.py')).model.backbone
+    k400 = Config.fromfile(osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')).model.backbone
+    ssv2 = Config.fromfile(osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_u8-50e_sthv2-rgb.py')).model.backbone
     assert tuple(k400.peft.positions) == ('mlp', )
     assert tuple(ssv2.peft.positions) == ('attn', 'mlp')
     assert k400.peft.channels == ssv2.peft.channels == 384
@@ -288,7 +287,7 @@ def test_non_mergeable_methods_stay_after_merge():
 def test_lora_merge_through_the_hook_path_with_plain_model():
     """merge_and_verify (what MergeAdaptersHook runs) with the plain model of
     the config (peft=None): same keys and shapes, same logits."""
-    cfg = tiny_recognizer_cfg('lora_synthetic')
+    cfg = tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     randomize(model)
@@ -307,7 +306,7 @@ TINY_OPTIONS = [
     f'model.backbone.num_frames={FRAMES}']
 
 
-@pytest.mark.parametrize('name', ['lora_synthetic', 'temporal_heads_synthetic'])
+@pytest.mark.parametrize('name', ['lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'])
 def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     """tools/merge_adapters.py takes the LoRA / temporal-heads configs (the
     adapters are None there): the merged file loads strictly into the plain
@@ -324,7 +323,7 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     out = str(tmp_path / 'merged.pth')
     tool = load_tool('tools/merge_adapters.py')
-    assert tool.main([osp.join(REPO, f'configs/baselines/{name}.py'),
+    assert tool.main([sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0],
                       checkpoint, '--out', out, '--verify', '0',
                       '--device', 'cpu', '--cfg-options',
                       *TINY_OPTIONS]) == 0
@@ -349,7 +348,7 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     from types import SimpleNamespace
     from zeroi2v_mm.engine.hooks import MergeAdaptersHook
     from helpers import load_tool
-    cfg = tiny_recognizer_cfg('aim_synthetic')
+    cfg = tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     with pytest.raises(ValueError, match="'AIM' does not merge"):
         build_plain_model(cfg.model)
     with pytest.raises(ValueError, match="'AIM' does not merge"):
@@ -358,7 +357,7 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     checkpoint = str(tmp_path / 'aim.pth')
     torch.save(dict(state_dict={}), checkpoint)
     with pytest.raises(SystemExit, match="peft='AIM', which does not merge"):
-        tool.main([osp.join(REPO, 'configs/baselines/aim_synthetic.py'),
+        tool.main([osp.join(REPO, 'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
                    checkpoint, '--out', str(tmp_path / 'x.pth')])
 
 
@@ -368,14 +367,14 @@ def test_baseline_checkpoints_are_refused_by_a_model_without_the_method():
     without AIM, must stop instead of silently dropping the method."""
     from mmengine.runner.checkpoint import load_state_dict
     from mmaction.registry import MODELS
-    plain_cfg = tiny_recognizer_cfg('lora_synthetic')
+    plain_cfg = tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     plain_cfg.model.backbone.peft = None
     plain = MODELS.build(plain_cfg.model)
-    lora = MODELS.build(tiny_recognizer_cfg('lora_synthetic').model)
+    lora = MODELS.build(tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
     with pytest.raises(ValueError, match=r'unmerged linear adapter \(or '
                        r'LoRA.*tools/merge_adapters.py'):
         load_state_dict(plain, lora.state_dict())
-    aim = MODELS.build(tiny_recognizer_cfg('aim_synthetic').model)
+    aim = MODELS.build(tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
     with pytest.raises(ValueError, match='stays at inference'):
         load_state_dict(plain, aim.state_dict())
     # the same method loads, and so does the image model into a fresh LoRA
@@ -413,9 +412,9 @@ def test_lora_split_qkv_is_one_update_per_chunk():
 
 
 TABLE3_LORA = {  # config -> (Table 3 tunable params in M, bottleneck width)
-    'lora_ssv2_r192_qkv': (7, 192), 'lora_ssv2_r192_qkvo': (14, 192),
-    'lora_ssv2_r192_qkv_mlp': (25, 192), 'lora_ssv2_r128_qkv_mlp': (17, 128),
-    'lora_ssv2_r192_all': (32, 192), 'lora_ssv2_r128_all': (21, 128)}
+    'lora-r192-qkv_clip-vit-base-p16_u8-50e_sthv2-rgb': (7, 192), 'lora-r192-qkvo_clip-vit-base-p16_u8-50e_sthv2-rgb': (14, 192),
+    'lora-r192-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (25, 192), 'lora-r128-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (17, 128),
+    'lora-r192-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (32, 192), 'lora-r128-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (21, 128)}
 
 
 @pytest.mark.parametrize('name', list(TABLE3_LORA))
@@ -423,7 +422,7 @@ def test_lora_configs_have_the_parameters_of_their_table3_row(
         name, monkeypatch):
     for init in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_'):
         monkeypatch.setattr(torch.nn.init, init, lambda t, *a, **k: t)
-    cfg = Config.fromfile(osp.join(REPO, 'configs/baselines', name + '.py'))
+    cfg = Config.fromfile(sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0])
     backbone = cfg.model.backbone.to_dict()
     backbone.pop('type')
     backbone['pretrained'] = None
@@ -491,7 +490,7 @@ def test_temporal_heads_trainable_count_vit_b16():
 # traced forward passes short: per frame the costs do not depend on T except
 # AIM's T x T temporal attention scores (2 T C MACs per token and block,
 # 0.1% of a block at T = 8), so the ratios are the 8-frame ones to 0.2%.
-# tools/benchmark.py --counts-only on configs/baselines/*_k400.py gives the
+# tools/benchmark.py --counts-only on the K400 baseline configs gives the
 # 8-frame figures (README).
 VIT_B_FRAMES = 2
 
@@ -532,7 +531,12 @@ BASELINES = ('aim', 'st_adapter', 'lora', 'gelu_adapter', 'full_finetune',
 @pytest.mark.parametrize('name', BASELINES)
 @pytest.mark.parametrize('suffix', ['k400', 'synthetic'])
 def test_baseline_configs_say_what_they_are(name, suffix):
-    path = osp.join(REPO, 'configs', 'baselines', f'{name}_{suffix}.py')
+    tail = {'k400': 'clip-vit-base-p16_8x16x1-40e_kinetics400',
+            'synthetic': 'synthetic-vit-tiny-p8_8x2x1-20e_synthetic'}[suffix]
+    found = glob.glob(osp.join(REPO, 'configs', 'recognition', name,
+                               f'*_{tail}-rgb.py'))
+    assert len(found) == 1, (name, suffix, found)
+    path = found[0]
     cfg = Config.fromfile(path)
     backbone = cfg.model.backbone
     hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
@@ -543,7 +547,7 @@ def test_baseline_configs_say_what_they_are(name, suffix):
         assert backbone.adapters is None
     # the ZeroI2V config the baseline is compared with (its _base_)
     base = Config.fromfile(osp.join(REPO, 'configs', {
-        'k400': 'zeroi2v_k400.py',
+        'k400': 'recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
         'synthetic': 'demo/zeroi2v_synthetic.py'}[suffix]))
     base_lr = base.optim_wrapper.optimizer.lr
     if name == 'full_finetune':

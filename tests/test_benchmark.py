@@ -32,11 +32,11 @@ TINY = [
     f"model.cls_head.in_channels={TINY_ARCH['width']}",
 ]
 CONFIGS = ['configs/demo/zeroi2v_synthetic.py',
-           'configs/baselines/aim_synthetic.py',
-           'configs/baselines/linear_probe_synthetic.py',
-           'configs/baselines/full_finetune_synthetic.py']
-NAMES = ['zeroi2v_synthetic', 'aim_synthetic', 'linear_probe_synthetic',
-         'full_finetune_synthetic']
+           'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+           'configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+           'configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py']
+NAMES = ['zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+         'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
 
 
 # Tiny models: one thread (tests/conftest.py).
@@ -54,7 +54,7 @@ def report(tool, tmp_path_factory):
     args = [osp.join(REPO, c) for c in CONFIGS] + [
         '--quick', '--device', 'cpu',
         '--json', str(out / 'bench.json'), '--md', str(out / 'bench.md'),
-        '--accuracy', 'zeroi2v_synthetic=91.5', 'aim_synthetic=88.0',
+        '--accuracy', 'zeroi2v_synthetic=91.5', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=88.0',
         '--cfg-options'] + TINY
     tool.main(args)
     return dict(json=json.load(open(out / 'bench.json')),
@@ -128,7 +128,7 @@ def test_merged_zeroi2v_is_the_plain_model_exactly(report):
 
 
 def test_aim_costs_extra_at_inference(report):
-    aim = rows(report)['aim_synthetic']
+    aim = rows(report)['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert aim['merged'] is False and 'latency_unmerged' not in aim
     assert aim['params']['new_after_merge'] == (aim['params']['total'] -
                                                 aim['params']['plain']) > 0
@@ -141,31 +141,31 @@ def test_identical_networks_are_timed_once(report):
     ViT + STDHA: the merged ZeroI2V network."""
     found = rows(report)
     plain = report['json']['plain'][0]
-    probe = found['linear_probe_synthetic']
+    probe = found['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert probe['latency']['unit'] == plain['key']
     assert probe['latency']['ms'] == plain['latency']['ms']
     assert probe['ratios']['latency'] == 1.0
-    full = found['full_finetune_synthetic']
+    full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert full['latency']['unit'] == 'zeroi2v_synthetic'
-    assert found['aim_synthetic']['latency']['unit'] == 'aim_synthetic'
+    assert found['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']['latency']['unit'] == 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
 
 
 def test_trainable_counts_and_training_memory(report):
     found = rows(report)
     width, classes = TINY_ARCH['width'], 10
-    probe = found['linear_probe_synthetic']
+    probe = found['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     # lr_mult=0 on the temporal embedding and ln_post: only the head trains
     assert probe['params']['trainable'] == width * classes + classes
     assert sorted(probe['params']['frozen_by_lr_mult']) == [
         'backbone.ln_post.bias', 'backbone.ln_post.weight',
         'backbone.temporal_embedding']
-    full = found['full_finetune_synthetic']
+    full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert full['params']['trainable'] == full['params']['total']
     # memory is counted from allocations, not timed: exact relations hold
     memory = {name: row['train_memory']['peak_mib']
               for name, row in found.items()}
-    assert memory['zeroi2v_synthetic'] < memory['full_finetune_synthetic']
-    assert memory['linear_probe_synthetic'] < memory['zeroi2v_synthetic']
+    assert memory['zeroi2v_synthetic'] < memory['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    assert memory['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'] < memory['zeroi2v_synthetic']
     # full fine-tuning with STDHA holds what the plain model's training does
     assert full['ratios']['train_memory'] == pytest.approx(1.0, rel=0.02)
 
@@ -182,8 +182,8 @@ def test_markdown_table_and_plot(report):
     assert body[0].startswith('| plain (plain0) |')
     names = [line.split(' | ')[0][2:] for line in body[1:]]
     assert names == ['zeroi2v_synthetic', 'zeroi2v_synthetic unmerged',
-                     'aim_synthetic', 'linear_probe_synthetic',
-                     'full_finetune_synthetic']
+                     'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+                     'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert body[1].startswith('| zeroi2v_synthetic | 4 linear adapters + '
                               'STDHA |')
     assert all(line.count('|') == header.count('|') for line in body)
@@ -230,10 +230,10 @@ def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
                                                    monkeypatch):
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
     report = tool.main([
-        osp.join(REPO, 'configs/baselines/st_adapter_synthetic.py'),
+        osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
         '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
         '--no-attention', '--md', str(tmp_path / 'b.md'), '--accuracy',
-        'st_adapter_synthetic=50', '--cfg-options'] + TINY)
+        'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=50', '--cfg-options'] + TINY)
     assert 'matplotlib is not installed' in report['plot_error']
     assert 'No plot: matplotlib is not installed' in open(
         tmp_path / 'b.md').read()
@@ -348,13 +348,13 @@ def test_gpu_script_configs_go_through_the_benchmark():
     """Every config tools/benchmark_gpu.sh measures builds, merges and is
     counted by the benchmark (at a tiny size, parameters and FLOPs only), so
     the one GPU run a session gets does not stop at a config
-    (configs/inti_k400.py, without input temporal embedding, once did)."""
+    (configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py, without input temporal embedding, once did)."""
     import re
     from zeroi2v_mm.benchmark import benchmark
     script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
     configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
-    assert 'configs/zeroi2v_k400.py' in configs and \
-        'configs/inti_k400.py' in configs and len(configs) == 7
+    assert 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py' in configs and \
+        'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py' in configs and len(configs) == 7
     width = TINY_ARCH['width']
     settings = BenchmarkSettings.for_device(
         [osp.join(REPO, c) for c in configs], 'cpu', counts_only=True,
@@ -371,6 +371,6 @@ def test_gpu_script_configs_go_through_the_benchmark():
     rows = {row['name']: row for row in report['results']}
     assert sorted(rows) == sorted(osp.splitext(osp.basename(c))[0]
                                   for c in configs)
-    assert rows['zeroi2v_k400']['ratios']['gflops'] == 1.0
-    assert rows['inti_k400']['compress']['after_blocks'] == [5, 7]
-    assert rows['inti_k400']['ratios']['gflops'] < 1.0
+    assert rows['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb']['ratios']['gflops'] == 1.0
+    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['compress']['after_blocks'] == [5, 7]
+    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['ratios']['gflops'] < 1.0

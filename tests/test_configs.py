@@ -55,7 +55,7 @@ def pipelines(cfg):
 
 def test_configs_found():
     names = {osp.basename(path) for path in CONFIGS}
-    for expected in ('zeroi2v_k400.py', 'zeroi2v_ssv2.py',
+    for expected in ('zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', 'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py',
                      'pretrain_image_synthetic.py', 'naive_synthetic.py',
                      'finetune_synthetic.py', 'zeroi2v_synthetic.py'):
         assert expected in names

@@ -3,6 +3,7 @@ UniFormerV2 (``UniFormerV2InTI``), and the InTI recipes (ViFi-CLIP K400).
 
 Tiny models: width 64, 3-4 blocks, 32 px, 8 frames.
 """
+import glob
 import os.path as osp
 
 import numpy as np
@@ -162,11 +163,7 @@ def test_refuses_weights_of_another_size(tmp_path):
 # ----------------------------------------------------------------- configs
 INTI_CONFIGS = sorted(
     osp.relpath(p, REPO) for p in
-    [osp.join(REPO, 'configs', 'inti_k400.py')] +
-    [osp.join(REPO, 'configs', 'inti', name) for name in (
-        'inti_temp_k400.py', 'linear_pooling_temp_k400.py',
-        'conv_pooling_temp_k400.py', 'inti_temp_k400_vit-l14.py',
-        'inti_k400_vit-l14.py', 'inti_temp_ssv2.py')])
+    glob.glob(osp.join(REPO, 'configs', 'recognition', 'inti', '*.py')))
 
 
 @pytest.mark.parametrize('path', INTI_CONFIGS)
@@ -181,14 +178,14 @@ def test_config_pipelines_sample_the_backbone_frames(path):
         assert [s['clip_len'] for s in samplers] == [16], (path, split)
     # InTI_{i,j}: after blocks i, j (ViT-B) or 2i, 2j (ViT-L)
     after = tuple(backbone.compress.after_blocks)
-    large = 'vit-l14' in path
+    large = 'vit-large' in path
     assert after == ((10, 14) if large else (5, 7))
 
 
 def test_vifi_clip_recipe():
-    """configs/inti_k400.py and the InTI^temp config: ViFi-CLIP's
+    """configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py and the InTI^temp config: ViFi-CLIP's
     fully-supervised K400 setting (InTI paper, appendix)."""
-    for path in ('configs/inti_k400.py', 'configs/inti/inti_temp_k400.py'):
+    for path in ('configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py', 'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'):
         cfg = Config.fromfile(osp.join(REPO, path))
         optim = cfg.optim_wrapper
         assert optim.optimizer.type == 'AdamW'
@@ -217,7 +214,7 @@ def test_vifi_clip_recipe():
         assert [s for s in test if s['type'] == 'UniformSample'][0][
             'num_clips'] == 4
         assert any(s['type'] == 'ThreeCrop' for s in test)
-    plain = Config.fromfile(osp.join(REPO, 'configs/inti_k400.py'))
+    plain = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     assert plain.model.backbone.temporal_embedding is False
 
 
@@ -226,7 +223,7 @@ def test_vifi_clip_train_pipeline_runs():
     torchvision's ColorJitter and torchvision's grayscale through MMAction2's
     TorchVisionWrapper) runs on decoded frames and gives one 16-frame 224 px
     clip."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs/inti_k400.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     steps = cfg.train_dataloader.dataset.pipeline
     decode = [s['type'] for s in steps].index('DecordDecode')
     sampler = TRANSFORMS.build(steps[1])
@@ -255,7 +252,7 @@ def test_vifi_clip_train_pipeline_runs():
 def test_recipe_trains_a_tiny_inti_temp_step():
     """One loss step of the InTI^temp config's model at tiny size: Mixup or
     CutMix soft labels with label smoothing go through UniFormerHead."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs/inti/inti_temp_k400.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     model_cfg = cfg.model.to_dict()
     model_cfg['backbone'].update(TINY, pretrained=None, t_size=16)
     model_cfg['backbone']['compress']['after_blocks'] = (1, 2)

@@ -274,8 +274,8 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
 # --------------------------------------------------------- IN21K configs
 @pytest.mark.parametrize('config,clip_config', [
     ('zeroi2v_in21k-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-     'zeroi2v_k400.py'),
-    ('zeroi2v_in21k-vit-base-p16_u8-50e_sthv2-rgb.py', 'zeroi2v_ssv2.py')])
+     'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'),
+    ('zeroi2v_in21k-vit-base-p16_u8-50e_sthv2-rgb.py', 'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py')])
 def test_in21k_configs_are_the_clip_recipes_with_timm_weights(
         config, clip_config):
     """Paper Table 13: "the same model and training settings" as CLIP; only

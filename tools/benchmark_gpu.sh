@@ -41,13 +41,13 @@ if [ "$COMPILE" = 1 ]; then
     EXTRA+=(--compile)
 fi
 "$PYTHON" tools/benchmark.py \
-    configs/zeroi2v_k400.py \
-    configs/baselines/aim_k400.py \
-    configs/baselines/st_adapter_k400.py \
-    configs/baselines/lora_k400.py \
-    configs/baselines/full_finetune_k400.py \
-    configs/inti_k400.py \
-    configs/zeroi2v_inti_k400.py \
+    configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py \
+    configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py \
+    configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py \
+    configs/recognition/lora/lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py \
+    configs/recognition/full_finetune/full-finetune_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py \
+    configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py \
+    configs/recognition/zeroi2v/zeroi2v-inti_clip-vit-base-p16_16x8x1-40e_kinetics400-rgb.py \
     --device cuda --train-batch 8 "${EXTRA[@]}" \
     --json "$OUT_DIR/benchmark_gpu.json" --md "$OUT_DIR/benchmark_gpu.md"
 

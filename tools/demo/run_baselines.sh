@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The synthetic benchmark's accuracy table: every method of
-# configs/demo/ and configs/baselines/ trained the same way (same data, same
+# configs/demo/ and configs/recognition/*/*_synthetic-rgb.py trained the same way (same data, same
 # frozen-or-not image model from tools/run_demo.sh, same 20 epochs) with
 # `mim train mmaction`, then parameters and GFLOPs per view from
 # tools/benchmark.py --counts-only with each method's best validation top-1.
 #
 #   bash tools/run_demo.sh                        # data + image model first
 #   bash tools/demo/run_baselines.sh              # all methods (~1.5 h, CPU)
-#   bash tools/demo/run_baselines.sh naive_synthetic aim_synthetic   # some
+#   bash tools/demo/run_baselines.sh naive_synthetic aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb   # some
 #
 # A method whose work dir already holds its final epoch is not retrained.
 # Results: work_dirs/synthetic_baselines/{accuracy.json,table.md,
@@ -25,18 +25,18 @@ declare -A CONFIGS=(
     [finetune_synthetic]=configs/demo/finetune_synthetic.py
     [zeroi2v_inti_synthetic]=configs/demo/zeroi2v_inti_synthetic.py
     [inti_synthetic]=configs/demo/inti_synthetic.py
-    [full_finetune_synthetic]=configs/baselines/full_finetune_synthetic.py
-    [linear_probe_synthetic]=configs/baselines/linear_probe_synthetic.py
-    [temporal_heads_synthetic]=configs/baselines/temporal_heads_synthetic.py
-    [lora_synthetic]=configs/baselines/lora_synthetic.py
-    [gelu_adapter_synthetic]=configs/baselines/gelu_adapter_synthetic.py
-    [st_adapter_synthetic]=configs/baselines/st_adapter_synthetic.py
-    [aim_synthetic]=configs/baselines/aim_synthetic.py
+    [full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/lora/lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
 )
 ORDER=(zeroi2v_synthetic naive_synthetic finetune_synthetic
-       full_finetune_synthetic aim_synthetic st_adapter_synthetic
-       lora_synthetic gelu_adapter_synthetic temporal_heads_synthetic
-       linear_probe_synthetic zeroi2v_inti_synthetic inti_synthetic)
+       full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb
+       lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb
+       linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb zeroi2v_inti_synthetic inti_synthetic)
 if (( $# )); then ORDER=("$@"); fi
 
 for name in "${ORDER[@]}"; do

@@ -2,7 +2,7 @@
 # 40 epochs (paper Table 13: 78.6 top-1 with 8x1x3 views, 422 GFLOPs, 86M
 # parameters, 0 new after merging). The paper: "the same model and training
 # settings" as with CLIP, so everything but the image model is
-# configs/zeroi2v_k400.py (STDHA {-1: 1, 1: 1}, 4 adapters s0.5 p0.1, the
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py (STDHA {-1: 1, 1: 1}, 4 adapters s0.5 p0.1, the
 # released CLIP-B_k400_8x16x1.py recipe).
 #
 # The image model is timm's vit_base_patch16_224.augreg_in21k (the paper does
@@ -16,7 +16,7 @@
 # The state dict loads as it is (its 21843-class head is dropped);
 # tools/convert_weights.py SRC OUT writes the backbone checkpoint and prints
 # the style it found.
-_base_ = ['../../zeroi2v_k400.py']
+_base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 model = dict(
     backbone=dict(

@@ -13,7 +13,7 @@
 # adapters per block (ratio 0.25; SSv2: scale 1, dropout 0).
 #
 # Recipe: paper Table 12 for SSv2 (the CLIP configs' recipe, as
-# configs/zeroi2v_ssv2.py: AdamW 3e-4, wd 0.05, batch 64, 50 epochs, uniform
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py: AdamW 3e-4, wd 0.05, batch 64, 50 epochs, uniform
 # sampling, 1 temporal x 3 spatial test views, RandAugment m7 n4, flip with
 # the label swap, erasing 0.25, label smoothing 0.1), with ImageNet
 # normalisation for the Swin weights. The name's 32x2x1 follows Video Swin's
@@ -23,7 +23,7 @@
 # as OpenMMLab converted it to mmpretrain keys, swin-base_3rdparty_in21k.pth
 # (download.openmmlab.com/mmclassification/v0/swin-transformer/convert/), or
 # any mmpretrain Swin-B checkpoint (ImageClassifier, backbone.* keys).
-_base_ = ['../../zeroi2v_ssv2.py']
+_base_ = ['zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py']
 
 num_frames = 32
 model = dict(

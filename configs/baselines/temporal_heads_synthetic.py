@@ -1,7 +1,0 @@
-# configs/baselines/temporal_heads_k400.py on the synthetic temporal
-# benchmark: STDHA {-1: 2, 1: 2}; only the 4 temporal heads' Q/K/V rows and
-# out-projection columns train (plus temporal embedding, ln_post, head).
-# Merged after training by MergeAdaptersHook.
-_base_ = ['../demo/zeroi2v_synthetic.py']
-
-model = dict(backbone=dict(adapters=None, peft=dict(type='TemporalHeads')))
