@@ -394,7 +394,7 @@ def test_input_checks():
 
 # ------------------------------------------------- paper Table 14 configs
 TABLE14 = ('configs/recognition/zeroi2v/'
-           '{}_swin-base-p4-w7-in21k_32x2x1-{}_sthv2-rgb.py')
+           '{}_swin-base-p4-w7-in21k_u32-{}_sthv2-rgb.py')
 ZEROI2V_SWIN = TABLE14.format('zeroi2v', '50e')
 STDHA_FINETUNE = TABLE14.format('stdha-finetune', '60e')
 

@@ -16,8 +16,8 @@
 # configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py: AdamW 3e-4, wd 0.05, batch 64, 50 epochs, uniform
 # sampling, 1 temporal x 3 spatial test views, RandAugment m7 n4, flip with
 # the label swap, erasing 0.25, label smoothing 0.1), with ImageNet
-# normalisation for the Swin weights. The name's 32x2x1 follows Video Swin's
-# SSv2 config (32 frames, interval 2, 1 clip, sampled uniformly).
+# normalisation for the Swin weights. 32 frames sampled uniformly (u32, as
+# MMAction2's UniFormerV2 configs name UniformSample).
 #
 # Weights: Microsoft's ImageNet-21K Swin-B (swin_base_patch4_window7_224_22k)
 # as OpenMMLab converted it to mmpretrain keys, swin-base_3rdparty_in21k.pth

@@ -13,7 +13,7 @@
 # temporal x 3 spatial test views. Video Swin's RandAugment and RandomErasing
 # are imgaug's and its own; here this package's VideoRandAugment and
 # MMAction2's RandomErasing stand in (assumed equivalent; see docs/configs.md).
-_base_ = ['zeroi2v_swin-base-p4-w7-in21k_32x2x1-50e_sthv2-rgb.py']
+_base_ = ['zeroi2v_swin-base-p4-w7-in21k_u32-50e_sthv2-rgb.py']
 
 model = dict(backbone=dict(adapters=None, freeze_pretrained=False,
                            drop_path_rate=0.4))
