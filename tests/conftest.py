@@ -13,8 +13,9 @@ register_all_modules(init_default_scope=True)
 # Under pytest-xdist (tools/run_tests.sh runs one worker per core) each
 # worker keeps to one thread: two workers of two threads on two cores would
 # stall each other.
-torch.set_num_threads(1 if os.environ.get('PYTEST_XDIST_WORKER') else
-                      min(2, os.cpu_count() or 1))
+torch.set_num_threads(1 if os.environ.get('PYTEST_XDIST_WORKER'
+                                          ) else min(2,
+                                                     os.cpu_count() or 1))
 
 TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
 
@@ -32,8 +33,8 @@ def randomize_adapters(model: torch.nn.Module, std: float = 0.05) -> None:
         for module in model.modules():
             if isinstance(module, LinearAdapter):
                 for param in module.parameters():
-                    param.copy_(torch.randn(param.shape, generator=generator)
-                                * std)
+                    param.copy_(
+                        torch.randn(param.shape, generator=generator) * std)
 
 
 @pytest.fixture(scope='module')

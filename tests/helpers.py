@@ -23,9 +23,13 @@ def load_tool(relative_path: str):
 def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
     """A few 32 px, 8-frame synthetic videos per class."""
     from zeroi2v_mm.datasets.synthetic_videos import make_dataset
-    make_dataset(out_dir, videos_per_class=videos_per_class,
-                 val_per_class=val_per_class, frames=8, size=32,
-                 progress=False)
+    make_dataset(
+        out_dir,
+        videos_per_class=videos_per_class,
+        val_per_class=val_per_class,
+        frames=8,
+        size=32,
+        progress=False)
     return str(out_dir)
 
 
@@ -33,18 +37,22 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
     """--cfg-options turning configs/demo/* into a seconds-long CPU run."""
     videos = osp.join(data_dir, 'videos')
     options = [
-        'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
-        'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
+        'model.backbone.arch.width=64',
+        'model.backbone.arch.layers=2',
+        'model.backbone.arch.heads=4',
+        'model.backbone.arch.image_size=32',
         'model.cls_head.in_channels=64',
         # random init: the demo's pre-trained image model is not built here
         'model.backbone.pretrained=None',
-        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
-        'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
+        f'train_cfg.max_epochs={epochs}',
+        'train_cfg.val_interval=1',
+        'train_dataloader.batch_size=4',
+        'val_dataloader.batch_size=4',
         'test_dataloader.batch_size=4',
     ]
     for loader, split in (('train_dataloader', 'train'),
-                          ('val_dataloader', 'val'),
-                          ('test_dataloader', 'val')):
+                          ('val_dataloader', 'val'), ('test_dataloader',
+                                                      'val')):
         options += [
             f'{loader}.dataset.ann_file={data_dir}/{split}_list.txt',
             f'{loader}.dataset.data_prefix.video={videos}',
@@ -56,11 +64,19 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
 
 def run_cli(args, timeout=300):
     """Run a command with the venv's bin first on PATH, from the repo root."""
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-               PYTHONUNBUFFERED='1')
-    result = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    env = dict(
+        os.environ,
+        PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
+        PYTHONUNBUFFERED='1')
+    result = subprocess.run(
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if result.returncode != 0:
-        raise AssertionError(f'{args} failed ({result.returncode}):\n'
-                             f'{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
+        raise AssertionError(
+            f'{args} failed ({result.returncode}):\n'
+            f'{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
     return result.stdout + result.stderr

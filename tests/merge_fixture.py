@@ -30,20 +30,25 @@ TINY_B16 = dict(width=96, layers=2, heads=12, patch_size=16, image_size=32)
 #          input shape of one view (3, T, H, W))
 CASES = {
     'demo': ('configs/demo/zeroi2v_synthetic.py', {}, {}, (3, 8, 64, 64)),
-    'k400_tiny': ('configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', dict(arch=TINY_B16),
-                  dict(in_channels=96), (3, 8, 32, 32)),
-    'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb': ('configs/recognition/lora/lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py', {}, {},
-                       (3, 8, 64, 64)),
-    'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb': (
-        'configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py', {}, {},
-        (3, 8, 64, 64)),
+    'k400_tiny':
+    ('configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+     dict(arch=TINY_B16), dict(in_channels=96), (3, 8, 32, 32)),
+    'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
+    ('configs/recognition/lora/lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+     {}, {}, (3, 8, 64, 64)),
+    'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
+    ('configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+     {}, {}, (3, 8, 64, 64)),
 }
 # Non-mergeable methods: only the keys and shapes of their (unmerged) state
 # dict are pinned (checkpoints of them must keep loading).
 KEY_CASES = {
-    'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb': 'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-    'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb': 'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-    'gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb': 'configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
+    'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
+    'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
+    'configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
 }
 
 
@@ -116,16 +121,17 @@ def merged_hash(case: str) -> str:
     fill_by_name(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, 'epoch_1.pth')
-        torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
-                   path)
+        torch.save(
+            dict(meta=dict(epoch=1), state_dict=model.state_dict()), path)
         loaded = _build(model_cfg)
         load_checkpoint(loaded, path, map_location='cpu', strict=True)
-    inputs = torch.randn((2, 1) + tuple(view),
-                         generator=torch.Generator().manual_seed(1))
-    merged, report = merge_and_verify(loaded.eval(), [inputs],
-                                      tolerance=1e-3,
-                                      plain=build_plain_model(model_cfg),
-                                      count_complexity=False)
+    inputs = torch.randn(
+        (2, 1) + tuple(view), generator=torch.Generator().manual_seed(1))
+    merged, report = merge_and_verify(
+        loaded.eval(), [inputs],
+        tolerance=1e-3,
+        plain=build_plain_model(model_cfg),
+        count_complexity=False)
     assert report['passed'], report
     return state_hash(merged.state_dict())
 

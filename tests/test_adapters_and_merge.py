@@ -11,10 +11,11 @@ from conftest import randomize_adapters
 def test_fresh_adapters_are_identity(tiny_arch):
     torch.manual_seed(0)
     plain = ZeroI2VViT(arch=tiny_arch, num_frames=4).eval()
-    adapted = ZeroI2VViT(arch=tiny_arch, num_frames=4,
-                         adapters=dict(scale=0.5, dropout=0.1)).eval()
-    missing, unexpected = adapted.load_state_dict(plain.state_dict(),
-                                                  strict=False)
+    adapted = ZeroI2VViT(
+        arch=tiny_arch, num_frames=4, adapters=dict(scale=0.5,
+                                                    dropout=0.1)).eval()
+    missing, unexpected = adapted.load_state_dict(
+        plain.state_dict(), strict=False)
     assert not unexpected and all('adapter' in k for k in missing)
     x = torch.randn(2, 3, 4, 32, 32)
     with torch.no_grad():
@@ -32,14 +33,15 @@ def test_adapter_init_is_the_released_one():
     assert abs(down.std().item() - 0.02) < 0.0005
     assert abs(down.mean().item()) < 0.0005
     assert torch.all(adapter.down.bias == 0)
-    assert torch.all(adapter.up.weight == 0) and torch.all(adapter.up.bias == 0)
+    assert torch.all(adapter.up.weight == 0) and torch.all(
+        adapter.up.bias == 0)
 
 
 @pytest.mark.parametrize('num_adapters,expected_per_block', [(4, 4), (6, 6)])
 def test_adapter_placement_counts(tiny_arch, num_adapters, expected_per_block):
     from zeroi2v_mm.models.layers import LinearAdapter
-    model = ZeroI2VViT(arch=tiny_arch, num_frames=2,
-                       adapters=dict(num_adapters=num_adapters))
+    model = ZeroI2VViT(
+        arch=tiny_arch, num_frames=2, adapters=dict(num_adapters=num_adapters))
     block = model.transformer.resblocks[0]
     assert sum(isinstance(m, LinearAdapter)
                for m in block.modules()) == expected_per_block
@@ -64,7 +66,9 @@ def test_only_adapters_temporal_embedding_ln_post_train(tiny_arch):
 def test_trainable_parameters_vit_b16_k400_config():
     """Paper: 14M tunable for ViT-B/16 with 4 adapters (ours 14.21M)."""
     from mmengine.config import Config
-    cfg = Config.fromfile('configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
+    cfg = Config.fromfile(
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+    )
     backbone_cfg = dict(cfg.model.backbone, pretrained=None)
     backbone_cfg.pop('type')
     model = ZeroI2VViT(**backbone_cfg)
@@ -73,8 +77,8 @@ def test_trainable_parameters_vit_b16_k400_config():
 
 
 def test_trainable_parameters_vit_l14():
-    model = ZeroI2VViT(arch='ViT-L/14', num_frames=8,
-                       adapters=dict(num_adapters=4))
+    model = ZeroI2VViT(
+        arch='ViT-L/14', num_frames=8, adapters=dict(num_adapters=4))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert abs(trainable - 50.4e6) <= 0.1e6, trainable
 
@@ -85,9 +89,12 @@ def test_trainable_parameters_vit_l14():
 def test_merged_equals_unmerged(tiny_arch, num_adapters, scale, dropout,
                                 stdha):
     torch.manual_seed(0)
-    model = ZeroI2VViT(arch=tiny_arch, num_frames=4, stdha=stdha,
-                       adapters=dict(num_adapters=num_adapters, scale=scale,
-                                     dropout=dropout)).eval()
+    model = ZeroI2VViT(
+        arch=tiny_arch,
+        num_frames=4,
+        stdha=stdha,
+        adapters=dict(num_adapters=num_adapters, scale=scale,
+                      dropout=dropout)).eval()
     x = torch.randn(2, 3, 4, 32, 32)
     with torch.no_grad():
         identity_adapters = model(x)

@@ -30,14 +30,19 @@ from conftest import randomize_adapters
 from helpers import REPO, VENV_BIN
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_ava_synthetic.py')
-FULL_CONFIG = osp.join(REPO, 'configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py')
+FULL_CONFIG = osp.join(
+    REPO,
+    'configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py'
+)
 STEM = 'zeroi2v_ava_synthetic'  # the merge hook names its files after it
 # The demo config, made seconds-long for CI (its data paths are relative:
 # runs happen in a folder holding data/synthetic_ava).
-TINY_OPTIONS = {'model.backbone.arch.width': 64,
-                'model.backbone.arch.layers': 2,
-                'model.backbone.arch.heads': 4,
-                'model.roi_head.bbox_head.in_channels': 64}
+TINY_OPTIONS = {
+    'model.backbone.arch.width': 64,
+    'model.backbone.arch.layers': 2,
+    'model.backbone.arch.heads': 4,
+    'model.roi_head.bbox_head.in_channels': 64
+}
 TINY = [f'{key}={value}' for key, value in TINY_OPTIONS.items()]
 
 needs_mmdet = pytest.mark.skipif(
@@ -75,8 +80,8 @@ def _bilinear(feature: np.ndarray, y: float, x: float) -> np.ndarray:
             ly * lx * feature[:, y_high, x_high])
 
 
-def naive_roi_align(features, rois, output_size, spatial_scale,
-                    sampling_ratio, aligned, pool_mode):
+def naive_roi_align(features, rois, output_size, spatial_scale, sampling_ratio,
+                    aligned, pool_mode):
     """RoIAlign written out point by point from mmcv's definition."""
     features = features.double().numpy()
     out_h, out_w = output_size
@@ -98,11 +103,12 @@ def naive_roi_align(features, rois, output_size, spatial_scale,
                     _bilinear(feature,
                               y1 + ph * bin_h + (iy + .5) * bin_h / grid_h,
                               x1 + pw * bin_w + (ix + .5) * bin_w / grid_w)
-                    for iy in range(grid_h) for ix in range(grid_w)]
+                    for iy in range(grid_h) for ix in range(grid_w)
+                ]
                 if pool_mode == 'avg':
                     outputs[index, :, ph, pw] = (
-                        np.sum(values, axis=0) / max(grid_h * grid_w, 1)
-                        if values else 0.0)
+                        np.sum(values, axis=0) /
+                        max(grid_h * grid_w, 1) if values else 0.0)
                 else:
                     outputs[index, :, ph, pw] = (
                         np.max(values, axis=0) if values else -10000.0)
@@ -141,11 +147,11 @@ def test_torchvision_roi_align_matches_naive_reference(pool_mode, aligned,
     rois = _rois(7 * stride, 9 * stride)
     if aligned:  # mmcv refuses negative sizes with aligned=True
         rois = rois[(rois[:, 3] >= rois[:, 1]) & (rois[:, 4] >= rois[:, 2])]
-    layer = TorchvisionRoIAlign((3, 2), 1 / stride, sampling_ratio,
-                                pool_mode, aligned)
+    layer = TorchvisionRoIAlign((3, 2), 1 / stride, sampling_ratio, pool_mode,
+                                aligned)
     got = layer(features, rois)
-    want = naive_roi_align(features, rois, (3, 2), 1 / stride,
-                           sampling_ratio, aligned, pool_mode)
+    want = naive_roi_align(features, rois, (3, 2), 1 / stride, sampling_ratio,
+                           aligned, pool_mode)
     assert got.shape == (len(rois), 3, 3, 2)
     assert (got.double() - want).abs().max() <= 1e-5
 
@@ -172,8 +178,11 @@ def test_extractor_uses_torchvision_without_mmcv_ops_and_trains():
     roi_feats.sum().backward()
     assert feat.grad is not None and feat.grad.abs().sum() > 0
 
-    per_frame = ZeroI2VRoIExtractor3D(output_size=4, with_temporal_pool=False,
-                                      with_global=True, backend='torchvision')
+    per_frame = ZeroI2VRoIExtractor3D(
+        output_size=4,
+        with_temporal_pool=False,
+        with_global=True,
+        backend='torchvision')
     roi_feats, _ = per_frame(feat.detach(), rois)
     assert roi_feats.shape == (2, 32, 4, 4, 4)  # RoI + global channels
 
@@ -199,23 +208,34 @@ def test_extractor_equals_mmaction_single_roi_extractor_with_mmcv(
     """Where mmcv.ops exists: MMAction2's SingleRoIExtractor3D (mmcv
     RoIAlign) and ours on torchvision give the same features."""
     from mmaction.models.roi_heads.roi_extractors import SingleRoIExtractor3D
-    kwargs = dict(output_size=8, featmap_stride=16, aligned=aligned,
-                  with_temporal_pool=with_temporal_pool)
+    kwargs = dict(
+        output_size=8,
+        featmap_stride=16,
+        aligned=aligned,
+        with_temporal_pool=with_temporal_pool)
     theirs = SingleRoIExtractor3D(**kwargs)
     ours = ZeroI2VRoIExtractor3D(backend='torchvision', **kwargs)
     torch.manual_seed(0)
     feat = torch.randn(2, 16, 4, 14, 14)
     rois = _rois(224, 224)
     rois = rois[(rois[:, 3] >= rois[:, 1]) & (rois[:, 4] >= rois[:, 2])]
-    assert torch.allclose(ours(feat, rois)[0], theirs(feat, rois)[0],
-                          atol=1e-5)
+    assert torch.allclose(
+        ours(feat, rois)[0], theirs(feat, rois)[0], atol=1e-5)
     for pool_mode in ('avg', 'max'):
-        mmcv_layer = build_roi_layer('RoIAlign', 8, 1 / 16, 0, pool_mode,
-                                     aligned, backend='mmcv')
-        tv_layer = build_roi_layer('RoIAlign', 8, 1 / 16, 0, pool_mode,
-                                   aligned, backend='torchvision')
-        assert torch.allclose(tv_layer(feat[:, :, 0], rois),
-                              mmcv_layer(feat[:, :, 0], rois), atol=1e-5)
+        mmcv_layer = build_roi_layer(
+            'RoIAlign', 8, 1 / 16, 0, pool_mode, aligned, backend='mmcv')
+        tv_layer = build_roi_layer(
+            'RoIAlign',
+            8,
+            1 / 16,
+            0,
+            pool_mode,
+            aligned,
+            backend='torchvision')
+        assert torch.allclose(
+            tv_layer(feat[:, :, 0], rois),
+            mmcv_layer(feat[:, :, 0], rois),
+            atol=1e-5)
 
 
 # ------------------------------------------------------- mmdet missing
@@ -239,22 +259,31 @@ def test_synthetic_ava_is_read_by_mmaction_ava_dataset(tmp_path):
     from zeroi2v_mm.datasets import synthetic_ava as tool
     root = tmp_path / 'ava'
     counts = tool.make_dataset(root, train_videos=2, val_videos=2)
-    assert counts['val'] == dict(videos=2, keyframes=10, boxes=20,
-                                 excluded=1)
+    assert counts['val'] == dict(videos=2, keyframes=10, boxes=20, excluded=1)
     anno = root / 'annotations'
-    dataset = DATASETS.build(dict(
-        type='AVADataset', ann_file=str(anno / 'ava_val_v2.2.csv'),
-        exclude_file=str(anno / 'ava_val_excluded_timestamps_v2.2.csv'),
-        label_file=str(anno / tool.LABEL_FILE),
-        proposal_file=str(anno / tool.proposal_name('val')),
-        data_prefix=dict(img=str(root / 'rawframes')), num_classes=5,
-        fps=8, timestamp_start=900, timestamp_end=906, test_mode=True,
-        pipeline=[dict(type='SampleAVAFrames', clip_len=8, frame_interval=1,
-                       test_mode=True),
-                  dict(type='RawFrameDecode'),
-                  dict(type='FormatShape', input_format='NCTHW',
-                       collapse=True),
-                  dict(type='PackActionInputs')]))
+    dataset = DATASETS.build(
+        dict(
+            type='AVADataset',
+            ann_file=str(anno / 'ava_val_v2.2.csv'),
+            exclude_file=str(anno / 'ava_val_excluded_timestamps_v2.2.csv'),
+            label_file=str(anno / tool.LABEL_FILE),
+            proposal_file=str(anno / tool.proposal_name('val')),
+            data_prefix=dict(img=str(root / 'rawframes')),
+            num_classes=5,
+            fps=8,
+            timestamp_start=900,
+            timestamp_end=906,
+            test_mode=True,
+            pipeline=[
+                dict(
+                    type='SampleAVAFrames',
+                    clip_len=8,
+                    frame_interval=1,
+                    test_mode=True),
+                dict(type='RawFrameDecode'),
+                dict(type='FormatShape', input_format='NCTHW', collapse=True),
+                dict(type='PackActionInputs')
+            ]))
     assert len(dataset) == 9  # 10 keyframes, 1 excluded
     info = dataset.get_data_info(0)
     # Two actors, one action each; the low-score proposal is dropped.
@@ -264,8 +293,10 @@ def test_synthetic_ava_is_read_by_mmaction_ava_dataset(tmp_path):
     sample = dataset[0]
     assert sample['inputs'].shape == (3, 8, 64, 64)
     assert sample['data_samples'].proposals.bboxes.max() > 1  # in pixels
-    labels = {line.split(',')[6] for line in
-              (anno / 'ava_train_v2.2.csv').read_text().split()}
+    labels = {
+        line.split(',')[6]
+        for line in (anno / 'ava_train_v2.2.csv').read_text().split()
+    }
     assert labels == {'1', '2', '3', '4'}  # every action in every split
 
 
@@ -279,8 +310,8 @@ def test_ava_config_is_consistent_and_its_pipelines_run(tmp_path):
     cfg = Config.fromfile(FULL_CONFIG)
     backbone, roi_head = cfg.model.backbone, cfg.model.roi_head
     assert cfg.model.type == 'ZeroI2VFastRCNN'
-    assert (backbone.arch, backbone.output, backbone.num_frames) == (
-        'ViT-B/16', 'feature_map', 8)
+    assert (backbone.arch, backbone.output,
+            backbone.num_frames) == ('ViT-B/16', 'feature_map', 8)
     assert roi_head.bbox_roi_extractor.featmap_stride == 16
     assert roi_head.bbox_head.in_channels == 768
     assert roi_head.bbox_head.num_classes == 81  # 80 trained, 60 evaluated
@@ -297,8 +328,8 @@ def test_ava_config_is_consistent_and_its_pipelines_run(tmp_path):
 
     from zeroi2v_mm.datasets import synthetic_ava as tool
     root = tmp_path / 'ava'
-    tool.make_dataset(root, train_videos=1, val_videos=1, seconds=3,
-                      fps=30, size=96)
+    tool.make_dataset(
+        root, train_videos=1, val_videos=1, seconds=3, fps=30, size=96)
     anno = root / 'annotations'
     for split, loader in (('train', cfg.train_dataloader),
                           ('val', cfg.val_dataloader)):
@@ -345,12 +376,13 @@ def test_merge_folds_backbone_adapters_and_leaves_the_box_head_alone():
         assert torch.equal(head_after[name], value), name
 
     # Same box logits; tensor mode without samples gives the features.
-    from mmaction.structures import ActionDataSample
     from mmengine.structures import InstanceData
+
+    from mmaction.structures import ActionDataSample
     clips = torch.randn(2, 3, 8, 64, 64)
     samples = []
-    for boxes in ([[4., 4., 30., 30.], [20., 30., 60., 60.]],
-                  [[0., 0., 64., 64.]]):
+    for boxes in ([[4., 4., 30., 30.], [20., 30., 60.,
+                                        60.]], [[0., 0., 64., 64.]]):
         sample = ActionDataSample()
         sample.proposals = InstanceData(bboxes=torch.tensor(boxes))
         sample.set_metainfo(dict(img_shape=(64, 64)))
@@ -376,11 +408,18 @@ def _run(args, cwd, timeout=300):
     """A CLI run with the venv first on PATH, in ``cwd``. One thread: the
     model is tiny, and spinning OpenMP threads on a busy CI machine cost
     more than they give."""
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-               PYTHONUNBUFFERED='1')
+    env = dict(
+        os.environ,
+        PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
+        PYTHONUNBUFFERED='1')
     env.setdefault('OMP_NUM_THREADS', '1')
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f'{args} failed ({result.returncode}):\n'
                              f'{result.stdout[-3000:]}\n'
@@ -403,15 +442,17 @@ def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
     (<= 1e-5) as the trained model's, and the same AVAMetric mAP."""
     from zeroi2v_mm.datasets import synthetic_ava as tool
     run_dir = tmp_path / 'run'
-    tool.make_dataset(run_dir / 'data' / 'synthetic_ava', train_videos=2,
-                      val_videos=2)
+    tool.make_dataset(
+        run_dir / 'data' / 'synthetic_ava', train_videos=2, val_videos=2)
     work = run_dir / 'work'
     python = osp.join(VENV_BIN, 'python')
-    train_log = _run([python, osp.join(REPO, 'tools/train.py'), CONFIG,
-                      '--work-dir', str(work), '--cfg-options', *TINY,
-                      'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-                      'default_hooks.checkpoint.interval=1',
-                      'default_hooks.checkpoint.save_best=None'],
+    train_log = _run([
+        python,
+        osp.join(REPO, 'tools/train.py'), CONFIG, '--work-dir',
+        str(work), '--cfg-options', *TINY, 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.save_best=None'
+    ],
                      cwd=run_dir)
     unmerged_map = _metric_line(train_log)  # AVAMetric, trained model
 
@@ -423,19 +464,24 @@ def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
     assert report['adapted_linears_before'] == 8
     assert report['adapted_linears_after'] == 0
     assert report['params']['after'] < report['params']['before']
-    merged_state = torch.load(merged_ckpt, map_location='cpu',
-                              weights_only=False)['state_dict']
-    trained_state = torch.load(work / 'epoch_1.pth', map_location='cpu',
-                               weights_only=False)['state_dict']
+    merged_state = torch.load(
+        merged_ckpt, map_location='cpu', weights_only=False)['state_dict']
+    trained_state = torch.load(
+        work / 'epoch_1.pth', map_location='cpu',
+        weights_only=False)['state_dict']
     for name, value in trained_state.items():
         if name.startswith('roi_head.'):  # box head: bit-identical
             assert torch.equal(merged_state[name], value), name
 
     merged_log = _run([
-        python, osp.join(REPO, 'tools/test.py'), CONFIG, str(merged_ckpt),
-        '--work-dir', str(work / 'test_merged'), '--dump',
+        python,
+        osp.join(REPO, 'tools/test.py'), CONFIG,
+        str(merged_ckpt), '--work-dir',
+        str(work / 'test_merged'), '--dump',
         str(work / 'merged.pkl'), '--cfg-options', *TINY,
-        'model.backbone.adapters=None', 'custom_hooks=[]'], cwd=run_dir)
+        'model.backbone.adapters=None', 'custom_hooks=[]'
+    ],
+                      cwd=run_dir)
     assert 'do not match exactly' not in merged_log  # no missing keys
     assert _metric_line(merged_log) == unmerged_map
     with open(work / 'merged.pkl', 'rb') as f:
@@ -447,18 +493,22 @@ def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(run_dir)  # relative data paths; AVAMetric's temp CSV
     cfg = _tiny_detector_cfg()
     trained = MODELS.build(cfg.model)
-    load_checkpoint(trained, str(work / 'epoch_1.pth'), map_location='cpu',
-                    strict=True)
+    load_checkpoint(
+        trained, str(work / 'epoch_1.pth'), map_location='cpu', strict=True)
     plain_cfg = copy.deepcopy(cfg.model)
     plain_cfg.backbone.adapters = None
-    load_checkpoint(MODELS.build(plain_cfg), str(merged_ckpt),
-                    map_location='cpu', strict=True)
+    load_checkpoint(
+        MODELS.build(plain_cfg),
+        str(merged_ckpt),
+        map_location='cpu',
+        strict=True)
     trained.eval()
     unmerged = []
     with torch.no_grad():
         for batch in Runner.build_dataloader(cfg.test_dataloader):
-            unmerged += [sample.to_dict() for sample in
-                         trained.test_step(batch)]
+            unmerged += [
+                sample.to_dict() for sample in trained.test_step(batch)
+            ]
     assert len(unmerged) == len(merged) == 9  # val keyframes, 1 excluded
     for a, b in zip(unmerged, merged):
         assert (a['video_id'], a['timestamp']) == (b['video_id'],
@@ -477,7 +527,8 @@ def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
         metric = AVAMetric(
             ann_file=f'{anno}/ava_val_v2.2.csv',
             exclude_file=f'{anno}/ava_val_excluded_timestamps_v2.2.csv',
-            label_file=f'{anno}/{tool.LABEL_FILE}', num_classes=5)
+            label_file=f'{anno}/{tool.LABEL_FILE}',
+            num_classes=5)
         metric.process(None, predictions)
         maps.append(metric.compute_metrics(metric.results)['overall'])
     assert maps[0] == maps[1]

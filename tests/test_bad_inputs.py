@@ -27,16 +27,23 @@ def test_checkpoint_of_another_model_names_key_and_shapes(tmp_path):
     path = str(tmp_path / 'small.pth')
     torch.save(other.state_dict(), path)
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
-    with pytest.raises(ValueError, match=r'small.pth: shape mismatch for '
-                       r'\S+: checkpoint \(32.*\) vs model \(64'):
+    with pytest.raises(
+            ValueError,
+            match=r'small.pth: shape mismatch for '
+            r'\S+: checkpoint \(32.*\) vs model \(64'):
         model.init_weights()
 
 
 def test_checkpoint_for_other_frame_count_is_refused(tmp_path):
     other = ZeroI2VViT(arch=TINY_ARCH, num_frames=4)
     path = str(tmp_path / 'four_frames.pth')
-    torch.save({'state_dict': {'backbone.' + k: v
-                               for k, v in other.state_dict().items()}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in other.state_dict().items()
+            }
+        }, path)
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8, pretrained=path)
     with pytest.raises(ValueError, match='temporal_embedding'):
         model.init_weights()
@@ -46,7 +53,8 @@ def test_non_clip_file_is_refused(tmp_path):
     path = str(tmp_path / 'resnet.pth')
     torch.save({'layer1.0.conv1.weight': torch.zeros(1)}, path)
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
-    with pytest.raises(ValueError, match='resnet.pth: not a ViT this backbone reads'):
+    with pytest.raises(
+            ValueError, match='resnet.pth: not a ViT this backbone reads'):
         model.init_weights()
 
 
@@ -65,10 +73,11 @@ def test_unmerged_checkpoint_into_plain_model_says_what_to_do(tmp_path):
     (dict(adapters=dict(rank=4)), 'unknown adapters keys'),
     (dict(arch='ViT-H/14'), "unknown arch 'ViT-H/14'"),
     (dict(act='relu'), "act='relu'"),
-    (dict(compress=dict(type='InTI', after_blocks=(3,))), 'after_blocks'),
+    (dict(compress=dict(type='InTI', after_blocks=(3, ))), 'after_blocks'),
     (dict(compress=dict(type='InTI', after_blocks=(1, 1))),
      r'after_blocks=\(1, 1\): block 1 is listed twice'),
-    (dict(adapters=dict(scale='0.5')), "adapters scale='0.5' must be a number"),
+    (dict(adapters=dict(scale='0.5')),
+     "adapters scale='0.5' must be a number"),
     (dict(adapters=dict(ratio=None)), 'adapters ratio=None must be a number'),
     (dict(stdha=dict(offsets=[(1, 1), (1, 2)])), 'offset 1 is listed twice'),
     (dict(stdha=dict(offsets='{1: oops}')), 'is not readable'),
@@ -86,16 +95,21 @@ def test_stdha_offsets_and_after_blocks_as_cfg_options_give_them():
     the same model as the config's own dict."""
     from mmengine.config import DictAction
     parse = DictAction._parse_iterable
-    expected = ZeroI2VViT(arch=TINY_ARCH, num_frames=4,
-                          stdha=dict(offsets={-1: 1, 1: 1}))
+    expected = ZeroI2VViT(
+        arch=TINY_ARCH, num_frames=4, stdha=dict(offsets={
+            -1: 1,
+            1: 1
+        }))
     for text in ('[(-1,1),(1,1)]', '{-1:1,1:1}'):
-        model = ZeroI2VViT(arch=TINY_ARCH, num_frames=4,
-                           stdha=dict(offsets=parse(text)))
+        model = ZeroI2VViT(
+            arch=TINY_ARCH, num_frames=4, stdha=dict(offsets=parse(text)))
         assert model.stdha_cfg == expected.stdha_cfg, text
         assert list(model.stdha_cfg['offsets']) == [-1, 1]  # head order
     for text, blocks in (('1', (1, )), ('(1,2)', (1, 2))):
-        model = ZeroI2VViT(arch=TINY_ARCH, num_frames=8, compress=dict(
-            type='InTI', after_blocks=parse(text)))
+        model = ZeroI2VViT(
+            arch=TINY_ARCH,
+            num_frames=8,
+            compress=dict(type='InTI', after_blocks=parse(text)))
         assert model.compress_cfg['after_blocks'] == blocks
         assert sorted(model.compressors) == [str(b) for b in blocks]
 
@@ -109,16 +123,16 @@ def _demo_dataset_cfg(**overrides):
 
 def test_missing_annotation_file_says_what_to_get(tmp_path):
     cfg = _demo_dataset_cfg(ann_file=str(tmp_path / 'train_list.txt'))
-    with pytest.raises(FileNotFoundError,
-                       match='train_list.txt.*make_synthetic_videos'):
+    with pytest.raises(
+            FileNotFoundError, match='train_list.txt.*make_synthetic_videos'):
         DATASETS.build(cfg)
 
 
 def test_missing_video_folder_is_named(tmp_path):
     ann = tmp_path / 'list.txt'
     ann.write_text('a.mp4 0\n')
-    cfg = _demo_dataset_cfg(ann_file=str(ann),
-                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    cfg = _demo_dataset_cfg(
+        ann_file=str(ann), data_prefix=dict(video=str(tmp_path / 'videos')))
     with pytest.raises(FileNotFoundError, match='video folder not found'):
         DATASETS.build(cfg)
 
@@ -127,8 +141,8 @@ def test_malformed_annotation_line_is_named(tmp_path):
     ann = tmp_path / 'list.txt'
     ann.write_text('a.mp4 0\nb.mp4 zero\n')
     (tmp_path / 'videos').mkdir()
-    cfg = _demo_dataset_cfg(ann_file=str(ann),
-                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    cfg = _demo_dataset_cfg(
+        ann_file=str(ann), data_prefix=dict(video=str(tmp_path / 'videos')))
     with pytest.raises(ValueError, match='list.txt:2'):
         DATASETS.build(cfg)
 
@@ -138,8 +152,8 @@ def test_unreadable_video_names_file_and_line(tmp_path):
     (tmp_path / 'videos' / 'broken.mp4').write_bytes(b'not a video')
     ann = tmp_path / 'list.txt'
     ann.write_text('broken.mp4 1\n')
-    cfg = _demo_dataset_cfg(ann_file=str(ann),
-                            data_prefix=dict(video=str(tmp_path / 'videos')))
+    cfg = _demo_dataset_cfg(
+        ann_file=str(ann), data_prefix=dict(video=str(tmp_path / 'videos')))
     dataset = DATASETS.build(cfg)
     with pytest.raises(RuntimeError, match=r'broken.mp4 \(.*list.txt line 1'):
         dataset[0]
@@ -150,19 +164,28 @@ def test_k400_config_without_weights_stops_at_once(tmp_path, monkeypatch):
     (building alone does not need it: tests/test_without_pretrained.py)."""
     from mmaction.registry import MODELS
     monkeypatch.chdir(tmp_path)
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     model = MODELS.build(cfg.model)
-    with pytest.raises(FileNotFoundError,
-                       match='checkpoints/clip/ViT-B-16.pt.*OpenAI'):
+    with pytest.raises(
+            FileNotFoundError, match='checkpoints/clip/ViT-B-16.pt.*OpenAI'):
         model.init_weights()
 
 
 def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
-    with pytest.raises(FileNotFoundError,
-                       match='kinetics400_train_list_videos.txt.*tools/data/'
-                       'kinetics'):
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
+    with pytest.raises(
+            FileNotFoundError,
+            match='kinetics400_train_list_videos.txt.*tools/data/'
+            'kinetics'):
         DATASETS.build(cfg.train_dataloader.dataset)
 
 
@@ -187,17 +210,20 @@ def test_checkpoint_trained_with_another_activation_is_refused(tmp_path):
     MMEngine's runner saves it) and checked when it is loaded."""
     from mmengine.runner.checkpoint import (get_state_dict, load_checkpoint,
                                             save_checkpoint)
+
     from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
 
     class Recognizer(torch.nn.Module):
+
         def __init__(self, act):
             super().__init__()
             self.backbone = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, act=act)
 
     path = str(tmp_path / 'epoch_1.pth')
     save_checkpoint({'state_dict': get_state_dict(Recognizer('gelu'))}, path)
-    with pytest.raises(CheckpointMismatchError,
-                       match=r"trained with act='gelu'.*this model has "
-                       r"act='quick_gelu'.*model.backbone.act='gelu'"):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r"trained with act='gelu'.*this model has "
+            r"act='quick_gelu'.*model.backbone.act='gelu'"):
         load_checkpoint(Recognizer('quick_gelu'), path, map_location='cpu')
     load_checkpoint(Recognizer('gelu'), path, map_location='cpu', strict=True)

@@ -13,14 +13,13 @@ from mmengine.config import Config
 
 from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models import ZeroI2VViT
-from zeroi2v_mm.models.layers import (AIMAdapters, HeadDeltaLinear,
-                                      LoRALinear, STAdapter)
+from zeroi2v_mm.models.layers import (AIMAdapters, HeadDeltaLinear, LoRALinear,
+                                      STAdapter)
 from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_adapters, merge_and_verify)
 
 from conftest import TINY_ARCH
 from helpers import REPO
-
 
 # Tiny models: one thread (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -28,26 +27,36 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 STDHA = dict(offsets={1: 1, -1: 1})
 FRAMES = 4
 METHODS = {
-    'AIM': dict(peft=dict(type='AIM')),
-    'AIM_1_tadapter': dict(peft=dict(type='AIM', num_tadapter=1)),
-    'STAdapter': dict(peft=dict(type='STAdapter')),
-    'STAdapter_attn_mlp': dict(peft=dict(type='STAdapter',
-                                         positions=('attn', 'mlp'))),
-    'GELUAdapter': dict(peft=dict(type='GELUAdapter', scale=0.5,
-                                  dropout=0.1)),
-    'LoRA': dict(peft=dict(type='LoRA', rank=4, alpha=2)),
-    'LoRA_split_qkv': dict(peft=dict(type='LoRA', rank=4, alpha=2,
-                                     split_qkv=True)),
-    'TemporalHeads': dict(peft=dict(type='TemporalHeads')),
+    'AIM':
+    dict(peft=dict(type='AIM')),
+    'AIM_1_tadapter':
+    dict(peft=dict(type='AIM', num_tadapter=1)),
+    'STAdapter':
+    dict(peft=dict(type='STAdapter')),
+    'STAdapter_attn_mlp':
+    dict(peft=dict(type='STAdapter', positions=('attn', 'mlp'))),
+    'GELUAdapter':
+    dict(peft=dict(type='GELUAdapter', scale=0.5, dropout=0.1)),
+    'LoRA':
+    dict(peft=dict(type='LoRA', rank=4, alpha=2)),
+    'LoRA_split_qkv':
+    dict(peft=dict(type='LoRA', rank=4, alpha=2, split_qkv=True)),
+    'TemporalHeads':
+    dict(peft=dict(type='TemporalHeads')),
 }
 # Trainable parameters besides temporal_embedding and ln_post: name markers.
-MARKERS = {'AIM': '.peft.', 'STAdapter': '.peft.', 'GELUAdapter': '.peft.',
-           'LoRA': '.lora_', 'TemporalHeads': '.head_delta_'}
+MARKERS = {
+    'AIM': '.peft.',
+    'STAdapter': '.peft.',
+    'GELUAdapter': '.peft.',
+    'LoRA': '.lora_',
+    'TemporalHeads': '.head_delta_'
+}
 
 
 def build(options, stdha=STDHA, **kwargs):
-    return ZeroI2VViT(arch=TINY_ARCH, num_frames=FRAMES, stdha=stdha,
-                      **options, **kwargs)
+    return ZeroI2VViT(
+        arch=TINY_ARCH, num_frames=FRAMES, stdha=stdha, **options, **kwargs)
 
 
 def randomize(model, names=('.peft.', '.lora_', '.head_delta_'), std=0.05):
@@ -56,13 +65,13 @@ def randomize(model, names=('.peft.', '.lora_', '.head_delta_'), std=0.05):
     with torch.no_grad():
         for name, param in model.named_parameters():
             if any(marker in name for marker in names):
-                param.copy_(torch.randn(param.shape, generator=generator) *
-                            std)
+                param.copy_(
+                    torch.randn(param.shape, generator=generator) * std)
 
 
 def clips(batch=2):
-    return torch.randn(batch, 3, FRAMES, 32, 32,
-                       generator=torch.Generator().manual_seed(1))
+    return torch.randn(
+        batch, 3, FRAMES, 32, 32, generator=torch.Generator().manual_seed(1))
 
 
 # ------------------------------------------------------------- build/init
@@ -74,11 +83,11 @@ def test_builds_runs_and_starts_as_the_plain_model(method):
     torch.manual_seed(0)
     plain = build({}).eval()
     model = build(METHODS[method]).eval()
-    missing, unexpected = model.load_state_dict(plain.state_dict(),
-                                                strict=False)
+    missing, unexpected = model.load_state_dict(
+        plain.state_dict(), strict=False)
     assert not unexpected
-    assert missing and all(any(m in k for m in MARKERS.values()) or
-                           'peft.' in k for k in missing)
+    assert missing and all(
+        any(m in k for m in MARKERS.values()) or 'peft.' in k for k in missing)
     x = clips()
     with torch.no_grad():
         out = model(x)
@@ -91,8 +100,10 @@ def test_builds_runs_and_starts_as_the_plain_model(method):
     # and gradients reach the method's parameters
     model.train()
     model(x).sum().backward()
-    grads = [p.grad for n, p in model.named_parameters()
-             if any(m in n for m in MARKERS.values())]
+    grads = [
+        p.grad for n, p in model.named_parameters()
+        if any(m in n for m in MARKERS.values())
+    ]
     assert grads and all(g is not None for g in grads)
 
 
@@ -103,8 +114,9 @@ def test_trainable_set_is_method_temporal_embedding_ln_post(method):
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     expected = {n for n, _ in model.named_parameters() if marker in n}
     assert expected
-    assert trainable == expected | {'temporal_embedding', 'ln_post.weight',
-                                    'ln_post.bias'}
+    assert trainable == expected | {
+        'temporal_embedding', 'ln_post.weight', 'ln_post.bias'
+    }
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     for name in ('conv1.weight', 'positional_embedding',
                  'transformer.resblocks.0.attn.in_proj.weight',
@@ -117,7 +129,11 @@ def test_trainable_set_is_method_temporal_embedding_ln_post(method):
 
 def tiny_recognizer_cfg(name):
     """configs/recognition/*/<name>.py with the tiny ViT (random weights)."""
-    cfg = Config.fromfile(sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0])
+    cfg = Config.fromfile(
+        sorted(
+            glob.glob(
+                osp.join(REPO, 'configs', '**', f'{name}.py'),
+                recursive=True))[0])
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.backbone.pretrained = None
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
@@ -126,7 +142,8 @@ def tiny_recognizer_cfg(name):
 
 
 def test_head_trains_in_the_recognizer_of_a_baseline_config():
-    cfg = tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+    cfg = tiny_recognizer_cfg(
+        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     assert all(p.requires_grad for p in model.cls_head.parameters())
@@ -168,14 +185,15 @@ def test_aim_temporal_branch_is_attention_over_frames_per_token():
             for n in range(tokens):
                 seq = peft.t_adapter_in(block.ln_1(clip[b, :, n]))  # (T, C)
                 q, k, v = F.linear(seq, weight, bias).chunk(3, dim=-1)
-                q, k, v = (t.view(FRAMES, heads, -1).transpose(0, 1)
-                           for t in (q, k, v))
+                q, k, v = (
+                    t.view(FRAMES, heads, -1).transpose(0, 1)
+                    for t in (q, k, v))
                 att = (q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]))
-                out = (att.softmax(-1) @ v).transpose(0, 1).reshape(FRAMES,
-                                                                   width)
+                out = (att.softmax(-1) @ v).transpose(0, 1).reshape(
+                    FRAMES, width)
                 want = peft.t_adapter(block.attn.out_proj(out))
-                torch.testing.assert_close(got[b, :, n], want, atol=1e-5,
-                                           rtol=1e-5)
+                torch.testing.assert_close(
+                    got[b, :, n], want, atol=1e-5, rtol=1e-5)
 
 
 def test_aim_adapters_have_and_lack_skips_as_the_paper():
@@ -214,7 +232,9 @@ def test_aim_drop_path_only_on_temporal_and_mlp_adapter_branches():
     randomize(model)
     block = model.transformer.resblocks[-1]
     peft = block.peft
+
     class DropAll(torch.nn.Module):
+
         def forward(self, t):
             return torch.zeros_like(t)
 
@@ -247,16 +267,23 @@ def test_st_adapter_placement_as_released():
         hook.remove()
         attn_out = block.attn(block.ln_1(x))
     torch.testing.assert_close(calls[0], x + attn_out, atol=1e-6, rtol=1e-6)
-    k400 = Config.fromfile(osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')).model.backbone
-    ssv2 = Config.fromfile(osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_u8-50e_sthv2-rgb.py')).model.backbone
+    k400 = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        )).model.backbone
+    ssv2 = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_u8-50e_sthv2-rgb.py'
+        )).model.backbone
     assert tuple(k400.peft.positions) == ('mlp', )
     assert tuple(ssv2.peft.positions) == ('attn', 'mlp')
     assert k400.peft.channels == ssv2.peft.channels == 384
 
 
 # ----------------------------------------------------------- LoRA, merge
-@pytest.mark.parametrize('method', ['LoRA', 'LoRA_split_qkv',
-                                    'TemporalHeads'])
+@pytest.mark.parametrize('method', ['LoRA', 'LoRA_split_qkv', 'TemporalHeads'])
 def test_mergeable_methods_fold_exactly_into_the_plain_model(method):
     torch.manual_seed(0)
     model = build(METHODS[method]).eval()
@@ -287,15 +314,16 @@ def test_non_mergeable_methods_stay_after_merge():
 def test_lora_merge_through_the_hook_path_with_plain_model():
     """merge_and_verify (what MergeAdaptersHook runs) with the plain model of
     the config (peft=None): same keys and shapes, same logits."""
-    cfg = tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+    cfg = tiny_recognizer_cfg(
+        'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     randomize(model)
     plain = build_plain_model(cfg.model)
     assert plain.backbone.peft_cfg is None
     batches = [torch.randn(2, 1, 3, FRAMES, 32, 32) for _ in range(2)]
-    merged, report = merge_and_verify(model, batches, tolerance=1e-5,
-                                      plain=plain, count_complexity=False)
+    merged, report = merge_and_verify(
+        model, batches, tolerance=1e-5, plain=plain, count_complexity=False)
     assert report['passed'] and report['max_abs_diff'] <= 1e-5
     assert report['adapted_linears_before'] == 4 * TINY_ARCH['layers']
 
@@ -303,10 +331,14 @@ def test_lora_merge_through_the_hook_path_with_plain_model():
 TINY_OPTIONS = [
     *(f'model.backbone.arch.{k}={v}' for k, v in TINY_ARCH.items()),
     f"model.cls_head.in_channels={TINY_ARCH['width']}",
-    f'model.backbone.num_frames={FRAMES}']
+    f'model.backbone.num_frames={FRAMES}'
+]
 
 
-@pytest.mark.parametrize('name', ['lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'])
+@pytest.mark.parametrize('name', [
+    'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+    'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+])
 def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     """tools/merge_adapters.py takes the LoRA / temporal-heads configs (the
     adapters are None there): the merged file loads strictly into the plain
@@ -314,6 +346,7 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     the unmerged model's logits."""
     from mmaction.registry import MODELS
     from zeroi2v_mm.engine.hooks import merged_config
+
     from helpers import load_tool
     cfg = tiny_recognizer_cfg(name)
     torch.manual_seed(0)
@@ -323,10 +356,13 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     out = str(tmp_path / 'merged.pth')
     tool = load_tool('tools/merge_adapters.py')
-    assert tool.main([sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0],
-                      checkpoint, '--out', out, '--verify', '0',
-                      '--device', 'cpu', '--cfg-options',
-                      *TINY_OPTIONS]) == 0
+    assert tool.main([
+        sorted(
+            glob.glob(
+                osp.join(REPO, 'configs', '**', f'{name}.py'),
+                recursive=True))[0], checkpoint, '--out', out, '--verify', '0',
+        '--device', 'cpu', '--cfg-options', *TINY_OPTIONS
+    ]) == 0
     deploy_cfg = merged_config(cfg)
     assert deploy_cfg.model.backbone.peft is None
     assert not deploy_cfg.custom_hooks
@@ -336,9 +372,11 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     inputs = torch.randn(2, 1, 3, FRAMES, 32, 32)
     from zeroi2v_mm.analysis import recognizer_logits
     with torch.no_grad():
-        torch.testing.assert_close(recognizer_logits(plain, inputs),
-                                   recognizer_logits(model, inputs),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            recognizer_logits(plain, inputs),
+            recognizer_logits(model, inputs),
+            atol=1e-5,
+            rtol=1e-5)
 
 
 def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
@@ -346,9 +384,12 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     the hook (before training, not after it) and build_plain_model say so
     instead of failing on a structure mismatch."""
     from types import SimpleNamespace
+
     from zeroi2v_mm.engine.hooks import MergeAdaptersHook
+
     from helpers import load_tool
-    cfg = tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+    cfg = tiny_recognizer_cfg(
+        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     with pytest.raises(ValueError, match="'AIM' does not merge"):
         build_plain_model(cfg.model)
     with pytest.raises(ValueError, match="'AIM' does not merge"):
@@ -357,8 +398,13 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     checkpoint = str(tmp_path / 'aim.pth')
     torch.save(dict(state_dict={}), checkpoint)
     with pytest.raises(SystemExit, match="peft='AIM', which does not merge"):
-        tool.main([osp.join(REPO, 'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
-                   checkpoint, '--out', str(tmp_path / 'x.pth')])
+        tool.main([
+            osp.join(
+                REPO,
+                'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
+            ), checkpoint, '--out',
+            str(tmp_path / 'x.pth')
+        ])
 
 
 def test_baseline_checkpoints_are_refused_by_a_model_without_the_method():
@@ -366,15 +412,23 @@ def test_baseline_checkpoints_are_refused_by_a_model_without_the_method():
     checkpoint going into the plain model, or an AIM checkpoint into a model
     without AIM, must stop instead of silently dropping the method."""
     from mmengine.runner.checkpoint import load_state_dict
+
     from mmaction.registry import MODELS
-    plain_cfg = tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+    plain_cfg = tiny_recognizer_cfg(
+        'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
     plain_cfg.model.backbone.peft = None
     plain = MODELS.build(plain_cfg.model)
-    lora = MODELS.build(tiny_recognizer_cfg('lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
-    with pytest.raises(ValueError, match=r'unmerged linear adapter \(or '
-                       r'LoRA.*tools/merge_adapters.py'):
+    lora = MODELS.build(
+        tiny_recognizer_cfg(
+            'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
+    with pytest.raises(
+            ValueError,
+            match=r'unmerged linear adapter \(or '
+            r'LoRA.*tools/merge_adapters.py'):
         load_state_dict(plain, lora.state_dict())
-    aim = MODELS.build(tiny_recognizer_cfg('aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
+    aim = MODELS.build(
+        tiny_recognizer_cfg(
+            'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
     with pytest.raises(ValueError, match='stays at inference'):
         load_state_dict(plain, aim.state_dict())
     # the same method loads, and so does the image model into a fresh LoRA
@@ -387,8 +441,8 @@ def test_lora_matches_its_definition():
     with torch.no_grad():
         layer.lora_up.weight.normal_()
     x = torch.randn(3, 6)
-    want = x @ (layer.weight + 2.0 * layer.lora_up.weight @
-                layer.lora_down.weight).T + layer.bias
+    want = x @ (layer.weight + 2.0 *
+                layer.lora_up.weight @ layer.lora_down.weight).T + layer.bias
     torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(layer.folded()(x), want, atol=1e-5, rtol=1e-5)
 
@@ -412,9 +466,13 @@ def test_lora_split_qkv_is_one_update_per_chunk():
 
 
 TABLE3_LORA = {  # config -> (Table 3 tunable params in M, bottleneck width)
-    'lora-r192-qkv_clip-vit-base-p16_u8-50e_sthv2-rgb': (7, 192), 'lora-r192-qkvo_clip-vit-base-p16_u8-50e_sthv2-rgb': (14, 192),
-    'lora-r192-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (25, 192), 'lora-r128-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (17, 128),
-    'lora-r192-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (32, 192), 'lora-r128-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (21, 128)}
+    'lora-r192-qkv_clip-vit-base-p16_u8-50e_sthv2-rgb': (7, 192),
+    'lora-r192-qkvo_clip-vit-base-p16_u8-50e_sthv2-rgb': (14, 192),
+    'lora-r192-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (25, 192),
+    'lora-r128-qkv-mlp_clip-vit-base-p16_u8-50e_sthv2-rgb': (17, 128),
+    'lora-r192-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (32, 192),
+    'lora-r128-all_clip-vit-base-p16_u8-50e_sthv2-rgb': (21, 128)
+}
 
 
 @pytest.mark.parametrize('name', list(TABLE3_LORA))
@@ -422,7 +480,11 @@ def test_lora_configs_have_the_parameters_of_their_table3_row(
         name, monkeypatch):
     for init in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_'):
         monkeypatch.setattr(torch.nn.init, init, lambda t, *a, **k: t)
-    cfg = Config.fromfile(sorted(glob.glob(osp.join(REPO, 'configs', '**', f'{name}.py'), recursive=True))[0])
+    cfg = Config.fromfile(
+        sorted(
+            glob.glob(
+                osp.join(REPO, 'configs', '**', f'{name}.py'),
+                recursive=True))[0])
     backbone = cfg.model.backbone.to_dict()
     backbone.pop('type')
     backbone['pretrained'] = None
@@ -432,8 +494,8 @@ def test_lora_configs_have_the_parameters_of_their_table3_row(
                if '.lora_' in n and p.requires_grad)
     assert round(lora / 1e6) == millions, lora
     assert cfg.model.backbone.peft.rank == width
-    assert [tuple(pair) for pair in cfg.model.backbone.stdha.offsets] == [
-        (-1, 1), (1, 1)]
+    assert [tuple(pair)
+            for pair in cfg.model.backbone.stdha.offsets] == [(-1, 1), (1, 1)]
 
 
 # ------------------------------------------------- temporal heads only
@@ -445,10 +507,13 @@ def test_temporal_heads_only_their_slices_change_after_a_step():
     torch.manual_seed(0)
     model = build(METHODS['TemporalHeads'])
     # the updates start at zero: the effective weights are the frozen ones
-    before = {k: v.clone() for k, v in model.state_dict().items()
-              if '.head_delta_' not in k}
+    before = {
+        k: v.clone()
+        for k, v in model.state_dict().items() if '.head_delta_' not in k
+    }
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=1e-2,
+        [p for p in model.parameters() if p.requires_grad],
+        lr=1e-2,
         weight_decay=0.05)
     model(clips()).square().mean().backward()
     optimizer.step()
@@ -477,8 +542,11 @@ def test_temporal_heads_trainable_count_vit_b16():
     """Paper Table 3: 4.6M tunable for "only tuning temporal head" (ViT-B,
     2 of 12 heads); ours 4.72M in the blocks (q/k/v rows with bias + out
     columns)."""
-    model = ZeroI2VViT(arch='ViT-B/16', num_frames=8, stdha=STDHA,
-                       peft=dict(type='TemporalHeads'))
+    model = ZeroI2VViT(
+        arch='ViT-B/16',
+        num_frames=8,
+        stdha=STDHA,
+        peft=dict(type='TemporalHeads'))
     in_blocks = sum(p.numel() for n, p in model.named_parameters()
                     if '.head_delta_' in n)
     assert in_blocks == 12 * (3 * 128 * 768 + 3 * 128 + 768 * 128)
@@ -501,11 +569,13 @@ def vit_b_plain():
     return count_view_flops(model), count_parameters(model)
 
 
-@pytest.mark.parametrize('peft,paper_ratio,new_params', [
-    (dict(type='AIM', num_tadapter=2), 624 / 422, 14.2e6),
-    (dict(type='STAdapter', channels=384), 455 / 422, 7.1e6),
-    (dict(type='GELUAdapter'), None, 14.2e6),
-], ids=['AIM', 'STAdapter', 'GELUAdapter'])
+@pytest.mark.parametrize(
+    'peft,paper_ratio,new_params', [
+        (dict(type='AIM', num_tadapter=2), 624 / 422, 14.2e6),
+        (dict(type='STAdapter', channels=384), 455 / 422, 7.1e6),
+        (dict(type='GELUAdapter'), None, 14.2e6),
+    ],
+    ids=['AIM', 'STAdapter', 'GELUAdapter'])
 def test_vit_b16_costs_match_the_papers(vit_b_plain, peft, paper_ratio,
                                         new_params):
     """ZeroI2V Table 4, ViT-B/16: AIM 624 and ST-Adapter 455 GFLOPs vs 422
@@ -531,10 +601,12 @@ BASELINES = ('aim', 'st_adapter', 'lora', 'gelu_adapter', 'full_finetune',
 @pytest.mark.parametrize('name', BASELINES)
 @pytest.mark.parametrize('suffix', ['k400', 'synthetic'])
 def test_baseline_configs_say_what_they_are(name, suffix):
-    tail = {'k400': 'clip-vit-base-p16_8x16x1-40e_kinetics400',
-            'synthetic': 'synthetic-vit-tiny-p8_8x2x1-20e_synthetic'}[suffix]
-    found = glob.glob(osp.join(REPO, 'configs', 'recognition', name,
-                               f'*_{tail}-rgb.py'))
+    tail = {
+        'k400': 'clip-vit-base-p16_8x16x1-40e_kinetics400',
+        'synthetic': 'synthetic-vit-tiny-p8_8x2x1-20e_synthetic'
+    }[suffix]
+    found = glob.glob(
+        osp.join(REPO, 'configs', 'recognition', name, f'*_{tail}-rgb.py'))
     assert len(found) == 1, (name, suffix, found)
     path = found[0]
     cfg = Config.fromfile(path)
@@ -546,9 +618,13 @@ def test_baseline_configs_say_what_they_are(name, suffix):
     if peft is not None or name in ('full_finetune', 'linear_probe'):
         assert backbone.adapters is None
     # the ZeroI2V config the baseline is compared with (its _base_)
-    base = Config.fromfile(osp.join(REPO, 'configs', {
-        'k400': 'recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-        'synthetic': 'demo/zeroi2v_synthetic.py'}[suffix]))
+    base = Config.fromfile(
+        osp.join(
+            REPO, 'configs', {
+                'k400':
+                'recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+                'synthetic': 'demo/zeroi2v_synthetic.py'
+            }[suffix]))
     base_lr = base.optim_wrapper.optimizer.lr
     if name == 'full_finetune':
         assert backbone.freeze_pretrained is False

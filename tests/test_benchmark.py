@@ -15,12 +15,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import TINY_ARCH
-from helpers import REPO, load_tool
-from zeroi2v_mm.benchmark import BenchmarkSettings, report as report_module
+from zeroi2v_mm.benchmark import BenchmarkSettings
+from zeroi2v_mm.benchmark import report as report_module
 from zeroi2v_mm.benchmark.models import signature
 from zeroi2v_mm.benchmark.runners import cpu_step_allocation_peak
 from zeroi2v_mm.benchmark.timing import Timing, round_order
+
+from conftest import TINY_ARCH
+from helpers import REPO, load_tool
 
 TINY = [
     f"model.backbone.arch.width={TINY_ARCH['width']}",
@@ -31,13 +33,17 @@ TINY = [
     'model.backbone.num_frames=4',
     f"model.cls_head.in_channels={TINY_ARCH['width']}",
 ]
-CONFIGS = ['configs/demo/zeroi2v_synthetic.py',
-           'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-           'configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-           'configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py']
-NAMES = ['zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-         'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
-
+CONFIGS = [
+    'configs/demo/zeroi2v_synthetic.py',
+    'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
+]
+NAMES = [
+    'zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+    'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+    'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+]
 
 # Tiny models: one thread (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -52,13 +58,17 @@ def tool():
 def report(tool, tmp_path_factory):
     out = tmp_path_factory.mktemp('benchmark')
     args = [osp.join(REPO, c) for c in CONFIGS] + [
-        '--quick', '--device', 'cpu',
-        '--json', str(out / 'bench.json'), '--md', str(out / 'bench.md'),
-        '--accuracy', 'zeroi2v_synthetic=91.5', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=88.0',
-        '--cfg-options'] + TINY
+        '--quick', '--device', 'cpu', '--json',
+        str(out / 'bench.json'), '--md',
+        str(out / 'bench.md'), '--accuracy', 'zeroi2v_synthetic=91.5',
+        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=88.0',
+        '--cfg-options'
+    ] + TINY
     tool.main(args)
-    return dict(json=json.load(open(out / 'bench.json')),
-                md=open(out / 'bench.md').read(), dir=out)
+    return dict(
+        json=json.load(open(out / 'bench.json')),
+        md=open(out / 'bench.md').read(),
+        dir=out)
 
 
 def rows(report):
@@ -67,8 +77,10 @@ def rows(report):
 
 def test_json_structure(report):
     data = report['json']
-    assert {'machine', 'settings', 'plain', 'results', 'attention',
-            'accuracy', 'plot'} <= set(data)
+    assert {
+        'machine', 'settings', 'plain', 'results', 'attention', 'accuracy',
+        'plot'
+    } <= set(data)
     assert data['machine']['device'] == 'cpu' and data['machine']['cpu']
     assert data['settings']['quick'] is True
     assert [row['name'] for row in data['results']] == NAMES
@@ -77,11 +89,13 @@ def test_json_structure(report):
     assert plain['train_memory']['peak_mib'] > 0
     for row in data['results']:
         assert row['plain'] == plain['key']
-        assert set(row['params']) >= {'total', 'trainable', 'deployed',
-                                      'new_after_merge', 'plain',
-                                      'image_vit', 'temporal_embedding'}
-        assert set(row['gflops']) >= {'per_view', 'per_clip',
-                                      'plain_per_view', 'per_view_unmerged'}
+        assert set(row['params']) >= {
+            'total', 'trainable', 'deployed', 'new_after_merge', 'plain',
+            'image_vit', 'temporal_embedding'
+        }
+        assert set(row['gflops']) >= {
+            'per_view', 'per_clip', 'plain_per_view', 'per_view_unmerged'
+        }
         for key in ('latency', 'train_step'):
             timing = row[key]
             assert {'ms', 'plain_ms', 'ratio', 'paired_ratio'} <= set(timing)
@@ -90,8 +104,10 @@ def test_json_structure(report):
         assert row['throughput']['batch_views'] == 2
         assert row['train_memory']['peak_mib'] > 0
         assert 'torch.profiler' in row['train_memory']['measure']
-        expected = {'params', 'params_deployed', 'gflops', 'gflops_unmerged',
-                    'latency', 'throughput', 'train_step', 'train_memory'}
+        expected = {
+            'params', 'params_deployed', 'gflops', 'gflops_unmerged',
+            'latency', 'throughput', 'train_step', 'train_memory'
+        }
         if row['merged']:
             expected.add('latency_unmerged')
         assert set(row['ratios']) == expected
@@ -147,7 +163,9 @@ def test_identical_networks_are_timed_once(report):
     assert probe['ratios']['latency'] == 1.0
     full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert full['latency']['unit'] == 'zeroi2v_synthetic'
-    assert found['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']['latency']['unit'] == 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+    assert found['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'][
+        'latency'][
+            'unit'] == 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
 
 
 def test_trainable_counts_and_training_memory(report):
@@ -158,14 +176,20 @@ def test_trainable_counts_and_training_memory(report):
     assert probe['params']['trainable'] == width * classes + classes
     assert sorted(probe['params']['frozen_by_lr_mult']) == [
         'backbone.ln_post.bias', 'backbone.ln_post.weight',
-        'backbone.temporal_embedding']
+        'backbone.temporal_embedding'
+    ]
     full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
     assert full['params']['trainable'] == full['params']['total']
     # memory is counted from allocations, not timed: exact relations hold
-    memory = {name: row['train_memory']['peak_mib']
-              for name, row in found.items()}
-    assert memory['zeroi2v_synthetic'] < memory['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
-    assert memory['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'] < memory['zeroi2v_synthetic']
+    memory = {
+        name: row['train_memory']['peak_mib']
+        for name, row in found.items()
+    }
+    assert memory['zeroi2v_synthetic'] < memory[
+        'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    assert memory[
+        'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'] < memory[
+            'zeroi2v_synthetic']
     # full fine-tuning with STDHA holds what the plain model's training does
     assert full['ratios']['train_memory'] == pytest.approx(1.0, rel=0.02)
 
@@ -181,9 +205,12 @@ def test_markdown_table_and_plot(report):
     body = table[2:]
     assert body[0].startswith('| plain (plain0) |')
     names = [line.split(' | ')[0][2:] for line in body[1:]]
-    assert names == ['zeroi2v_synthetic', 'zeroi2v_synthetic unmerged',
-                     'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb', 'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-                     'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    assert names == [
+        'zeroi2v_synthetic', 'zeroi2v_synthetic unmerged',
+        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+        'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
+        'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+    ]
     assert body[1].startswith('| zeroi2v_synthetic | 4 linear adapters + '
                               'STDHA |')
     assert all(line.count('|') == header.count('|') for line in body)
@@ -195,6 +222,7 @@ def test_markdown_table_and_plot(report):
 
 # ------------------------------------------------------------ pieces
 def test_cpu_memory_measure_sees_tensor_allocations():
+
     def step():
         first = torch.ones(1 << 20)  # 4 MiB
         second = torch.ones(2 << 20)  # 8 MiB while the first lives
@@ -218,8 +246,7 @@ def test_signature_treats_an_adapter_free_adapted_linear_as_linear():
     torch.manual_seed(0)
     plain = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     same = nn.Sequential(AdaptedLinear(4, 3), nn.ReLU())
-    adapted = nn.Sequential(AdaptedLinear(4, 3, input_adapters=1),
-                            nn.ReLU())
+    adapted = nn.Sequential(AdaptedLinear(4, 3, input_adapters=1), nn.ReLU())
     wider = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
     assert signature(plain) == signature(same)
     assert signature(plain) != signature(adapted)
@@ -230,13 +257,18 @@ def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
                                                    monkeypatch):
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
     report = tool.main([
-        osp.join(REPO, 'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
-        '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
-        '--no-attention', '--md', str(tmp_path / 'b.md'), '--accuracy',
-        'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=50', '--cfg-options'] + TINY)
+        osp.join(
+            REPO,
+            'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
+        ), '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
+        '--no-attention', '--md',
+        str(tmp_path / 'b.md'), '--accuracy',
+        'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=50',
+        '--cfg-options'
+    ] + TINY)
     assert 'matplotlib is not installed' in report['plot_error']
-    assert 'No plot: matplotlib is not installed' in open(
-        tmp_path / 'b.md').read()
+    assert 'No plot: matplotlib is not installed' in open(tmp_path /
+                                                          'b.md').read()
     assert not osp.exists(tmp_path / 'b_accuracy.png')
     row = report['results'][0]
     assert row['ratios']['gflops'] > 1.0 and 'train_step' not in row
@@ -255,9 +287,10 @@ def test_compile_times_compiled_next_to_eager(tool, tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, 'compile', compile_eager)
     report = tool.main([
-        osp.join(REPO, CONFIGS[0]), '--quick', '--device', 'cpu',
-        '--no-train', '--no-throughput', '--no-attention', '--compile',
-        '--md', str(tmp_path / 'c.md'), '--cfg-options'] + TINY)
+        osp.join(REPO, CONFIGS[0]), '--quick', '--device', 'cpu', '--no-train',
+        '--no-throughput', '--no-attention', '--compile', '--md',
+        str(tmp_path / 'c.md'), '--cfg-options'
+    ] + TINY)
     assert len(compiled_models) == 2  # plain model + merged ZeroI2V
     [row] = report['results']
     compiled = row['latency_compiled']
@@ -265,7 +298,7 @@ def test_compile_times_compiled_next_to_eager(tool, tmp_path, monkeypatch):
     assert row['ratios']['compiled_vs_eager'] == compiled['paired_ratio']
     assert 'latency_compiled' in report['plain'][0]
     assert 'torch.compile (Inductor) vs eager' in open(tmp_path /
-                                                        'c.md').read()
+                                                       'c.md').read()
 
 
 def test_bad_arguments_are_refused(tool):
@@ -307,16 +340,19 @@ def test_frame_compression_is_compared_with_the_naive_model(tool, tmp_path):
     count (here without input temporal embedding, as the paper's naive and
     InTI models): the report gives InTI's latency and GFLOPs ratios to it."""
     report = tool.main([
-        osp.join(REPO, 'configs/demo/inti_synthetic.py'), '--quick',
-        '--device', 'cpu', '--no-train', '--no-throughput', '--no-attention',
-        '--md', str(tmp_path / 'i.md'), '--json', str(tmp_path / 'i.json'),
-        '--cfg-options'] + TINY + [
-            'model.backbone.temporal_embedding=False',
-            'model.backbone.compress.after_blocks=(1,)'])
+        osp.join(REPO,
+                 'configs/demo/inti_synthetic.py'), '--quick', '--device',
+        'cpu', '--no-train', '--no-throughput', '--no-attention', '--md',
+        str(tmp_path / 'i.md'), '--json',
+        str(tmp_path / 'i.json'), '--cfg-options'
+    ] + TINY + [
+        'model.backbone.temporal_embedding=False',
+        'model.backbone.compress.after_blocks=(1,)'
+    ])
     [plain], [row] = report['plain'], report['results']
     assert plain['params']['temporal_embedding'] == 0
-    assert row['compress'] == dict(type='InTI', after_blocks=[1],
-                                   frames_per_block=[4, 2])
+    assert row['compress'] == dict(
+        type='InTI', after_blocks=[1], frames_per_block=[4, 2])
     assert row['gflops']['flops'] < row['gflops']['plain_flops']
     assert row['latency']['unit'] == 'inti_synthetic'
     text = open(tmp_path / 'i.md').read()
@@ -338,7 +374,9 @@ def test_gpu_script_refuses_without_a_gpu(tmp_path):
     result = subprocess.run(
         ['bash', osp.join(REPO, 'tools/benchmark_gpu.sh')],
         env=dict(os.environ, PYTHON=sys.executable, OUT_DIR=str(tmp_path)),
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120)
     assert result.returncode == 1
     assert 'no CUDA device visible' in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -350,6 +388,7 @@ def test_gpu_script_configs_go_through_the_benchmark():
     the one GPU run a session gets does not stop at a config
     (configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py, without input temporal embedding, once did)."""
     import re
+
     from zeroi2v_mm.benchmark import benchmark
     script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
     configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
@@ -357,20 +396,31 @@ def test_gpu_script_configs_go_through_the_benchmark():
         'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py' in configs and len(configs) == 7
     width = TINY_ARCH['width']
     settings = BenchmarkSettings.for_device(
-        [osp.join(REPO, c) for c in configs], 'cpu', counts_only=True,
+        [osp.join(REPO, c) for c in configs],
+        'cpu',
+        counts_only=True,
         cfg_options={
             # the K400 configs name their size ('ViT-B/16'): replace it
-            'model.backbone.arch': dict(
-                _delete_=True, width=width, layers=8,
+            'model.backbone.arch':
+            dict(
+                _delete_=True,
+                width=width,
+                layers=8,
                 heads=TINY_ARCH['heads'],
                 patch_size=TINY_ARCH['patch_size'],
                 image_size=TINY_ARCH['image_size']),
-            'model.backbone.num_frames': 16,  # InTI's: 16 -> 8 -> 4
-            'model.cls_head.in_channels': width})
+            'model.backbone.num_frames':
+            16,  # InTI's: 16 -> 8 -> 4
+            'model.cls_head.in_channels':
+            width
+        })
     report = benchmark(settings)
     rows = {row['name']: row for row in report['results']}
-    assert sorted(rows) == sorted(osp.splitext(osp.basename(c))[0]
-                                  for c in configs)
-    assert rows['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb']['ratios']['gflops'] == 1.0
-    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['compress']['after_blocks'] == [5, 7]
-    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['ratios']['gflops'] < 1.0
+    assert sorted(rows) == sorted(
+        osp.splitext(osp.basename(c))[0] for c in configs)
+    assert rows['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb'][
+        'ratios']['gflops'] == 1.0
+    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['compress'][
+        'after_blocks'] == [5, 7]
+    assert rows['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb']['ratios'][
+        'gflops'] < 1.0

@@ -25,8 +25,12 @@ def openclip_b16(tmp_path_factory):
 
 def test_vit_b16_equals_open_clip_frame_by_frame(openclip_b16):
     clip_model, path = openclip_b16
-    backbone = ZeroI2VViT(arch='ViT-B/16', num_frames=2, pretrained=str(path),
-                          act='gelu', adapters=dict(num_adapters=4, scale=0.5))
+    backbone = ZeroI2VViT(
+        arch='ViT-B/16',
+        num_frames=2,
+        pretrained=str(path),
+        act='gelu',
+        adapters=dict(num_adapters=4, scale=0.5))
     backbone.init_weights()
     backbone.eval()
     torch.manual_seed(1)
@@ -40,11 +44,13 @@ def test_vit_b16_equals_open_clip_frame_by_frame(openclip_b16):
 
 
 def _tiny_clip(act_layer_quick: bool):
-    cfg = dict(embed_dim=32, quick_gelu=act_layer_quick,
-               vision_cfg=dict(image_size=32, layers=2, width=64,
-                               patch_size=8, head_width=16),
-               text_cfg=dict(context_length=8, vocab_size=50, width=32,
-                             heads=2, layers=1))
+    cfg = dict(
+        embed_dim=32,
+        quick_gelu=act_layer_quick,
+        vision_cfg=dict(
+            image_size=32, layers=2, width=64, patch_size=8, head_width=16),
+        text_cfg=dict(
+            context_length=8, vocab_size=50, width=32, heads=2, layers=1))
     return open_clip.CLIP(**cfg).eval()
 
 
@@ -72,6 +78,7 @@ def test_openai_jit_archive(tmp_path):
     clip_model = _tiny_clip(act_layer_quick=True)
 
     class Archive(torch.nn.Module):
+
         def __init__(self, visual):
             super().__init__()
             self.visual = visual
@@ -80,8 +87,10 @@ def test_openai_jit_archive(tmp_path):
             return self.visual(x)
 
     path = tmp_path / 'ViT-tiny.pt'
-    traced = torch.jit.trace(Archive(clip_model.visual), torch.randn(1, 3, 32, 32),
-                             check_trace=False)
+    traced = torch.jit.trace(
+        Archive(clip_model.visual),
+        torch.randn(1, 3, 32, 32),
+        check_trace=False)
     torch.jit.save(traced, str(path))
     arch = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
     backbone = ZeroI2VViT(arch=arch, num_frames=2, pretrained=str(path))
@@ -102,8 +111,8 @@ def test_gelu_mismatch_is_detectable(tmp_path):
     path = tmp_path / 'openai_format.pt'
     torch.save(clip_model.state_dict(), path)
     arch = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
-    backbone = ZeroI2VViT(arch=arch, num_frames=1, pretrained=str(path),
-                          act='gelu').eval()
+    backbone = ZeroI2VViT(
+        arch=arch, num_frames=1, pretrained=str(path), act='gelu').eval()
     backbone.init_weights()
     clip = torch.randn(1, 3, 1, 32, 32)
     with torch.no_grad():

@@ -13,8 +13,10 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
 
 
 def test_mmaction_models_import_after_zeroi2v_mm():
@@ -30,8 +32,8 @@ def test_mmaction_models_import_after_zeroi2v_mm():
 
 def test_drn_fix_is_needed_with_the_wheel():
     import mmaction
-    drn_dir = osp.join(osp.dirname(mmaction.__file__), 'models', 'localizers',
-                       'drn')
+    drn_dir = osp.join(
+        osp.dirname(mmaction.__file__), 'models', 'localizers', 'drn')
     if osp.isdir(drn_dir):
         pytest.skip('this mmaction2 install has drn/: fix not needed')
     result = _run('import mmaction.models')
@@ -42,9 +44,17 @@ def test_drn_fix_is_needed_with_the_wheel():
 def _mmengine_style_checkpoint(path):
     hub = MessageHub.get_instance('compat-test')
     hub.update_scalar('train/loss', 0.5)
-    torch.save({'meta': {'epoch': 1, 'seed': np.int64(3)},
-                'message_hub': hub.state_dict(),
-                'state_dict': {'w': torch.ones(2)}}, path)
+    torch.save(
+        {
+            'meta': {
+                'epoch': 1,
+                'seed': np.int64(3)
+            },
+            'message_hub': hub.state_dict(),
+            'state_dict': {
+                'w': torch.ones(2)
+            }
+        }, path)
 
 
 def test_safe_loader_reads_mmengine_checkpoints_only_within_its_scope(
@@ -127,8 +137,11 @@ def test_importing_the_package_changes_nothing_for_mmengine(tmp_path):
     the same load result. Building one of our models (our run) switches on
     the safe loader, which then reads the MMEngine checkpoint."""
     import json
-    result = subprocess.run([sys.executable, '-c', OBSERVE, str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, '-c', OBSERVE,
+                             str(tmp_path)],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen['before'] == seen['after'], seen
@@ -162,8 +175,7 @@ def test_non_cuda_accelerators_take_mmengine_path(monkeypatch):
         monkeypatch.setattr(device_utils, name, lambda: False)
 
 
-def test_cpu_distributed_fix_switches_off_when_mmengine_is_fixed(
-        monkeypatch):
+def test_cpu_distributed_fix_switches_off_when_mmengine_is_fixed(monkeypatch):
     from zeroi2v_mm import compat
     assert compat.cpu_distributed_fix_needed()  # mmengine 0.10.7
 
@@ -180,8 +192,8 @@ def test_drn_fix_switches_off_when_the_folder_exists(tmp_path, monkeypatch):
     import importlib.machinery
 
     from zeroi2v_mm import compat
-    (tmp_path / 'mmaction' / 'models' / 'localizers' / 'drn').mkdir(
-        parents=True)
+    (tmp_path / 'mmaction' / 'models' / 'localizers' /
+     'drn').mkdir(parents=True)
     spec = importlib.machinery.ModuleSpec('mmaction', None, is_package=True)
     spec.submodule_search_locations = [str(tmp_path / 'mmaction')]
     monkeypatch.setattr(compat.importlib.util, 'find_spec', lambda name: spec)

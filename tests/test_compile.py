@@ -24,13 +24,24 @@ from conftest import TINY_ARCH, randomize_adapters
 
 ARCH = dict(TINY_ARCH, layers=2)
 CONFIGS = {
-    'stdha+6 adapters': dict(stdha=dict(offsets={-1: 1, 1: 1, 2: 1}),
-                             adapters=dict(num_adapters=6, scale=1.0)),
-    'inti': dict(compress=dict(type='InTI', after_blocks=(1, ))),
-    'inti+stdha+adapters': dict(stdha=dict(offsets={-1: 1, 1: 1}),
-                                adapters=dict(num_adapters=4, scale=0.5),
-                                compress=dict(type='InTI',
-                                              after_blocks=(1, ))),
+    'stdha+6 adapters':
+    dict(
+        stdha=dict(offsets={
+            -1: 1,
+            1: 1,
+            2: 1
+        }),
+        adapters=dict(num_adapters=6, scale=1.0)),
+    'inti':
+    dict(compress=dict(type='InTI', after_blocks=(1, ))),
+    'inti+stdha+adapters':
+    dict(
+        stdha=dict(offsets={
+            -1: 1,
+            1: 1
+        }),
+        adapters=dict(num_adapters=4, scale=0.5),
+        compress=dict(type='InTI', after_blocks=(1, ))),
 }
 
 
@@ -47,8 +58,8 @@ def build(name: str) -> ZeroI2VViT:
 
 
 def clips(batch: int = 2) -> torch.Tensor:
-    return torch.randn(batch, 3, 8, 32, 32,
-                       generator=torch.Generator().manual_seed(1))
+    return torch.randn(
+        batch, 3, 8, 32, 32, generator=torch.Generator().manual_seed(1))
 
 
 @pytest.fixture(autouse=True)
@@ -84,18 +95,17 @@ def test_training_step_compiles_and_matches_eager_gradients(name):
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
-    compiled = torch.compile(compiled_model, backend='aot_eager',
-                             fullgraph=True)
+    compiled = torch.compile(
+        compiled_model, backend='aot_eager', fullgraph=True)
     x = clips()
     for model, forward in ((eager, eager), (compiled_model, compiled)):
         forward(x).square().mean().backward()
-    grads = {n: p.grad for n, p in eager.named_parameters()
-             if p.requires_grad}
+    grads = {n: p.grad for n, p in eager.named_parameters() if p.requires_grad}
     assert grads and all(g is not None for g in grads.values())
     for name_, param in compiled_model.named_parameters():
         if param.requires_grad:
-            torch.testing.assert_close(param.grad, grads[name_], rtol=1e-4,
-                                       atol=1e-6, msg=name_)
+            torch.testing.assert_close(
+                param.grad, grads[name_], rtol=1e-4, atol=1e-6, msg=name_)
 
 
 def explained(function, *args):

@@ -10,10 +10,10 @@ from mmengine.analysis import parameter_count
 from mmengine.config import Config
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.utils.complexity import (complexity, count_flops,
-                                         count_parameters, count_view_flops)
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import build_plain_model, merge_adapters
+from zeroi2v_mm.utils.complexity import (complexity, count_flops,
+                                         count_parameters, count_view_flops)
 
 from conftest import TINY_ARCH, randomize_adapters
 from helpers import REPO
@@ -36,22 +36,33 @@ def test_scaled_dot_product_attention_is_counted():
         batch * heads * length * keys * (dims + 6)
 
 
-@pytest.mark.parametrize('options', [
-    dict(adapters=dict(num_adapters=4)),
-    dict(adapters=dict(num_adapters=6, scale=0.5, dropout=0.1),
-         stdha=dict(offsets={1: 1, -1: 1})),
-    dict(adapters=dict(num_adapters=4), stdha=dict(offsets={1: 1, -1: 1}),
-         compress=dict(type='InTI', after_blocks=(1, ))),
-], ids=['4_adapters', '6_adapters_stdha', 'inti_stdha'])
+@pytest.mark.parametrize(
+    'options', [
+        dict(adapters=dict(num_adapters=4)),
+        dict(
+            adapters=dict(num_adapters=6, scale=0.5, dropout=0.1),
+            stdha=dict(offsets={
+                1: 1,
+                -1: 1
+            })),
+        dict(
+            adapters=dict(num_adapters=4),
+            stdha=dict(offsets={
+                1: 1,
+                -1: 1
+            }),
+            compress=dict(type='InTI', after_blocks=(1, ))),
+    ],
+    ids=['4_adapters', '6_adapters_stdha', 'inti_stdha'])
 def test_merged_backbone_costs_what_the_plain_backbone_costs(options):
     num_frames = 4
     clip = torch.randn(1, 3, num_frames, 32, 32)
-    adapted = ZeroI2VViT(arch=TINY_ARCH, num_frames=num_frames,
-                         **options).eval()
+    adapted = ZeroI2VViT(
+        arch=TINY_ARCH, num_frames=num_frames, **options).eval()
     randomize_adapters(adapted)
     plain_options = {k: v for k, v in options.items() if k != 'adapters'}
-    plain = ZeroI2VViT(arch=TINY_ARCH, num_frames=num_frames,
-                       **plain_options).eval()
+    plain = ZeroI2VViT(
+        arch=TINY_ARCH, num_frames=num_frames, **plain_options).eval()
     params_before = count_parameters(adapted)
     flops_before = count_flops(adapted, clip)
     merged = merge_adapters(adapted)
@@ -66,19 +77,26 @@ def _open_clip_visual_params(arch):
     its image-text projection ``proj`` (not part of a video backbone)."""
     from open_clip.transformer import VisionTransformer
     visual = VisionTransformer(
-        image_size=arch['image_size'], patch_size=arch['patch_size'],
-        width=arch['width'], layers=arch['layers'], heads=arch['heads'],
-        mlp_ratio=4.0, output_dim=512)
+        image_size=arch['image_size'],
+        patch_size=arch['patch_size'],
+        width=arch['width'],
+        layers=arch['layers'],
+        heads=arch['heads'],
+        mlp_ratio=4.0,
+        output_dim=512)
     counts = parameter_count(visual)
     return counts[''] - counts['proj']
 
 
-@pytest.mark.parametrize('arch', [TINY_ARCH, 'ViT-B/16'],
-                         ids=['tiny', 'ViT-B-16'])
+@pytest.mark.parametrize(
+    'arch', [TINY_ARCH, 'ViT-B/16'], ids=['tiny', 'ViT-B-16'])
 def test_plain_backbone_is_the_image_vit_plus_temporal_embedding(arch):
     num_frames = 8
-    plain = ZeroI2VViT(arch=arch, num_frames=num_frames,
-                       stdha=dict(offsets={1: 1, -1: 1}))
+    plain = ZeroI2VViT(
+        arch=arch, num_frames=num_frames, stdha=dict(offsets={
+            1: 1,
+            -1: 1
+        }))
     width = plain.embed_dims
     assert count_parameters(plain) == \
         _open_clip_visual_params(plain.arch) + num_frames * width
@@ -90,7 +108,9 @@ def test_vit_b16_gflops_match_the_papers():
     adapters, which is what the merged model is (equal counts: see
     test_merged_backbone_costs_what_the_plain_backbone_costs); merging
     ViT-B/16 itself takes ~12 s on 2 CPU cores."""
-    cfg = Config.fromfile(f'{REPO}/configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
+    cfg = Config.fromfile(
+        f'{REPO}/configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+    )
     plain = build_plain_model(cfg.model.backbone)
     gflops = count_view_flops(plain) / 1e9  # one (1, 3, 8, 224, 224) view
     assert abs(gflops - 140.7) <= 0.02 * 140.7, gflops
@@ -100,9 +120,10 @@ def test_vit_b16_gflops_match_the_papers():
 IN21K = 'configs/recognition/zeroi2v/zeroi2v_in21k-vit-base-p16_'
 
 
-@pytest.mark.parametrize('config', [
-    IN21K + '8x16x1-40e_kinetics400-rgb.py',
-    IN21K + 'u8-50e_sthv2-rgb.py'], ids=['k400', 'ssv2'])
+@pytest.mark.parametrize(
+    'config',
+    [IN21K + '8x16x1-40e_kinetics400-rgb.py', IN21K + 'u8-50e_sthv2-rgb.py'],
+    ids=['k400', 'ssv2'])
 def test_in21k_configs_match_paper_table_13(config):
     """ZeroI2V Table 13 (IN21K ViT-B/16): 422 GFLOPs for 3 views (8x1x3 K400,
     8x3x1 SSv2), 86M parameters, 0 new ones: counted on the merged model
@@ -140,6 +161,7 @@ def test_old_import_path_gives_the_same_helpers():
     import zeroi2v_mm.utils.complexity as new
     for name in old.__all__:
         assert getattr(old, name) is getattr(new, name), name
-    assert set(old.__all__) >= {'complexity', 'count_flops',
-                                'count_parameters', 'count_view_flops',
-                                'recognizer_logits', 'view_shape'}
+    assert set(old.__all__) >= {
+        'complexity', 'count_flops', 'count_parameters', 'count_view_flops',
+        'recognizer_logits', 'view_shape'
+    }

@@ -17,9 +17,8 @@ from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    osp.relpath(path, REPO)
-    for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                          recursive=True)
+    osp.relpath(path, REPO) for path in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in osp.relpath(path, REPO).split(osp.sep))
 FRAME_SAMPLERS = ('SampleFrames', 'UniformSample', 'SampleAVAFrames')
 
@@ -27,8 +26,10 @@ FRAME_SAMPLERS = ('SampleFrames', 'UniformSample', 'SampleAVAFrames')
 def without_pretrained(cfg):
     """A copy of a model config with every ``pretrained`` path set to None."""
     if isinstance(cfg, dict):
-        return {key: None if key == 'pretrained' else without_pretrained(value)
-                for key, value in cfg.items()}
+        return {
+            key: None if key == 'pretrained' else without_pretrained(value)
+            for key, value in cfg.items()
+        }
     if isinstance(cfg, (list, tuple)):
         return type(cfg)(without_pretrained(value) for value in cfg)
     return cfg
@@ -55,7 +56,8 @@ def pipelines(cfg):
 
 def test_configs_found():
     names = {osp.basename(path) for path in CONFIGS}
-    for expected in ('zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', 'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py',
+    for expected in ('zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+                     'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py',
                      'pretrain_image_synthetic.py', 'naive_synthetic.py',
                      'finetune_synthetic.py', 'zeroi2v_synthetic.py'):
         assert expected in names
@@ -63,6 +65,7 @@ def test_configs_found():
 
 @pytest.fixture
 def skip_random_init(monkeypatch):
+
     def keep(tensor, *args, **kwargs):
         return tensor
 
@@ -81,8 +84,10 @@ def test_config_builds(path, skip_random_init):
 
     with DefaultScope.overwrite_default_scope(scope):
         model = models.build(model_cfg)
-        built = {split: [transforms.build(step) for step in steps]
-                 for split, steps in pipelines(cfg).items()}
+        built = {
+            split: [transforms.build(step) for step in steps]
+            for split, steps in pipelines(cfg).items()
+        }
 
     assert sum(p.numel() for p in model.parameters()) > 0
     assert set(built) == {'train', 'val', 'test'}
@@ -93,10 +98,13 @@ def test_config_builds(path, skip_random_init):
     num_frames = backbone.get('num_frames')
     if scope != 'mmpretrain' and num_frames is not None:
         for split, steps in pipelines(cfg).items():
-            clip_lens = [step['clip_len'] for step in steps
-                         if step['type'] in FRAME_SAMPLERS]
-            assert clip_lens == [num_frames], (
-                f'{path} {split} pipeline samples {clip_lens} frames, the '
+            clip_lens = [
+                step['clip_len'] for step in steps
+                if step['type'] in FRAME_SAMPLERS
+            ]
+            assert clip_lens == [
+                num_frames
+            ], (f'{path} {split} pipeline samples {clip_lens} frames, the '
                 f'backbone expects {num_frames}')
 
 
@@ -122,8 +130,9 @@ def test_datasets_check_labels_against_the_heads_classes():
     assert checked >= 30
 
 
-DEMO_CONFIGS = [path for path in CONFIGS
-                if path.split(osp.sep)[:2] == ['configs', 'demo']]
+DEMO_CONFIGS = [
+    path for path in CONFIGS if path.split(osp.sep)[:2] == ['configs', 'demo']
+]
 
 
 @pytest.mark.parametrize('path', DEMO_CONFIGS)

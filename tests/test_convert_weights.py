@@ -4,24 +4,32 @@ import open_clip
 import pytest
 import torch
 
-from helpers import run_cli
 from zeroi2v_mm.models import ZeroI2VViT
+
+from helpers import run_cli
 
 
 @pytest.mark.slow
 def test_convert_open_clip_checkpoint(tmp_path):
     torch.manual_seed(0)
     clip = open_clip.CLIP(
-        embed_dim=32, quick_gelu=True,
+        embed_dim=32,
+        quick_gelu=True,
         vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=8),
-        text_cfg=dict(context_length=8, vocab_size=50, width=32, heads=2,
-                      layers=1)).eval()
+        text_cfg=dict(
+            context_length=8, vocab_size=50, width=32, heads=2,
+            layers=1)).eval()
     src = tmp_path / 'open_clip.pth'
-    torch.save({'epoch': 3, 'state_dict': {'module.' + k: v for k, v in
-                                           clip.state_dict().items()}}, src)
+    torch.save(
+        {
+            'epoch': 3,
+            'state_dict': {
+                'module.' + k: v
+                for k, v in clip.state_dict().items()
+            }
+        }, src)
     out = tmp_path / 'backbone.pth'
-    log = run_cli(['python', 'tools/convert_weights.py', str(src),
-                   str(out)])
+    log = run_cli(['python', 'tools/convert_weights.py', str(src), str(out)])
     assert "'width': 64, 'layers': 2, 'heads': 1, 'patch_size': 8, " \
         "'image_size': 32" in log
     checkpoint = torch.load(out, weights_only=False)
@@ -36,8 +44,7 @@ def test_convert_open_clip_checkpoint(tmp_path):
         assert torch.equal(from_src(x), from_out(x))
     # never overwrites by accident
     try:
-        run_cli(['python', 'tools/convert_weights.py', str(src),
-                 str(out)])
+        run_cli(['python', 'tools/convert_weights.py', str(src), str(out)])
     except AssertionError as error:
         assert 'exists; pass --force' in str(error)
     else:
@@ -48,15 +55,19 @@ def test_convert_timm_and_mmpretrain_vits(tmp_path, capsys):
     """timm (DINOv2-style LayerScale) and mmpretrain ViTs convert to backbone
     checkpoints that give the features of the source file, with the
     backbone settings to use stored in meta and printed."""
-    from helpers import load_tool
     from test_vit_styles import ARCH, tiny_mmpretrain, tiny_timm
+
+    from helpers import load_tool
     tool = load_tool('tools/convert_weights.py')
     timm_src = tmp_path / 'timm.pth'
     torch.save(tiny_timm(layer_scale=0.1).state_dict(), timm_src)
     vit = tiny_mmpretrain()
     mmpretrain_src = tmp_path / 'mmpretrain.pth'
-    torch.save(dict(state_dict={'backbone.' + k: v for k, v in
-                                vit.state_dict().items()}), mmpretrain_src)
+    torch.save(
+        dict(state_dict={
+            'backbone.' + k: v
+            for k, v in vit.state_dict().items()
+        }), mmpretrain_src)
     x = torch.randn(1, 3, 2, 32, 32)
     for src, style, layer_scale in ((timm_src, 'timm', 0.1),
                                     (mmpretrain_src, 'mmpretrain', None)):
@@ -73,9 +84,12 @@ def test_convert_timm_and_mmpretrain_vits(tmp_path, capsys):
             assert abs(meta['layer_scale'] - layer_scale) < 0.05
         outputs = []
         for path in (src, out):
-            model = ZeroI2VViT(arch=ARCH, num_frames=2, style=style,
-                               layer_scale=meta['layer_scale'],
-                               pretrained=str(path)).eval()
+            model = ZeroI2VViT(
+                arch=ARCH,
+                num_frames=2,
+                style=style,
+                layer_scale=meta['layer_scale'],
+                pretrained=str(path)).eval()
             model.init_weights()
             with torch.no_grad():
                 outputs.append(model(x))

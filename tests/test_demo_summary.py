@@ -22,20 +22,47 @@ def write_json(path, data, lines=False):
 def demo_outputs(tmp_path):
     work = tmp_path / 'zeroi2v_synthetic'
     # LoggerHook.after_test_epoch: <work_dir>/<timestamp>/<timestamp>.json
-    write_json(str(work / 'test_unmerged' / '20261123_1' / '20261123_1.json'),
-               {'acc/top1': 0.79, 'acc/top5': 0.99})
-    write_json(str(work / 'test_merged' / '20261123_2' / '20261123_2.json'),
-               {'acc/top1': 0.785, 'acc/top5': 0.99})
-    write_json(str(work / 'zeroi2v_synthetic_merged.json'), {
-        'max_abs_diff': 1.2e-5, 'top1_agreement': 1.0, 'num_samples': 32,
-        'params': {'before': 962570, 'after': 828938, 'image_vit': 826624,
-                   'temporal_embedding': 1024},
-        'gflops_per_view': {'before': 0.5273, 'after': 0.4591,
-                            'input_shape': [3, 8, 64, 64]}})
+    write_json(
+        str(work / 'test_unmerged' / '20261123_1' / '20261123_1.json'), {
+            'acc/top1': 0.79,
+            'acc/top5': 0.99
+        })
+    write_json(
+        str(work / 'test_merged' / '20261123_2' / '20261123_2.json'), {
+            'acc/top1': 0.785,
+            'acc/top5': 0.99
+        })
+    write_json(
+        str(work / 'zeroi2v_synthetic_merged.json'), {
+            'max_abs_diff': 1.2e-5,
+            'top1_agreement': 1.0,
+            'num_samples': 32,
+            'params': {
+                'before': 962570,
+                'after': 828938,
+                'image_vit': 826624,
+                'temporal_embedding': 1024
+            },
+            'gflops_per_view': {
+                'before': 0.5273,
+                'after': 0.4591,
+                'input_shape': [3, 8, 64, 64]
+            }
+        })
     pre = tmp_path / 'pretrain'
-    write_json(str(pre / '20261123_0' / 'vis_data' / 'scalars.json'),
-               [{'loss': 3.0, 'step': 1}, {'accuracy/top1': 40.0, 'step': 1},
-                {'accuracy/top1': 55.4, 'step': 2}], lines=True)
+    write_json(
+        str(pre / '20261123_0' / 'vis_data' / 'scalars.json'),
+        [{
+            'loss': 3.0,
+            'step': 1
+        }, {
+            'accuracy/top1': 40.0,
+            'step': 1
+        }, {
+            'accuracy/top1': 55.4,
+            'step': 2
+        }],
+        lines=True)
     return work, pre
 
 
@@ -43,14 +70,18 @@ def test_summary_table_reads_every_step(demo_outputs, tmp_path, capsys):
     work, pre = demo_outputs
     tool = load_tool('tools/demo/summarize.py')
     md = tmp_path / 'summary.md'
-    assert tool.main([str(work), '--pretrain-dir', str(pre), '--seconds',
-                      '593', '--stage', 'set-up=61.2', 'data=20',
-                      'video training and merge=400', '--md', str(md)]) == 0
+    assert tool.main([
+        str(work), '--pretrain-dir',
+        str(pre), '--seconds', '593', '--stage', 'set-up=61.2', 'data=20',
+        'video training and merge=400', '--md',
+        str(md)
+    ]) == 0
     table = capsys.readouterr().out
     assert md.read_text() == table
-    rows = {line.split('|')[1].strip(): [c.strip() for c in
-                                         line.split('|')[2:-1]]
-            for line in table.splitlines()[2:]}
+    rows = {
+        line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+        for line in table.splitlines()[2:]
+    }
     assert rows['video top-1 % (val)'][:2] == ['79.0', '78.5']
     assert rows['image model (mmpretrain), what-and-where top-1 %'][0] == \
         '55.4'  # the best validation epoch, not the last line
@@ -62,8 +93,10 @@ def test_summary_table_reads_every_step(demo_outputs, tmp_path, capsys):
     assert rows['wall time of the demo'][2] == '593 s'
     # the time of each stage, in the order given, after the total
     names = [line.split('|')[1].strip() for line in table.splitlines()]
-    assert names[-4:] == ['wall time of the demo', '- set-up', '- data',
-                          '- video training and merge']
+    assert names[-4:] == [
+        'wall time of the demo', '- set-up', '- data',
+        '- video training and merge'
+    ]
     assert rows['- set-up'][2] == '61 s' and rows['- data'][2] == '20 s'
     # every row has the header's number of cells: a '|' inside a cell would
     # break the Markdown table

@@ -36,19 +36,23 @@ def _deterministic(options):
 
 
 def _weights(path):
-    return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+    return torch.load(
+        path, map_location='cpu', weights_only=False)['state_dict']
 
 
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_process(tiny_data, tmp_path):
     single, ddp = str(tmp_path / 'single'), str(tmp_path / 'ddp')
     options = _deterministic(tiny_demo_overrides(tiny_data, single))
-    run_cli(['python', 'tools/train.py', CONFIG, '--work-dir', single,
-             '--cfg-options', *options, 'train_dataloader.batch_size=4'])
+    run_cli([
+        'python', 'tools/train.py', CONFIG, '--work-dir', single,
+        '--cfg-options', *options, 'train_dataloader.batch_size=4'
+    ])
     options = _deterministic(tiny_demo_overrides(tiny_data, ddp))
-    log = run_cli(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-                   ddp, '--cfg-options', *options,
-                   'train_dataloader.batch_size=2'])
+    log = run_cli([
+        'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', ddp,
+        '--cfg-options', *options, 'train_dataloader.batch_size=2'
+    ])
     assert 'Distributed training: True' in log
     one, two = (_weights(osp.join(d, 'epoch_1.pth')) for d in (single, ddp))
     assert one.keys() == two.keys()
@@ -62,25 +66,32 @@ def test_two_gloo_processes_equal_one_process(tiny_data, tmp_path):
 
 def _train_command(work_dir, data, epochs, resume=False):
     options = tiny_demo_overrides(data, work_dir, epochs=epochs)
-    options += ['train_dataloader.batch_size=2', 'default_hooks.logger.interval=2',
-                'default_hooks.checkpoint.interval=1',
-                'default_hooks.checkpoint.max_keep_ckpts=-1',
-                'train_cfg.val_interval=3', 'custom_hooks=[]']
-    return ([osp.join(VENV_BIN, 'python'), 'tools/train.py', CONFIG,
-             '--work-dir', work_dir] + (['--resume'] if resume else []) +
-            ['--cfg-options'] + options)
+    options += [
+        'train_dataloader.batch_size=2', 'default_hooks.logger.interval=2',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'train_cfg.val_interval=3', 'custom_hooks=[]'
+    ]
+    return ([
+        osp.join(VENV_BIN, 'python'), 'tools/train.py', CONFIG, '--work-dir',
+        work_dir
+    ] + (['--resume'] if resume else []) + ['--cfg-options'] + options)
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tiny_data,
-                                                             tmp_path):
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
+        tiny_data, tmp_path):
     reference, crashed = str(tmp_path / 'ref'), str(tmp_path / 'crash')
     reference_log = run_cli(_train_command(reference, tiny_data, epochs=3))
 
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    process = subprocess.Popen(_train_command(crashed, tiny_data, epochs=3),
-                               cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        _train_command(crashed, tiny_data, epochs=3),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
     deadline = time.time() + 240
     seen = ''
     for line in process.stdout:  # kill once epoch 2 is under way
@@ -123,8 +134,9 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
 def test_train_tool_checkpoints_go_through_the_atomic_backend(tmp_path):
     """tools/train.py opts its runs into the 'zeroi2v_atomic' backend (the
     run itself is covered by the SIGKILL test above: no half-written file)."""
-    from helpers import load_tool
     from mmengine.config import Config
+
+    from helpers import load_tool
     tool = load_tool('tools/train.py')
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     tool.use_atomic_checkpoints(cfg)
@@ -141,8 +153,10 @@ def _dataset(tmp_path, lines, **kwargs):
     ann = tmp_path / 'list.txt'
     ann.write_text(''.join(f'{line}\n' for line in lines))
     dataset = cfg.train_dataloader.dataset.to_dict()
-    dataset.update(ann_file=str(ann),
-                   data_prefix=dict(video=str(tmp_path / 'videos')), **kwargs)
+    dataset.update(
+        ann_file=str(ann),
+        data_prefix=dict(video=str(tmp_path / 'videos')),
+        **kwargs)
     return DATASETS.build(dataset)
 
 
@@ -162,7 +176,8 @@ def video_folder(tmp_path, tiny_data):
 def test_bad_video_is_named_with_its_line(video_folder, name, line):
     dataset = _dataset(video_folder, ['good.mp4 0', f'{name} 1'])
     dataset[0]
-    with pytest.raises(RuntimeError, match=rf'{name} \(.*list.txt line {line}'):
+    with pytest.raises(
+            RuntimeError, match=rf'{name} \(.*list.txt line {line}'):
         dataset[1]
 
 
@@ -170,23 +185,26 @@ def test_too_short_video_is_named(video_folder):
     # the tiny videos have 8 frames; the demo clip spans 8 x 2
     dataset = _dataset(video_folder, ['good.mp4 0'])
     dataset.pipeline.transforms.insert(
-        1, __import__('zeroi2v_mm').datasets.CheckVideoLength(min_frames=16))
-    with pytest.raises(RuntimeError, match=r'good.mp4 .*line 1.*8 frames, '
-                       'fewer than min_frames=16'):
+        1,
+        __import__('zeroi2v_mm').datasets.CheckVideoLength(min_frames=16))
+    with pytest.raises(
+            RuntimeError,
+            match=r'good.mp4 .*line 1.*8 frames, '
+            'fewer than min_frames=16'):
         dataset[0]
 
 
 def test_skip_mode_warns_counts_and_trains_on_another_sample(video_folder):
-    dataset = _dataset(video_folder, ['corrupt.mp4 1', 'good.mp4 0'],
-                       on_bad_video='skip')
+    dataset = _dataset(
+        video_folder, ['corrupt.mp4 1', 'good.mp4 0'], on_bad_video='skip')
     sample = dataset[0]
     assert int(sample['data_samples'].gt_label) == 0
     assert dataset.skipped_videos >= 1
 
 
 def test_evaluation_never_skips(video_folder):
-    dataset = _dataset(video_folder, ['corrupt.mp4 1'], on_bad_video='skip',
-                       test_mode=True)
+    dataset = _dataset(
+        video_folder, ['corrupt.mp4 1'], on_bad_video='skip', test_mode=True)
     with pytest.raises(RuntimeError, match='corrupt.mp4'):
         dataset[0]
 
@@ -195,10 +213,14 @@ def test_evaluation_never_skips(video_folder):
 @pytest.mark.parametrize('label', ['10', '-1'])
 def test_label_outside_the_classes_is_named_at_load(video_folder, label,
                                                     test_mode):
-    with pytest.raises(ValueError, match=rf'list.txt:2: label {label} is '
-                       r'outside \[0, 10\)'):
-        _dataset(video_folder, ['good.mp4 0', f'good.mp4 {label}'],
-                 num_classes=10, test_mode=test_mode)
+    with pytest.raises(
+            ValueError,
+            match=rf'list.txt:2: label {label} is '
+            r'outside \[0, 10\)'):
+        _dataset(
+            video_folder, ['good.mp4 0', f'good.mp4 {label}'],
+            num_classes=10,
+            test_mode=test_mode)
     if label == '-1':  # negative labels are refused without num_classes too
         with pytest.raises(ValueError, match=r'list.txt:1: label -1'):
             _dataset(video_folder, ['good.mp4 -1'], test_mode=test_mode)
@@ -218,21 +240,27 @@ def test_clip_length_check_comes_from_the_pipeline(video_folder):
     dataset['pipeline'][1]['clip_len'] = 16
     ann = video_folder / 'list.txt'
     ann.write_text('good.mp4 0\n')
-    dataset.update(ann_file=str(ann),
-                   data_prefix=dict(video=str(video_folder / 'videos')))
+    dataset.update(
+        ann_file=str(ann),
+        data_prefix=dict(video=str(video_folder / 'videos')))
     built = DATASETS.build(dataset)
-    with pytest.raises(RuntimeError, match=r'good.mp4 .*line 1.*8 frames, '
-                       'fewer than min_frames=16'):
+    with pytest.raises(
+            RuntimeError,
+            match=r'good.mp4 .*line 1.*8 frames, '
+            'fewer than min_frames=16'):
         built[0]
     dataset['pipeline'][1]['clip_len'] = 8  # the demo's own: fits
     assert DATASETS.build(dataset)[0]['inputs'].shape[2] == 8
 
 
 def test_all_bad_videos_stop_early_with_the_count(video_folder):
-    dataset = _dataset(video_folder, ['corrupt.mp4 1', 'empty.mp4 0',
-                                      'missing.mp4 0'], on_bad_video='skip')
-    with pytest.raises(RuntimeError, match=r'3 of the 3 videos of .*list.txt '
-                       'failed to load and none has loaded'):
+    dataset = _dataset(
+        video_folder, ['corrupt.mp4 1', 'empty.mp4 0', 'missing.mp4 0'],
+        on_bad_video='skip')
+    with pytest.raises(
+            RuntimeError,
+            match=r'3 of the 3 videos of .*list.txt '
+            'failed to load and none has loaded'):
         dataset[0]
     assert dataset.skipped_videos < 100  # not BaseDataset's 1000 retries
 
@@ -251,8 +279,10 @@ def test_dist_train_without_arguments_prints_usage():
     for script, usage in (('tools/dist_train.sh', 'CONFIG NUM_PROCESSES'),
                           ('tools/dist_test.sh',
                            'CONFIG CHECKPOINT NUM_PROCESSES')):
-        result = subprocess.run(['bash', script], cwd=REPO,
-                                capture_output=True, text=True)
+        result = subprocess.run(['bash', script],
+                                cwd=REPO,
+                                capture_output=True,
+                                text=True)
         assert result.returncode == 2
         assert f'usage: bash {script} {usage}' in result.stderr
         assert 'Traceback' not in result.stderr
@@ -260,13 +290,21 @@ def test_dist_train_without_arguments_prints_usage():
 
 def test_gradient_checkpointing_gives_the_same_gradients():
     from zeroi2v_mm.models import ZeroI2VViT
+
     from conftest import TINY_ARCH, randomize_adapters
     torch.manual_seed(0)
-    plain = ZeroI2VViT(arch=TINY_ARCH, num_frames=4, adapters=dict(),
-                       stdha=dict(offsets={1: 1}))
+    plain = ZeroI2VViT(
+        arch=TINY_ARCH,
+        num_frames=4,
+        adapters=dict(),
+        stdha=dict(offsets={1: 1}))
     randomize_adapters(plain)
-    checkpointed = ZeroI2VViT(arch=TINY_ARCH, num_frames=4, adapters=dict(),
-                              stdha=dict(offsets={1: 1}), with_cp=True)
+    checkpointed = ZeroI2VViT(
+        arch=TINY_ARCH,
+        num_frames=4,
+        adapters=dict(),
+        stdha=dict(offsets={1: 1}),
+        with_cp=True)
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 4, 32, 32)
     plain(x).square().sum().backward()

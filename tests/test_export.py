@@ -19,14 +19,17 @@ def overrides(data_dir, extra=()):
     """The demo config shrunk to a 2-block width-64 model on 32 px videos;
     ``pretrained`` is left pointing at the demo's image model, which does
     not exist here: exporting must not need it."""
-    options = [o for o in tiny_demo_overrides(data_dir, 'unused')
-               if not o.startswith('model.backbone.pretrained')]
+    options = [
+        o for o in tiny_demo_overrides(data_dir, 'unused')
+        if not o.startswith('model.backbone.pretrained')
+    ]
     return options + list(extra)
 
 
 def as_dict(options):
-    from mmengine.config import DictAction
     import argparse
+
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--o', nargs='+', action=DictAction)
     return parser.parse_args(['--o', *options]).o
@@ -38,8 +41,7 @@ def trained(tmp_path_factory):
     the tiny videos, as training would leave them."""
     from mmaction.registry import MODELS
     root = tmp_path_factory.mktemp('export')
-    data = make_tiny_videos(root / 'data', videos_per_class=1,
-                            val_per_class=1)
+    data = make_tiny_videos(root / 'data', videos_per_class=1, val_per_class=1)
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(as_dict(overrides(data)))
     assert not osp.exists(cfg.model.backbone.pretrained)
@@ -50,12 +52,18 @@ def trained(tmp_path_factory):
         model.backbone.temporal_embedding.normal_(std=0.1)
         model.cls_head.fc_cls.weight.normal_(std=0.5)
     checkpoint = str(root / 'epoch_1.pth')
-    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
-               checkpoint)
-    video = osp.join(data, 'videos',
-                     open(osp.join(data, 'val_list.txt')).readline().split()[0])
-    return dict(root=root, data=data, checkpoint=checkpoint, model=model,
-                cfg=cfg, video=video)
+    torch.save(
+        dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
+    video = osp.join(
+        data, 'videos',
+        open(osp.join(data, 'val_list.txt')).readline().split()[0])
+    return dict(
+        root=root,
+        data=data,
+        checkpoint=checkpoint,
+        model=model,
+        cfg=cfg,
+        video=video)
 
 
 @pytest.fixture(scope='module')
@@ -71,8 +79,11 @@ def reference_scores(trained, clips):
 
 
 def export(tool, trained, out, *extra, cfg_extra=()):
-    argv = [CONFIG, trained['checkpoint'], '--out', str(out), *extra,
-            '--cfg-options', *overrides(trained['data'], cfg_extra)]
+    argv = [
+        CONFIG, trained['checkpoint'], '--out',
+        str(out), *extra, '--cfg-options',
+        *overrides(trained['data'], cfg_extra)
+    ]
     return tool.main(argv)
 
 
@@ -81,16 +92,16 @@ def test_onnx_export_equals_pytorch_in_onnxruntime(tool, trained, exporter,
                                                    capsys):
     from zeroi2v_mm.deployment import onnx_node_counts, run_exported
     out = trained['root'] / f'model_{exporter}.onnx'
-    assert export(tool, trained, out, '--exporter', exporter,
-                  '--verify', '--video', trained['video']) == 0
+    assert export(tool, trained, out, '--exporter', exporter, '--verify',
+                  '--video', trained['video']) == 0
     printed = capsys.readouterr().out
     assert 'merged the checkpoint' in printed
     assert f"decoded {trained['video']}" in printed
     assert osp.isfile(out)
     # Our own check, independent of --verify: onnxruntime vs the unmerged
     # eager model (in-place STDHA) at another batch size.
-    clips = torch.rand(3, 3, 8, 32, 32, generator=torch.Generator(
-    ).manual_seed(5)) * 255
+    clips = torch.rand(
+        3, 3, 8, 32, 32, generator=torch.Generator().manual_seed(5)) * 255
     got = run_exported(str(out), clips)
     want = reference_scores(trained, clips)
     assert got.shape == (3, 10)
@@ -100,8 +111,13 @@ def test_onnx_export_equals_pytorch_in_onnxruntime(tool, trained, exporter,
     counts = onnx_node_counts(str(out))
     assert 'ScatterND' not in counts['by_type']
     plain = trained['root'] / f'plain_{exporter}.onnx'
-    assert export(tool, trained, plain, '--exporter', exporter,
-                  cfg_extra=['model.backbone.stdha=None']) == 0
+    assert export(
+        tool,
+        trained,
+        plain,
+        '--exporter',
+        exporter,
+        cfg_extra=['model.backbone.stdha=None']) == 0
     extra = counts['compute'] - onnx_node_counts(str(plain))['compute']
     # Per block, whatever the number of head groups: one Gather with the
     # layer's precomputed index, and the reshapes around it (3 in the dynamo
@@ -110,8 +126,8 @@ def test_onnx_export_equals_pytorch_in_onnxruntime(tool, trained, exporter,
     # no more than a handful (<= 5).
     per_block = {'dynamo': 4, 'torchscript': 2}[exporter]
     assert extra == per_block * LAYERS, (exporter, extra, counts['by_type'])
-    assert counts['by_type']['Gather'] - onnx_node_counts(str(plain))[
-        'by_type'].get('Gather', 0) == LAYERS
+    assert counts['by_type']['Gather'] - onnx_node_counts(
+        str(plain))['by_type'].get('Gather', 0) == LAYERS
     assert per_block <= 5
 
 
@@ -119,10 +135,12 @@ def test_verify_refuses_a_graph_without_stdha(tool, trained, capsys):
     """A graph that lost the head relocation (here: exported from the same
     weights with STDHA disabled) fails --check / --verify."""
     wrong = trained['root'] / 'no_stdha.onnx'
-    assert export(tool, trained, wrong,
-                  cfg_extra=['model.backbone.stdha=None']) == 0
-    code = tool.main([CONFIG, trained['checkpoint'], '--check', str(wrong),
-                      '--cfg-options', *overrides(trained['data'])])
+    assert export(
+        tool, trained, wrong, cfg_extra=['model.backbone.stdha=None']) == 0
+    code = tool.main([
+        CONFIG, trained['checkpoint'], '--check',
+        str(wrong), '--cfg-options', *overrides(trained['data'])
+    ])
     assert code == 1
     assert 'VERIFICATION FAILED' in capsys.readouterr().err
 
@@ -131,8 +149,8 @@ def test_failed_verify_keeps_the_existing_file(tool, trained, capsys):
     out = trained['root'] / 'kept.onnx'
     out.write_bytes(b'an earlier good export')
     # onnxruntime and PyTorch never agree to the last bit: tolerance 0 fails.
-    assert export(tool, trained, out, '--force', '--verify',
-                  '--tolerance', '0') == 1
+    assert export(tool, trained, out, '--force', '--verify', '--tolerance',
+                  '0') == 1
     assert out.read_bytes() == b'an earlier good export'
     assert not osp.exists(trained['root'] / 'kept.unverified.onnx')
     assert 'not written' in capsys.readouterr().err
@@ -144,8 +162,8 @@ def test_torchscript_and_torch_export(tool, trained, fmt, suffix):
     from zeroi2v_mm.deployment import run_exported
     out = trained['root'] / f'model{suffix}'
     assert export(tool, trained, out, '--verify') == 0
-    clips = torch.rand(3, 3, 8, 32, 32, generator=torch.Generator(
-    ).manual_seed(6)) * 255
+    clips = torch.rand(
+        3, 3, 8, 32, 32, generator=torch.Generator().manual_seed(6)) * 255
     got = run_exported(str(out), clips)
     assert (got - reference_scores(trained, clips)).abs().max() < 1e-4
 
@@ -162,19 +180,21 @@ def test_merged_checkpoint_exports_with_the_training_config(tool, trained):
     config it was trained with loads into that config's merged variant and
     exports to the same scores."""
     from zeroi2v_mm.deployment import load_deployable_model, run_exported
-    model, _, info = load_deployable_model(
-        CONFIG, trained['checkpoint'], as_dict(overrides(trained['data'])))
+    model, _, info = load_deployable_model(CONFIG, trained['checkpoint'],
+                                           as_dict(overrides(trained['data'])))
     assert info['merged_here']
     merged_ckpt = str(trained['root'] / 'merged.pth')
     torch.save(dict(state_dict=model.state_dict()), merged_ckpt)
-    again, _, info = load_deployable_model(
-        CONFIG, merged_ckpt, as_dict(overrides(trained['data'])))
+    again, _, info = load_deployable_model(CONFIG, merged_ckpt,
+                                           as_dict(overrides(trained['data'])))
     assert not info['merged_here']
     assert again.backbone.adapter_cfg is None
     out = trained['root'] / 'from_merged.onnx'
-    assert tool.main([CONFIG, merged_ckpt, '--out', str(out), '--verify',
-                      '--cfg-options', *overrides(trained['data'])]) == 0
-    clips = torch.rand(2, 3, 8, 32, 32, generator=torch.Generator(
-    ).manual_seed(7)) * 255
-    assert (run_exported(str(out), clips)
-            - reference_scores(trained, clips)).abs().max() < 1e-4
+    assert tool.main([
+        CONFIG, merged_ckpt, '--out',
+        str(out), '--verify', '--cfg-options', *overrides(trained['data'])
+    ]) == 0
+    clips = torch.rand(
+        2, 3, 8, 32, 32, generator=torch.Generator().manual_seed(7)) * 255
+    assert (run_exported(str(out), clips) -
+            reference_scores(trained, clips)).abs().max() < 1e-4

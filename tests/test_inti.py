@@ -36,6 +36,7 @@ def perturbed_inti(**kwargs) -> InTI:
 
 
 def force(monkeypatch, layer, a: float, b: float):
+
     def fixed(x, num_frames):
         w = torch.tensor([a, b], dtype=x.dtype)
         return w.expand(x.shape[0] // num_frames * (num_frames // 2),
@@ -143,7 +144,7 @@ def test_gradients_reach_sigma_and_every_branch():
     layer = perturbed_inti()
     x = tokens().requires_grad_()
     target = torch.randn(B * T // 2, N1, C)
-    loss = ((layer(x, T) - target) ** 2).mean()
+    loss = ((layer(x, T) - target)**2).mean()
     loss.backward()
     for name, param in layer.named_parameters():
         assert param.grad is not None, name
@@ -183,8 +184,9 @@ def test_forward_checks(cls):
 def test_context_ablations(flags):
     layer = perturbed_inti(**flags)
     assert layer(tokens(), T).shape == (B * T // 2, N1, C)
-    for branch, attr in (('use_cube', 'cube_conv'), ('use_frame', 'frame_fuse'),
-                         ('use_global', 'global_convs')):
+    for branch, attr in (('use_cube', 'cube_conv'),
+                         ('use_frame', 'frame_fuse'), ('use_global',
+                                                       'global_convs')):
         assert (getattr(layer, attr) is not None) == flags[branch]
 
 
@@ -199,14 +201,14 @@ def test_short_clips(frames):
 def test_init_weights_keeps_method_init():
     # A parent's init_cfg may re-initialise every Linear; init_weights must
     # restore the zero-init so a fresh layer still averages.
-    layer = InTI(C, T, GRID,
-                 init_cfg=dict(type='TruncNormal', layer='Linear', std=0.5))
+    layer = InTI(
+        C, T, GRID, init_cfg=dict(type='TruncNormal', layer='Linear', std=0.5))
     layer.init_weights()
     x = tokens()
     even, odd = pair(x)
     torch.testing.assert_close(layer(x, T), (even + odd) / 2)
-    conv = ConvPooling(C, T, GRID,
-                       init_cfg=dict(type='Kaiming', layer='Conv3d'))
+    conv = ConvPooling(
+        C, T, GRID, init_cfg=dict(type='Kaiming', layer='Conv3d'))
     conv.init_weights()
     torch.testing.assert_close(conv(x, T), (even + odd) / 2)
 
@@ -225,8 +227,10 @@ def test_registered(name):
 # tokens, checked against the layer for every context flag.
 
 RC, RGRID, RT, RB = 8, (2, 3), 4, 2  # non-square grid, batch 2
-FLAGS = [dict(use_cube=c, use_frame=f, use_global=g)
-         for c in (False, True) for f in (False, True) for g in (False, True)]
+FLAGS = [
+    dict(use_cube=c, use_frame=f, use_global=g) for c in (False, True)
+    for f in (False, True) for g in (False, True)
+]
 
 
 def _flag_id(flags):
@@ -273,8 +277,10 @@ def _dwconv1d_ref(conv, seq):
 
 def _maxpool2_ref(seq):
     """Max-pool /2 over time; an odd last step pools alone (ceil mode)."""
-    return [torch.maximum(seq[i], seq[i + 1]) if i + 1 < len(seq) else seq[i]
-            for i in range(0, len(seq), 2)]
+    return [
+        torch.maximum(seq[i], seq[i + 1]) if i + 1 < len(seq) else seq[i]
+        for i in range(0, len(seq), 2)
+    ]
 
 
 def inti_reference(layer: InTI, x: torch.Tensor, frames: int):
@@ -283,8 +289,10 @@ def inti_reference(layer: InTI, x: torch.Tensor, frames: int):
     tokens, dims = x.shape[1], x.shape[2]
     batch = x.shape[0] // frames
     # Eq. 8: X = X + sigma * P, P per frame, every token incl. CLS
-    X = [[x[b * frames + t] + layer.sigma * layer.temporal_embedding[t]
-          for t in range(frames)] for b in range(batch)]
+    X = [[
+        x[b * frames + t] + layer.sigma * layer.temporal_embedding[t]
+        for t in range(frames)
+    ] for b in range(batch)]
     z = torch.zeros(batch * frames // 2, tokens, dims, dtype=x.dtype)
     weights = torch.zeros(batch * frames // 2, tokens, 2, dtype=x.dtype)
     for b in range(batch):
@@ -293,23 +301,25 @@ def inti_reference(layer: InTI, x: torch.Tensor, frames: int):
         if layer.use_global:  # appendix B
             seq = cls
             for conv in layer.global_convs[:2]:
-                seq = [_gelu(v) for v in _maxpool2_ref(_dwconv1d_ref(conv,
-                                                                     seq))]
+                seq = [
+                    _gelu(v) for v in _maxpool2_ref(_dwconv1d_ref(conv, seq))
+                ]
             seq = _dwconv1d_ref(layer.global_convs[2], seq)
             glob = _gelu(sum(seq) / len(seq))
         for j in range(frames // 2):
             frame = None
             if layer.use_frame:  # Eq. 11
-                pair = torch.cat([_ln_linear_gelu_ref(layer.frame_proj,
-                                                      cls[2 * j]),
-                                  _ln_linear_gelu_ref(layer.frame_proj,
-                                                      cls[2 * j + 1])])
+                pair = torch.cat([
+                    _ln_linear_gelu_ref(layer.frame_proj, cls[2 * j]),
+                    _ln_linear_gelu_ref(layer.frame_proj, cls[2 * j + 1])
+                ])
                 frame = _ln_linear_gelu_ref(layer.frame_fuse, pair)
             for k in range(tokens):
                 a_tok, b_tok = X[b][2 * j][k], X[b][2 * j + 1][k]
-                feat = torch.cat([_ln_linear_gelu_ref(layer.token_proj, a_tok),
-                                  _ln_linear_gelu_ref(layer.token_proj,
-                                                      b_tok)])  # Eq. 9
+                feat = torch.cat([
+                    _ln_linear_gelu_ref(layer.token_proj, a_tok),
+                    _ln_linear_gelu_ref(layer.token_proj, b_tok)
+                ])  # Eq. 9
                 context = []
                 if layer.use_cube:  # Eq. 10, averaged over the pair
                     kernel = layer.cube_conv.weight[:, 0]  # (C, 3, 3, 3)
@@ -354,8 +364,12 @@ def inti_reference(layer: InTI, x: torch.Tensor, frames: int):
 def test_layer_equals_float64_loop_reference(flags):
     layer = random_inti(**flags)
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(RB * RT, 1 + RGRID[0] * RGRID[1], RC, generator=gen,
-                    dtype=torch.float64)
+    x = torch.randn(
+        RB * RT,
+        1 + RGRID[0] * RGRID[1],
+        RC,
+        generator=gen,
+        dtype=torch.float64)
     with torch.no_grad():
         expected_z, expected_w = inti_reference(layer, x, RT)
         weights = layer.pair_weights(layer.add_temporal_embedding(x, RT), RT)
@@ -415,6 +429,7 @@ def test_pair_weights_are_local_without_global_context():
 
 def _expected_inti_params(dims, frames, hidden, cube, frame, glob):
     """Parameters of one InTI layer, from the paper's structure."""
+
     def ln_linear(i, o):
         return 2 * i + i * o + o
 
@@ -434,13 +449,15 @@ def _expected_inti_params(dims, frames, hidden, cube, frame, glob):
 def test_parameter_count_per_context_flag(flags, ratio):
     layer = InTI(64, 8, (4, 4), ffn_ratio=ratio, **flags)
     count = sum(p.numel() for p in layer.parameters())
-    assert count == _expected_inti_params(
-        64, 8, int(64 * ratio), flags['use_cube'], flags['use_frame'],
-        flags['use_global'])
+    assert count == _expected_inti_params(64, 8, int(64 * ratio),
+                                          flags['use_cube'],
+                                          flags['use_frame'],
+                                          flags['use_global'])
 
 
-@pytest.mark.parametrize('flags', [FLAGS[0], FLAGS[-1], FLAGS[5]],
-                         ids=['token_only', 'all', 'cube-global'])
+@pytest.mark.parametrize(
+    'flags', [FLAGS[0], FLAGS[-1], FLAGS[5]],
+    ids=['token_only', 'all', 'cube-global'])
 @pytest.mark.parametrize('frames', [4, 6])
 def test_exact_flops_of_one_layer(flags, frames):
     """MMEngine's counter (fvcore rules: linears, convs and layer norms
@@ -472,8 +489,10 @@ def test_exact_flops_of_one_layer(flags, frames):
 # would otherwise replace the zeroed last FFN layer, a Kaiming on every Conv3d
 # the ConvPooling mean).
 
-PARENT_INIT = [dict(type='TruncNormal', layer='Linear', std=0.5),
-               dict(type='Kaiming', layer='Conv3d')]
+PARENT_INIT = [
+    dict(type='TruncNormal', layer='Linear', std=0.5),
+    dict(type='Kaiming', layer='Conv3d')
+]
 
 
 @pytest.mark.parametrize('kind', ['InTI', 'ConvPooling', 'LinearPooling'])
@@ -481,23 +500,33 @@ PARENT_INIT = [dict(type='TruncNormal', layer='Linear', std=0.5),
 @pytest.mark.parametrize('level', ['backbone', 'recognizer'])
 def test_fresh_layer_averages_under_a_parent_init_cfg(kind, backbone, level):
     from mmaction.registry import MODELS
+
     from conftest import TINY_ARCH
     compress = dict(type=kind, after_blocks=(1, ))
     if backbone == 'ZeroI2VViT':
-        backbone_cfg = dict(type='ZeroI2VViT', arch=TINY_ARCH, num_frames=4,
-                            compress=compress)
+        backbone_cfg = dict(
+            type='ZeroI2VViT', arch=TINY_ARCH, num_frames=4, compress=compress)
         head = dict(type='ZeroI2VHead', num_classes=3, in_channels=64)
     else:
         backbone_cfg = dict(
-            type='UniFormerV2InTI', input_resolution=32, patch_size=8,
-            width=64, layers=2, heads=4, t_size=4, return_list=[1],
-            n_layers=1, n_dim=64, n_head=4, mlp_dropout=[0.0],
+            type='UniFormerV2InTI',
+            input_resolution=32,
+            patch_size=8,
+            width=64,
+            layers=2,
+            heads=4,
+            t_size=4,
+            return_list=[1],
+            n_layers=1,
+            n_dim=64,
+            n_head=4,
+            mlp_dropout=[0.0],
             compress=compress)
         head = dict(type='UniFormerHead', num_classes=3, in_channels=64)
     if level == 'backbone':
         backbone_cfg['init_cfg'] = PARENT_INIT
-    recognizer = MODELS.build(dict(type='Recognizer3D',
-                                   backbone=backbone_cfg, cls_head=head))
+    recognizer = MODELS.build(
+        dict(type='Recognizer3D', backbone=backbone_cfg, cls_head=head))
     if level == 'recognizer':  # MMAction2 recognizers take no init_cfg arg
         recognizer.init_cfg = PARENT_INIT
     layer = recognizer.backbone.compressors['1']
@@ -508,6 +537,7 @@ def test_fresh_layer_averages_under_a_parent_init_cfg(kind, backbone, level):
     with torch.no_grad():
         torch.testing.assert_close(layer(x, 4), pairs.mean(1))
     if kind == 'InTI':  # the parents' init did reach the layer's Linears
-        assert not torch.equal(layer.token_proj[1].weight,
-                               before[[n for n, _ in layer.named_parameters()
-                                       ].index('token_proj.1.weight')])
+        assert not torch.equal(
+            layer.token_proj[1].weight, before[[
+                n for n, _ in layer.named_parameters()
+            ].index('token_proj.1.weight')])

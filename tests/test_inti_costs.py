@@ -11,44 +11,79 @@ import os.path as osp
 
 import pytest
 import torch
-from mmaction.registry import MODELS
 from mmengine.config import Config
 
+from mmaction.registry import MODELS
 from zeroi2v_mm.analysis import count_flops, count_parameters
 from zeroi2v_mm.inti_costs import backbone_costs, model_costs
 
 from helpers import REPO
 
-U = dict(type='UniFormerV2InTI', input_resolution=32, patch_size=8,
-         width=32, layers=4, heads=2, t_size=8, return_list=[1, 2, 3],
-         n_layers=3, n_dim=32, n_head=2, mlp_dropout=[0.0] * 3)
-V = dict(type='ZeroI2VViT', num_frames=8,
-         arch=dict(width=32, layers=3, heads=2, patch_size=8, image_size=32))
+U = dict(
+    type='UniFormerV2InTI',
+    input_resolution=32,
+    patch_size=8,
+    width=32,
+    layers=4,
+    heads=2,
+    t_size=8,
+    return_list=[1, 2, 3],
+    n_layers=3,
+    n_dim=32,
+    n_head=2,
+    mlp_dropout=[0.0] * 3)
+V = dict(
+    type='ZeroI2VViT',
+    num_frames=8,
+    arch=dict(width=32, layers=3, heads=2, patch_size=8, image_size=32))
 SMALL = {
-    'uniformerv2': dict(U),
-    'temp-inti': dict(U, compress=dict(type='InTI', after_blocks=(1, 2))),
-    'temp-inti-lmhra-tap-after': dict(
-        U, compress=dict(type='InTI', after_blocks=(2, 3)),
-        global_tap='after', no_lmhra=False, double_lmhra=True),
-    'temp-inti-no-cube-lmhra1': dict(
-        U, compress=dict(type='InTI', after_blocks=(2, ), ffn_ratio=1.5,
-                         use_cube=False),
-        no_lmhra=False, double_lmhra=False),
-    'temp-linear': dict(U, compress=dict(type='LinearPooling',
-                                         after_blocks=(1, 2))),
-    'temp-conv3-downsample': dict(
-        U, t_size=16, temporal_downsample=True,
-        compress=dict(type='ConvPooling', after_blocks=(1, 2),
-                      spatial_kernel=3)),
-    'vit-inti-cube': dict(V, compress=dict(type='InTI', after_blocks=(1, 2),
-                                          use_frame=False,
-                                          use_global=False)),
-    'vit-inti-token-no-temporal-embedding': dict(
-        V, temporal_embedding=False,
-        compress=dict(type='InTI', after_blocks=(1, ), use_cube=False,
-                      use_frame=False, use_global=False)),
-    'vit-conv': dict(V, compress=dict(type='ConvPooling',
-                                      after_blocks=(1, ))),
+    'uniformerv2':
+    dict(U),
+    'temp-inti':
+    dict(U, compress=dict(type='InTI', after_blocks=(1, 2))),
+    'temp-inti-lmhra-tap-after':
+    dict(
+        U,
+        compress=dict(type='InTI', after_blocks=(2, 3)),
+        global_tap='after',
+        no_lmhra=False,
+        double_lmhra=True),
+    'temp-inti-no-cube-lmhra1':
+    dict(
+        U,
+        compress=dict(
+            type='InTI', after_blocks=(2, ), ffn_ratio=1.5, use_cube=False),
+        no_lmhra=False,
+        double_lmhra=False),
+    'temp-linear':
+    dict(U, compress=dict(type='LinearPooling', after_blocks=(1, 2))),
+    'temp-conv3-downsample':
+    dict(
+        U,
+        t_size=16,
+        temporal_downsample=True,
+        compress=dict(
+            type='ConvPooling', after_blocks=(1, 2), spatial_kernel=3)),
+    'vit-inti-cube':
+    dict(
+        V,
+        compress=dict(
+            type='InTI',
+            after_blocks=(1, 2),
+            use_frame=False,
+            use_global=False)),
+    'vit-inti-token-no-temporal-embedding':
+    dict(
+        V,
+        temporal_embedding=False,
+        compress=dict(
+            type='InTI',
+            after_blocks=(1, ),
+            use_cube=False,
+            use_frame=False,
+            use_global=False)),
+    'vit-conv':
+    dict(V, compress=dict(type='ConvPooling', after_blocks=(1, ))),
 }
 
 
@@ -78,53 +113,56 @@ SSV2 = 'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-22e_sthv2-rgb.p
 # relative tolerance on GFLOPs, on params; None = no fit claimed, printed
 # only; docs/configs.md says why)
 ROWS = [
-    ('ViT-B naive (Tab. 1)', _cfg(B_PLAIN, compress=None), 281, 86,
-     0.005, 0.01),
+    ('ViT-B naive (Tab. 1)', _cfg(B_PLAIN,
+                                  compress=None), 281, 86, 0.005, 0.01),
     ('InTI_{3,5} (Tab. 1)', _cfg(B_PLAIN, (3, 5)), 147, None, 0.005, None),
     ('InTI_{5,7} (Tab. 1)', _cfg(B_PLAIN), 182, None, 0.005, None),
     ('InTI_{7,9} (Tab. 1)', _cfg(B_PLAIN, (7, 9)), 217, None, 0.005, None),
-    ('UniFormerV2-B (Tab. 2)', _cfg(B_TEMP, compress=None), 297, 115,
-     0.005, 0.01),
-    ('InTI^temp_{3,5} (Tab. 1)', _cfg(B_TEMP, (3, 5)), 150, None, 0.015,
-     None),
+    ('UniFormerV2-B (Tab. 2)', _cfg(B_TEMP,
+                                    compress=None), 297, 115, 0.005, 0.01),
+    ('InTI^temp_{3,5} (Tab. 1)', _cfg(B_TEMP, (3, 5)), 150, None, 0.015, None),
     ('InTI^temp_{5,7} (Tab. 1, 2)', _cfg(B_TEMP), 184, 126, 0.015, 0.01),
-    ('InTI^temp_{7,9} (Tab. 1)', _cfg(B_TEMP, (7, 9)), 220, None, 0.015,
-     None),
+    ('InTI^temp_{7,9} (Tab. 1)', _cfg(B_TEMP, (7, 9)), 220, None, 0.015, None),
     ('LinearPooling^temp (Tab. 2)',
-     _cfg('configs/recognition/inti/linear-pooling-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'), 179, 115, None,
-     0.01),
+     _cfg(
+         'configs/recognition/inti/linear-pooling-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+     ), 179, 115, None, 0.01),
     ('ConvPooling^temp (Tab. 2)',
-     _cfg('configs/recognition/inti/conv-pooling-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'), 184, 127, None, None),
-    ('ViT-L naive (Tab. 1)', _cfg(L_PLAIN, compress=None), 1297, 304,
-     0.005, 0.01),
-    ('ViT-L InTI_{3,5} (Tab. 1)', _cfg(L_PLAIN, (6, 10)), 650, None, 0.005,
-     None),
+     _cfg(
+         'configs/recognition/inti/conv-pooling-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+     ), 184, 127, None, None),
+    ('ViT-L naive (Tab. 1)', _cfg(L_PLAIN,
+                                  compress=None), 1297, 304, 0.005, 0.01),
+    ('ViT-L InTI_{3,5} (Tab. 1)', _cfg(L_PLAIN,
+                                       (6, 10)), 650, None, 0.005, None),
     ('ViT-L InTI_{5,7} (Tab. 1)', _cfg(L_PLAIN), 811, None, 0.005, None),
-    ('ViT-L InTI_{7,9} (Tab. 1)', _cfg(L_PLAIN, (14, 18)), 973, None, 0.005,
-     None),
-    ('UniFormerV2-L (Tab. 2)', _cfg(L_TEMP, compress=None), 1332, 354,
-     0.005, 0.01),
-    ('ViT-L InTI^temp_{3,5} (Tab. 1)', _cfg(L_TEMP, (6, 10)), 656, None,
-     0.015, None),
+    ('ViT-L InTI_{7,9} (Tab. 1)', _cfg(L_PLAIN,
+                                       (14, 18)), 973, None, 0.005, None),
+    ('UniFormerV2-L (Tab. 2)', _cfg(L_TEMP,
+                                    compress=None), 1332, 354, 0.005, 0.01),
+    ('ViT-L InTI^temp_{3,5} (Tab. 1)', _cfg(L_TEMP,
+                                            (6, 10)), 656, None, 0.015, None),
     ('ViT-L InTI^temp_{5,7} (Tab. 1, 2)', _cfg(L_TEMP), 817, 378, 0.015,
      0.015),
-    ('ViT-L InTI^temp_{7,9} (Tab. 1)', _cfg(L_TEMP, (14, 18)), 978, None,
-     0.015, None),
-    ('SSv2 UniFormerV2-B (Tab. 3)', _cfg(SSV2, compress=None), 371, 163,
-     0.005, 0.01),
+    ('ViT-L InTI^temp_{7,9} (Tab. 1)', _cfg(L_TEMP,
+                                            (14, 18)), 978, None, 0.015, None),
+    ('SSv2 UniFormerV2-B (Tab. 3)', _cfg(SSV2, compress=None), 371, 163, 0.005,
+     0.01),
     ('SSv2 InTI^temp_{5,7} (Tab. 3)', _cfg(SSV2), 234, 174, 0.02, 0.01),
     ('SSv2 LinearPooling^temp (Tab. 3)',
-     _cfg(SSV2, compress=dict(type='LinearPooling', after_blocks=(5, 7))),
-     221, 163, 0.015, 0.01),
+     _cfg(SSV2, compress=dict(type='LinearPooling',
+                              after_blocks=(5, 7))), 221, 163, 0.015, 0.01),
     ('SSv2 ConvPooling^temp (Tab. 3)',
-     _cfg(SSV2, compress=dict(type='ConvPooling', after_blocks=(5, 7))),
-     234, 175, None, None),
+     _cfg(SSV2, compress=dict(type='ConvPooling',
+                              after_blocks=(5, 7))), 234, 175, None, None),
 ]
 
 
 def test_costs_of_the_configs_next_to_the_paper():
-    lines = [f"{'model':36s} {'GFLOPs':>8s} {'paper':>6s} {'params M':>9s} "
-             f"{'paper':>6s}"]
+    lines = [
+        f"{'model':36s} {'GFLOPs':>8s} {'paper':>6s} {'params M':>9s} "
+        f"{'paper':>6s}"
+    ]
     failures = []
     for row, cfg, paper_g, paper_p, tol_g, tol_p in ROWS:
         costs = model_costs(cfg)

@@ -9,16 +9,28 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
+
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
-from mmengine.config import Config
 
 from helpers import REPO
 
-TINY = dict(input_resolution=32, patch_size=8, width=64, layers=4, heads=4,
-            t_size=8, return_list=[1, 2, 3], n_layers=3, n_dim=64, n_head=4,
-            mlp_dropout=[0.0, 0.0, 0.0], no_lmhra=False, double_lmhra=True)
+TINY = dict(
+    input_resolution=32,
+    patch_size=8,
+    width=64,
+    layers=4,
+    heads=4,
+    t_size=8,
+    return_list=[1, 2, 3],
+    n_layers=3,
+    n_dim=64,
+    n_head=4,
+    mlp_dropout=[0.0, 0.0, 0.0],
+    no_lmhra=False,
+    double_lmhra=True)
 
 
 def tiny_backbone(**kwargs):
@@ -50,14 +62,14 @@ def test_without_compression_equals_mmaction2_uniformerv2():
         torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize('kind, tap', [
-    ('InTI', 'before'), ('InTI', 'after'), ('LinearPooling', 'before'),
-    ('ConvPooling', 'after')])
+@pytest.mark.parametrize('kind, tap', [('InTI', 'before'), ('InTI', 'after'),
+                                       ('LinearPooling', 'before'),
+                                       ('ConvPooling', 'after')])
 def test_frames_per_block_and_global_blocks(kind, tap):
     """Blocks, local MHRA, DPE and global blocks all run on the compressed
     frame counts; the output is UniFormerV2's (N, C)."""
-    model = tiny_backbone(compress=dict(type=kind, after_blocks=(1, 2)),
-                          global_tap=tap).eval()
+    model = tiny_backbone(
+        compress=dict(type=kind, after_blocks=(1, 2)), global_tap=tap).eval()
     assert model.frames_per_block == [8, 4, 2, 2]
     seen = {'block': [], 'lmhra': [], 'dpe': [], 'global': []}
     trans = model.transformer
@@ -86,8 +98,10 @@ def test_gradients_reach_inti_and_uniformerv2_modules():
     randomize(model)
     out = model(torch.randn(2, 3, 8, 32, 32))
     (out * torch.randn_like(out)).sum().backward()
-    missing = [name for name, param in model.named_parameters()
-               if param.grad is None or not param.grad.abs().sum() > 0]
+    missing = [
+        name for name, param in model.named_parameters()
+        if param.grad is None or not param.grad.abs().sum() > 0
+    ]
     assert missing == []
     names = [name for name, _ in model.named_parameters()]
     for part in ('compressors.1.ffn', 'compressors.2.sigma', 'lmhra1',
@@ -100,8 +114,8 @@ def test_build_and_input_errors_name_the_value():
     with pytest.raises(ValueError, match='after_blocks=.*4 is not between'):
         tiny_backbone(compress=dict(type='InTI', after_blocks=(4, )))
     with pytest.raises(ValueError, match='3 frames is odd'):
-        tiny_backbone(t_size=6, compress=dict(type='InTI',
-                                              after_blocks=(1, 2)))
+        tiny_backbone(
+            t_size=6, compress=dict(type='InTI', after_blocks=(1, 2)))
     with pytest.raises(ValueError, match='global_tap'):
         tiny_backbone(global_tap='middle')
     model = tiny_backbone(compress=dict(type='InTI', after_blocks=(1, )))
@@ -114,12 +128,19 @@ def test_build_and_input_errors_name_the_value():
 def _open_clip_visual(tmp_path):
     from open_clip.transformer import VisionTransformer
     torch.manual_seed(1)
-    visual = VisionTransformer(image_size=32, patch_size=8, width=64,
-                               layers=4, heads=4, mlp_ratio=4.0,
-                               output_dim=32)
+    visual = VisionTransformer(
+        image_size=32,
+        patch_size=8,
+        width=64,
+        layers=4,
+        heads=4,
+        mlp_ratio=4.0,
+        output_dim=32)
     path = str(tmp_path / 'clip_visual.pth')
-    torch.save({'visual.' + k: v for k, v in visual.state_dict().items()},
-               path)
+    torch.save({
+        'visual.' + k: v
+        for k, v in visual.state_dict().items()
+    }, path)
     return visual, path
 
 
@@ -128,11 +149,16 @@ def test_loads_local_clip_weights_and_keeps_the_pair_average(tmp_path):
     the compression layers keep their start even under a recognizer-level
     init_cfg, which UniFormerV2 skips when it loads CLIP weights."""
     visual, path = _open_clip_visual(tmp_path)
-    recognizer = MODELS.build(dict(
-        type='Recognizer3D',
-        backbone=dict(TINY, type='UniFormerV2InTI', pretrained=path,
-                      compress=dict(type='InTI', after_blocks=(1, ))),
-        cls_head=dict(type='UniFormerHead', num_classes=3, in_channels=64)))
+    recognizer = MODELS.build(
+        dict(
+            type='Recognizer3D',
+            backbone=dict(
+                TINY,
+                type='UniFormerV2InTI',
+                pretrained=path,
+                compress=dict(type='InTI', after_blocks=(1, ))),
+            cls_head=dict(type='UniFormerHead', num_classes=3,
+                          in_channels=64)))
     recognizer.init_cfg = dict(type='TruncNormal', layer='Linear', std=0.5)
     recognizer.init_weights()
     backbone = recognizer.backbone
@@ -148,22 +174,23 @@ def test_loads_local_clip_weights_and_keeps_the_pair_average(tmp_path):
     layer = backbone.compressors['1']
     x = torch.randn(2 * 8, 17, 64)
     with torch.no_grad():
-        torch.testing.assert_close(layer(x, 8),
-                                   x.reshape(8, 2, 17, 64).mean(1))
+        torch.testing.assert_close(
+            layer(x, 8),
+            x.reshape(8, 2, 17, 64).mean(1))
 
 
 def test_refuses_weights_of_another_size(tmp_path):
     _, path = _open_clip_visual(tmp_path)
-    model = tiny_backbone(width=32, n_dim=32, heads=2, n_head=2,
-                          pretrained=path)
+    model = tiny_backbone(
+        width=32, n_dim=32, heads=2, n_head=2, pretrained=path)
     with pytest.raises(ValueError, match='shape mismatch for'):
         model.init_weights()
 
 
 # ----------------------------------------------------------------- configs
 INTI_CONFIGS = sorted(
-    osp.relpath(p, REPO) for p in
-    glob.glob(osp.join(REPO, 'configs', 'recognition', 'inti', '*.py')))
+    osp.relpath(p, REPO) for p in glob.glob(
+        osp.join(REPO, 'configs', 'recognition', 'inti', '*.py')))
 
 
 @pytest.mark.parametrize('path', INTI_CONFIGS)
@@ -185,7 +212,10 @@ def test_config_pipelines_sample_the_backbone_frames(path):
 def test_vifi_clip_recipe():
     """configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py and the InTI^temp config: ViFi-CLIP's
     fully-supervised K400 setting (InTI paper, appendix)."""
-    for path in ('configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py', 'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'):
+    for path in (
+            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py',
+            'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+    ):
         cfg = Config.fromfile(osp.join(REPO, path))
         optim = cfg.optim_wrapper
         assert optim.optimizer.type == 'AdamW'
@@ -201,20 +231,25 @@ def test_vifi_clip_recipe():
         assert cfg.train_cfg.max_epochs == 30
         warmup, cosine = cfg.param_scheduler
         assert (warmup.type, warmup.end) == ('LinearLR', 5)
-        assert (cosine.type, cosine.begin, cosine.end) == (
-            'CosineAnnealingLR', 5, 30)
+        assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR',
+                                                           5, 30)
         assert cfg.model.cls_head.label_smooth_eps == 0.1
         blending = cfg.model.data_preprocessor.blending
-        assert [(a.type, a.alpha) for a in blending.augments] == [
-            ('MixupBlending', 0.8), ('CutmixBlending', 1.0)]
+        assert [(a.type, a.alpha)
+                for a in blending.augments] == [('MixupBlending', 0.8),
+                                                ('CutmixBlending', 1.0)]
         backbone = cfg.model.backbone
         assert backbone.get('drop_path_rate', 0) == 0
         assert backbone.get('backbone_drop_path_rate', 0) == 0
         test = cfg.test_dataloader.dataset.pipeline
-        assert [s for s in test if s['type'] == 'UniformSample'][0][
-            'num_clips'] == 4
+        assert [s for s in test
+                if s['type'] == 'UniformSample'][0]['num_clips'] == 4
         assert any(s['type'] == 'ThreeCrop' for s in test)
-    plain = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
+    plain = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+        ))
     assert plain.model.backbone.temporal_embedding is False
 
 
@@ -223,7 +258,11 @@ def test_vifi_clip_train_pipeline_runs():
     torchvision's ColorJitter and torchvision's grayscale through MMAction2's
     TorchVisionWrapper) runs on decoded frames and gives one 16-frame 224 px
     clip."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+        ))
     steps = cfg.train_dataloader.dataset.pipeline
     decode = [s['type'] for s in steps].index('DecordDecode')
     sampler = TRANSFORMS.build(steps[1])
@@ -237,8 +276,11 @@ def test_vifi_clip_train_pipeline_runs():
     video = rng.integers(0, 255, (40, 240, 320, 3), dtype=np.uint8)
     results = sampler(dict(total_frames=40, start_index=0))
     results['imgs'] = [video[i] for i in results['frame_inds']]
-    results.update(original_shape=(240, 320), img_shape=(240, 320),
-                   modality='RGB', label=1)
+    results.update(
+        original_shape=(240, 320),
+        img_shape=(240, 320),
+        modality='RGB',
+        label=1)
     frames = dict(results)
     for seed in range(1):
         np.random.seed(seed)
@@ -252,7 +294,11 @@ def test_vifi_clip_train_pipeline_runs():
 def test_recipe_trains_a_tiny_inti_temp_step():
     """One loss step of the InTI^temp config's model at tiny size: Mixup or
     CutMix soft labels with label smoothing go through UniFormerHead."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
+        ))
     model_cfg = cfg.model.to_dict()
     model_cfg['backbone'].update(TINY, pretrained=None, t_size=16)
     model_cfg['backbone']['compress']['after_blocks'] = (1, 2)
@@ -260,11 +306,15 @@ def test_recipe_trains_a_tiny_inti_temp_step():
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.init_weights()
-    samples = [ActionDataSample().set_gt_label(torch.tensor([i]))
-               for i in (3, 7)]
-    data = dict(inputs=[torch.randint(0, 255, (1, 3, 16, 32, 32),
-                                      dtype=torch.uint8) for _ in range(2)],
-                data_samples=samples)
+    samples = [
+        ActionDataSample().set_gt_label(torch.tensor([i])) for i in (3, 7)
+    ]
+    data = dict(
+        inputs=[
+            torch.randint(0, 255, (1, 3, 16, 32, 32), dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=samples)
     data = model.data_preprocessor(data, training=True)
     assert data['data_samples'][0].gt_label.shape == (400, )  # soft
     losses = model(**data, mode='loss')
@@ -282,11 +332,16 @@ def test_checkpoint_of_this_backbone_keeps_its_compression_layers(tmp_path):
     trained = tiny_backbone(compress=dict(type='InTI', after_blocks=(1, )))
     randomize(trained)
     path = str(tmp_path / 'epoch_1.pth')
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in
-                               trained.state_dict().items()},
-                'meta': dict(epoch=1)}, path)
-    model = tiny_backbone(compress=dict(type='InTI', after_blocks=(1, )),
-                          pretrained=path)
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in trained.state_dict().items()
+            },
+            'meta': dict(epoch=1)
+        }, path)
+    model = tiny_backbone(
+        compress=dict(type='InTI', after_blocks=(1, )), pretrained=path)
     model.init_weights()
     for key, value in trained.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value, msg=key)

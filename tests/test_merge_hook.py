@@ -13,12 +13,11 @@ import torch
 from mmengine.config import Config, DictAction
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.reparam import folding, merged_output
 from zeroi2v_mm.engine import MergeAdaptersHook
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
-                                count_adapted_linears, merge_adapters,
-                                merge_and_verify, verify_merge)
+                                count_adapted_linears, folding, merge_adapters,
+                                merge_and_verify, merged_output, verify_merge)
 from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
 
 from conftest import TINY_ARCH, randomize_adapters
@@ -42,10 +41,17 @@ def test_merge_is_exact_with_frame_compression(num_adapters, compress):
     """Compression layers between blocks (InTI halves T) leave the merge
     exact; STDHA works on the halved frame count after them."""
     torch.manual_seed(0)
-    kwargs = dict(arch=TINY_ARCH, num_frames=8, compress=compress,
-                  stdha=dict(offsets={1: 1, -1: 1}))
-    model = ZeroI2VViT(adapters=dict(num_adapters=num_adapters, scale=0.5,
-                                     dropout=0.1), **kwargs).eval()
+    kwargs = dict(
+        arch=TINY_ARCH,
+        num_frames=8,
+        compress=compress,
+        stdha=dict(offsets={
+            1: 1,
+            -1: 1
+        }))
+    model = ZeroI2VViT(
+        adapters=dict(num_adapters=num_adapters, scale=0.5, dropout=0.1),
+        **kwargs).eval()
     randomize_adapters(model)
     with torch.no_grad():  # InTI is zero-initialised: give it real work
         for name, param in model.compressors.named_parameters():
@@ -63,12 +69,12 @@ def test_merge_is_exact_with_frame_compression(num_adapters, compress):
 
 def test_verify_merge_reports_and_detects_a_wrong_merge():
     torch.manual_seed(0)
-    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=4,
-                       adapters=dict(scale=0.5)).eval()
+    model = ZeroI2VViT(
+        arch=TINY_ARCH, num_frames=4, adapters=dict(scale=0.5)).eval()
     randomize_adapters(model)
     clips = [torch.randn(2, 3, 4, 32, 32) for _ in range(2)]
-    merged, report = merge_and_verify(model, clips, tolerance=1e-5,
-                                      count_complexity=False)
+    merged, report = merge_and_verify(
+        model, clips, tolerance=1e-5, count_complexity=False)
     assert report['passed'] and report['num_samples'] == 4
     assert report['max_abs_diff'] <= 1e-5
     assert count_adapted_linears(model) > 0  # the original is untouched
@@ -93,14 +99,18 @@ def trained(tiny_data, tmp_path_factory):
     """One `mim train` of the demo config (1 epoch, merge on best too)."""
     work_dir = str(tmp_path_factory.mktemp('merge_work'))
     options = _options(tiny_data, work_dir)
-    log = run_cli(['mim', 'train', 'mmaction', CONFIG, '--work-dir',
-                   work_dir, '--cfg-options', *options,
-                   'custom_hooks.0.merge_on_best=True'])
+    log = run_cli([
+        'mim', 'train', 'mmaction', CONFIG, '--work-dir', work_dir,
+        '--cfg-options', *options, 'custom_hooks.0.merge_on_best=True'
+    ])
     assert 'Training finished successfully' in log
-    return dict(work_dir=work_dir, options=options, log=log,
-                checkpoint=osp.join(work_dir, 'epoch_1.pth'),
-                merged=osp.join(work_dir, f'{STEM}_merged.pth'),
-                report=osp.join(work_dir, f'{STEM}_merged.json'))
+    return dict(
+        work_dir=work_dir,
+        options=options,
+        log=log,
+        checkpoint=osp.join(work_dir, 'epoch_1.pth'),
+        merged=osp.join(work_dir, f'{STEM}_merged.pth'),
+        report=osp.join(work_dir, f'{STEM}_merged.json'))
 
 
 def _tiny_cfg(config, options):
@@ -129,12 +139,13 @@ def test_hook_writes_verified_merged_checkpoint_and_report(trained):
     # the table went to the log; merge_on_best wrote the best one as well
     assert 'top-1 agreement 1.0000' in trained['log']
     assert osp.isfile(osp.join(trained['work_dir'], f'{STEM}_best_merged.pth'))
-    best = json.load(open(osp.join(trained['work_dir'],
-                                   f'{STEM}_best_merged.json')))
+    best = json.load(
+        open(osp.join(trained['work_dir'], f'{STEM}_best_merged.json')))
     assert best['source'].endswith('best_acc_top1_epoch_1.pth')
     # no temporary files left behind
-    assert not [f for f in os.listdir(trained['work_dir'])
-                if f.startswith('.')]
+    assert not [
+        f for f in os.listdir(trained['work_dir']) if f.startswith('.')
+    ]
 
     # loads strictly (torch) into the same config with adapters=None
     checkpoint = torch.load(trained['merged'], weights_only=False)
@@ -160,17 +171,20 @@ def _test_top1(log):
 
 
 @pytest.mark.slow
-def test_mim_test_of_merged_checkpoint_reproduces_unmerged(trained,
-                                                           tmp_path):
+def test_mim_test_of_merged_checkpoint_reproduces_unmerged(trained, tmp_path):
     options = trained['options']
     unmerged_log = run_cli([
         'mim', 'test', 'mmaction', CONFIG, '--checkpoint',
-        trained['checkpoint'], '--work-dir', str(tmp_path / 'a'), '--dump',
-        str(tmp_path / 'unmerged.pkl'), '--cfg-options', *options])
+        trained['checkpoint'], '--work-dir',
+        str(tmp_path / 'a'), '--dump',
+        str(tmp_path / 'unmerged.pkl'), '--cfg-options', *options
+    ])
     merged_log = run_cli([
         'mim', 'test', 'mmaction', MERGED_CONFIG, '--checkpoint',
-        trained['merged'], '--work-dir', str(tmp_path / 'b'), '--dump',
-        str(tmp_path / 'merged.pkl'), '--cfg-options', *options])
+        trained['merged'], '--work-dir',
+        str(tmp_path / 'b'), '--dump',
+        str(tmp_path / 'merged.pkl'), '--cfg-options', *options
+    ])
     assert _test_top1(merged_log) == _test_top1(unmerged_log)
     unmerged_scores, unmerged_labels = _dumped(tmp_path / 'unmerged.pkl')
     merged_scores, merged_labels = _dumped(tmp_path / 'merged.pkl')
@@ -187,20 +201,24 @@ def test_wrong_checkpoint_for_the_config_says_what_to_do(trained):
     missing keys; these two mistakes must stop with instructions."""
     from mmengine.runner.checkpoint import load_checkpoint
     plain = MODELS.build(_tiny_cfg(MERGED_CONFIG, trained['options']).model)
-    with pytest.raises(ValueError, match=r'unmerged linear adapter.*'
-                       r'tools/merge_adapters.py'):
+    with pytest.raises(
+            ValueError,
+            match=r'unmerged linear adapter.*'
+            r'tools/merge_adapters.py'):
         load_checkpoint(plain, trained['checkpoint'], map_location='cpu')
     adapted = MODELS.build(_tiny_cfg(CONFIG, trained['options']).model)
-    with pytest.raises(ValueError, match=r'merged model.*_merged.py.*'
-                       r'model.backbone.adapters=None'):
+    with pytest.raises(
+            ValueError,
+            match=r'merged model.*_merged.py.*'
+            r'model.backbone.adapters=None'):
         load_checkpoint(adapted, trained['merged'], map_location='cpu')
     # Starting a new run from merged weights with fresh adapters (the
     # backbone's own `pretrained`) is not a mistake and still works.
     backbone_cfg = _tiny_cfg(CONFIG, trained['options']).model.backbone
     backbone = MODELS.build(dict(backbone_cfg, pretrained=trained['merged']))
     backbone.init_weights()
-    merged_state = torch.load(trained['merged'],
-                              weights_only=False)['state_dict']
+    merged_state = torch.load(
+        trained['merged'], weights_only=False)['state_dict']
     assert torch.equal(backbone.conv1.weight,
                        merged_state['backbone.conv1.weight'])
 
@@ -220,13 +238,14 @@ def _record_writes(monkeypatch):
 
 
 @pytest.mark.slow
-def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
-                                                          capsys,
-                                                          monkeypatch):
+def test_merge_tool_matches_the_hook_and_never_overwrites(
+        trained, tmp_path, capsys, monkeypatch):
     tool = load_tool('tools/merge_adapters.py')
     out = str(tmp_path / 'offline.pth')
-    args = [CONFIG, trained['checkpoint'], '--out', out, '--verify', '1',
-            '--device', 'cpu', '--cfg-options', *trained['options']]
+    args = [
+        CONFIG, trained['checkpoint'], '--out', out, '--verify', '1',
+        '--device', 'cpu', '--cfg-options', *trained['options']
+    ]
     written = _record_writes(monkeypatch)
     assert tool.main(args) == 0
     assert written == [['offline.pth', 'offline.json']]  # the shared writer
@@ -237,8 +256,8 @@ def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
     offline = torch.load(out, weights_only=False)['state_dict']
     by_hook = torch.load(trained['merged'], weights_only=False)['state_dict']
     assert offline.keys() == by_hook.keys()
-    assert all(torch.allclose(offline[k], by_hook[k], atol=1e-6)
-               for k in offline)
+    assert all(
+        torch.allclose(offline[k], by_hook[k], atol=1e-6) for k in offline)
     # the same merged config and merge meta as the hook's
     offline_meta = torch.load(out, weights_only=False)['meta']
     hook_meta = torch.load(trained['merged'], weights_only=False)['meta']
@@ -257,12 +276,16 @@ def test_merge_tool_matches_the_hook_and_never_overwrites(trained, tmp_path,
 
     # merging a merged checkpoint, or with the merged config, is refused
     with pytest.raises(SystemExit, match='no linear adapters'):
-        tool.main([CONFIG, out, '--out', str(tmp_path / 'x.pth'),
-                   '--verify', '0', '--cfg-options', *trained['options']])
+        tool.main([
+            CONFIG, out, '--out',
+            str(tmp_path / 'x.pth'), '--verify', '0', '--cfg-options',
+            *trained['options']
+        ])
     with pytest.raises(SystemExit, match='adapters=None'):
-        tool.main([MERGED_CONFIG, trained['checkpoint'], '--out',
-                   str(tmp_path / 'x.pth'), '--cfg-options',
-                   *trained['options']])
+        tool.main([
+            MERGED_CONFIG, trained['checkpoint'], '--out',
+            str(tmp_path / 'x.pth'), '--cfg-options', *trained['options']
+        ])
     assert not osp.exists(tmp_path / 'x.pth')
 
 
@@ -272,15 +295,21 @@ def test_merge_tool_without_data_names_it_and_suggests_verify_0(
     tool = load_tool('tools/merge_adapters.py')
     missing = str(tmp_path / 'no_such_data')
     options = trained['options'] + [
-        f'val_dataloader.dataset.ann_file={missing}/val_list.txt']
+        f'val_dataloader.dataset.ann_file={missing}/val_list.txt'
+    ]
     out = str(tmp_path / 'merged.pth')
-    with pytest.raises(SystemExit, match=r'(?s)no_such_data/val_list.txt.*'
-                       r'--verify 0'):
-        tool.main([CONFIG, trained['checkpoint'], '--out', out,
-                   '--cfg-options', *options])
+    with pytest.raises(
+            SystemExit, match=r'(?s)no_such_data/val_list.txt.*'
+            r'--verify 0'):
+        tool.main([
+            CONFIG, trained['checkpoint'], '--out', out, '--cfg-options',
+            *options
+        ])
     assert not osp.exists(out)
-    assert tool.main([CONFIG, trained['checkpoint'], '--out', out,
-                      '--verify', '0', '--cfg-options', *options]) == 0
+    assert tool.main([
+        CONFIG, trained['checkpoint'], '--out', out, '--verify', '0',
+        '--cfg-options', *options
+    ]) == 0
     assert json.load(open(str(tmp_path / 'merged.json')))['passed'] is None
 
 
@@ -308,9 +337,10 @@ def test_corrupted_merge_is_refused_and_writes_nothing(tiny_runner,
         with torch.no_grad():
             # random, not constant: a constant shift of every row is
             # invisible after the LayerNorm that feeds this layer
-            weight.add_(torch.randn(weight.shape,
-                                    generator=torch.Generator().manual_seed(0))
-                        * 0.05)
+            weight.add_(
+                torch.randn(
+                    weight.shape, generator=torch.Generator().manual_seed(0)) *
+                0.05)
         return model
 
     monkeypatch.setattr(folding, 'merge_adapters', corrupted_merge)
@@ -320,8 +350,9 @@ def test_corrupted_merge_is_refused_and_writes_nothing(tiny_runner,
         file.write(b'an earlier, good merge')
     before = sorted(os.listdir(work_dir))
     hook = MergeAdaptersHook(verify_batches=1)
-    with pytest.raises(MergeVerificationError,
-                       match=r'max abs logit difference .* > tolerance'):
+    with pytest.raises(
+            MergeVerificationError,
+            match=r'max abs logit difference .* > tolerance'):
         hook.after_train(tiny_runner)
     assert sorted(os.listdir(work_dir)) == before  # no json, no temp files
     with open(existing, 'rb') as file:
@@ -346,7 +377,11 @@ def test_merge_hook_arguments_are_checked():
 
 
 def test_build_plain_model_drops_adapters_only():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
     plain = build_plain_model(cfg.model)  # no CLIP file needed
@@ -364,6 +399,7 @@ def test_atomic_writes_leave_old_file_on_failure(tmp_path):
     assert json.load(open(path)) == {'a': 1}
 
     class Unpicklable:
+
         def __reduce__(self):
             raise RuntimeError('cannot pickle')
 
@@ -389,8 +425,11 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
     # A forked child must not enter the OpenMP pool its parent already
     # started (it would wait for threads that do not exist in the child).
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'file://{init_file}',
-                            rank=rank, world_size=world_size)
+    dist.init_process_group(
+        'gloo',
+        init_method=f'file://{init_file}',
+        rank=rank,
+        world_size=world_size)
     try:
         cfg = Config.fromfile(osp.join(REPO, CONFIG))
         cfg.model.backbone.pretrained = None  # the demo's image model
@@ -402,7 +441,11 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
         generator = torch.Generator().manual_seed(rank)
         batches = [torch.randn(2, 1, 3, 8, 32, 32, generator=generator)]
         runner = types.SimpleNamespace(
-            model=model, cfg=cfg, work_dir=work_dir, epoch=1, iter=5,
+            model=model,
+            cfg=cfg,
+            work_dir=work_dir,
+            epoch=1,
+            iter=5,
             logger=MMLogger.get_instance(f'ddp_merge_{rank}'),
             val_loop=types.SimpleNamespace(dataloader=batches))
         outcomes = {}
@@ -417,8 +460,8 @@ def _ddp_worker(rank, world_size, init_file, work_dir, result_dir):
                     return module
 
                 folding.merge_adapters = corrupted
-            hook = MergeAdaptersHook(verify_batches=1, name=name,
-                                     count_flops=False)
+            hook = MergeAdaptersHook(
+                verify_batches=1, name=name, count_flops=False)
             try:
                 outcomes[name] = dict(path=hook.merge(runner))
             except MergeVerificationError as error:
@@ -435,9 +478,11 @@ def test_under_ddp_rank0_writes_and_all_ranks_agree(tmp_path):
     result_dir.mkdir()
     # fork: the children start with everything imported (seconds, not tens)
     context = mp.start_processes(
-        _ddp_worker, args=(2, str(tmp_path / 'init'), str(work_dir),
-                           str(result_dir)),
-        nprocs=2, join=False, start_method='fork')
+        _ddp_worker,
+        args=(2, str(tmp_path / 'init'), str(work_dir), str(result_dir)),
+        nprocs=2,
+        join=False,
+        start_method='fork')
     for process in context.processes:
         process.join(60)
     hung = [p.pid for p in context.processes if p.is_alive()]
@@ -446,8 +491,8 @@ def test_under_ddp_rank0_writes_and_all_ranks_agree(tmp_path):
             process.kill()
     assert not hung, f'processes {hung} hung in the merge'
     assert all(p.exitcode == 0 for p in context.processes)
-    rank0, rank1 = (json.load(open(result_dir / f'{rank}.json'))
-                    for rank in (0, 1))
+    rank0, rank1 = (
+        json.load(open(result_dir / f'{rank}.json')) for rank in (0, 1))
     assert rank0['good']['path'] == str(work_dir / 'good_merged.pth')
     assert rank1['good']['path'] is None  # only rank 0 writes
     report = json.load(open(work_dir / 'good_merged.json'))
@@ -455,5 +500,5 @@ def test_under_ddp_rank0_writes_and_all_ranks_agree(tmp_path):
     # the bad rank's difference reaches every rank: all refuse, none writes,
     # none waits for the others forever
     assert 'refused' in rank0['bad'] and 'refused' in rank1['bad']
-    assert sorted(os.listdir(work_dir)) == ['good_merged.json',
-                                            'good_merged.pth']
+    assert sorted(
+        os.listdir(work_dir)) == ['good_merged.json', 'good_merged.pth']

@@ -10,12 +10,12 @@ starts from the same random values as before (same draws, same order), so
 seeded runs are reproduced.
 """
 import pytest
-
 from merge_fixture import (CASES, KEY_CASES, init_hash, merged_hash,
                            unmerged_keys_hash)
 
 MERGED = {
-    'demo': 'e824874f92b7ab97efa62e96868cfcad5862dcab1ee96ebd0b0ab30ae924ae7b',
+    'demo':
+    'e824874f92b7ab97efa62e96868cfcad5862dcab1ee96ebd0b0ab30ae924ae7b',
     'k400_tiny':
     'b12ba683ead82ac6e400605c646a5eeec02bd8965ae439b8e300494f6a46adc1',
     'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
@@ -44,7 +44,8 @@ def test_unmerged_keys_unchanged(case):
 
 
 INIT = {
-    'demo': 'b239baf241a9fce7d644e001445207a96c8bcba85d0d43d9b6b36d44da9f7e51',
+    'demo':
+    'b239baf241a9fce7d644e001445207a96c8bcba85d0d43d9b6b36d44da9f7e51',
     'k400_tiny':
     '5dfaac1d5a2ee6a3539badc9ef20c9c3bfd323dc9133164e20148fe1ae936709',
     'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':

@@ -27,7 +27,11 @@ REPORT = dict(
 
 
 def test_merged_config_drops_adapters_mergeable_peft_and_the_hook():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     cfg.custom_hooks = [
         dict(type='MergeAdaptersHook'),
         dict(type='mmaction.MergeAdaptersHook'),
@@ -42,10 +46,18 @@ def test_merged_config_drops_adapters_mergeable_peft_and_the_hook():
     assert len(cfg.custom_hooks) == 4
     assert hooks_merged_config is merged_config  # one function
 
-    lora = Config.fromfile(osp.join(REPO, 'configs/recognition/lora/lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    lora = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/lora/lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     assert lora.model.backbone.peft is not None
     assert merged_config(lora).model.backbone.peft is None
-    aim = Config.fromfile(osp.join(REPO, 'configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    aim = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     # AIM's modules stay at inference: its peft is kept
     assert merged_config(aim).model.backbone.peft == aim.model.backbone.peft
 
@@ -56,7 +68,11 @@ def _model():
 
 
 def test_save_merged_writes_both_with_meta(tmp_path):
-    cfg = Config.fromfile(osp.join(REPO, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO,
+            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+        ))
     ckpt = str(tmp_path / 'm_merged.pth')
     meta = save_merged(
         _model(),

@@ -30,8 +30,7 @@ def test_model_zoo_table_matches_the_metafile():
         assert osp.isfile(osp.join(REPO, link)), link
     for model in load_metafile()['Models']:
         config = osp.basename(model['Config'])
-        rows = [line for line in text.splitlines()
-                if f'[{config}]' in line]
+        rows = [line for line in text.splitlines() if f'[{config}]' in line]
         assert rows, f'{config} missing from docs/model_zoo.md'
         for value in model['Results'][0]['Metrics'].values():
             assert any(f'{value}' in row for row in rows), (config, value)

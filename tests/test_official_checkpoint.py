@@ -37,10 +37,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from helpers import REPO, load_tool, run_cli
 from mmaction.registry import MODELS
 from zeroi2v_mm.models.utils import official_checkpoint as oc
 from zeroi2v_mm.reparam import merge_adapters
+
+from helpers import REPO, load_tool, run_cli
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -62,8 +63,11 @@ class RefAdapter(nn.Module):
         return x + self.D_fc2(self.D_fc1(x)) * self.scale
 
 
-def official_channel_schedule(width, shift_div, long_shift_div=-1,
-                              long_shift_right=False, shift3_div=-1):
+def official_channel_schedule(width,
+                              shift_div,
+                              long_shift_div=-1,
+                              long_shift_right=False,
+                              shift3_div=-1):
     """``[(channels, dt), ...]`` from channel 0 on, as the official
     TemporalShift lays them out (frame t reads frame t+dt)."""
     fold = width // shift_div
@@ -120,27 +124,30 @@ class RefSTDHA(nn.Module):
                                        head_dim).transpose(0, 1)
 
         q, k, v = split(q), split(k), split(v)
-        weights = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(head_dim),
-                                dim=-1)
-        out = (weights @ v).transpose(0, 1).contiguous().view(length, rows,
-                                                               width)
+        weights = torch.softmax(
+            q @ k.transpose(1, 2) / math.sqrt(head_dim), dim=-1)
+        out = (weights @ v).transpose(0, 1).contiguous().view(
+            length, rows, width)
         return self.out_proj(out)
 
 
 class RefQuickGELU(nn.Module):
+
     def forward(self, x):
         return x * torch.sigmoid(1.702 * x)
 
 
 class RefBlock(nn.Module):
-    def __init__(self, width, heads, num_frames, schedule, num_tadapter,
-                 scale, attn_adapter_type, adapters):
+
+    def __init__(self, width, heads, num_frames, schedule, num_tadapter, scale,
+                 attn_adapter_type, adapters):
         super().__init__()
         self.attn = RefSTDHA(width, heads, num_frames, schedule)
         self.ln_1 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([
-            ('c_fc', nn.Linear(width, width * 4)), ('gelu', RefQuickGELU()),
-            ('c_proj', nn.Linear(width * 4, width))]))
+        self.mlp = nn.Sequential(
+            OrderedDict([('c_fc', nn.Linear(width, width * 4)),
+                         ('gelu', RefQuickGELU()),
+                         ('c_proj', nn.Linear(width * 4, width))]))
         self.ln_2 = nn.LayerNorm(width)
         self.adapters, self.num_tadapter = adapters, num_tadapter
         self.attn_adapter_type = attn_adapter_type
@@ -168,17 +175,26 @@ class RefBlock(nn.Module):
                        self.T_Adapter_in_v(h))
         x = x + self.S_Adapter(self.attn(q, k, v))
         if self.num_tadapter == 2:
-            return x + self.MLP_Adapter_out(self.mlp(self.MLP_Adapter(
-                self.ln_2(x))))
+            return x + self.MLP_Adapter_out(
+                self.mlp(self.MLP_Adapter(self.ln_2(x))))
         return x + self.mlp(self.MLP_Adapter(self.ln_2(x)))
 
 
 class RefViT(nn.Module):
     """ViT_Zero_CLIP (training) / ViT_Zero_CLIP_eval (adapters=False)."""
 
-    def __init__(self, layers, heads, schedule, num_tadapter=2, scale=0.5,
-                 attn_adapter_type='share', adapters=True, width=WIDTH,
-                 num_frames=FRAMES, patch=PATCH, size=SIZE):
+    def __init__(self,
+                 layers,
+                 heads,
+                 schedule,
+                 num_tadapter=2,
+                 scale=0.5,
+                 attn_adapter_type='share',
+                 adapters=True,
+                 width=WIDTH,
+                 num_frames=FRAMES,
+                 patch=PATCH,
+                 size=SIZE):
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, patch, patch, bias=False)
         self.class_embedding = nn.Parameter(torch.empty(width))
@@ -191,7 +207,8 @@ class RefViT(nn.Module):
         self.transformer = nn.Module()
         self.transformer.resblocks = nn.Sequential(*[
             RefBlock(width, heads, num_frames, schedule, num_tadapter, scale,
-                     attn_adapter_type, adapters) for _ in range(layers)])
+                     attn_adapter_type, adapters) for _ in range(layers)
+        ])
         self.ln_post = nn.LayerNorm(width)
 
     def forward(self, x):
@@ -212,6 +229,7 @@ class RefViT(nn.Module):
 
 
 class RefRecognizer(nn.Module):
+
     def __init__(self, classes=CLASSES, **kwargs):
         super().__init__()
         self.backbone = RefViT(**kwargs)
@@ -231,11 +249,11 @@ def randomize(model, seed=0):
             std = 0.02 if name.endswith('embedding') else 0.1
             if name.endswith(('ln_1.weight', 'ln_2.weight', 'ln_pre.weight',
                               'ln_post.weight')):
-                param.copy_(1 + 0.2 * torch.randn(param.shape,
-                                                  generator=generator))
+                param.copy_(1 + 0.2 *
+                            torch.randn(param.shape, generator=generator))
             else:
-                param.copy_(std * torch.randn(param.shape,
-                                              generator=generator))
+                param.copy_(std *
+                            torch.randn(param.shape, generator=generator))
         # conv/embeddings of a random init give small tokens; scale them up
         model.backbone.conv1.weight.mul_(3)
     return model.eval()
@@ -258,8 +276,9 @@ def weight_reparam(state, scale, num_tadapter, layers):
     for i in range(layers):
         p = f'backbone.transformer.resblocks.{i}.'
         folds = [('T_Adapter_in.', 'attn.in_proj_weight', 'attn.in_proj_bias',
-                  True), ('S_Adapter.', 'attn.out_proj.weight',
-                          'attn.out_proj.bias', False),
+                  True),
+                 ('S_Adapter.', 'attn.out_proj.weight', 'attn.out_proj.bias',
+                  False),
                  ('MLP_Adapter.', 'mlp.c_fc.weight', 'mlp.c_fc.bias', True)]
         if num_tadapter == 2:
             folds.append(('MLP_Adapter_out.', 'mlp.c_proj.weight',
@@ -279,10 +298,12 @@ def save_training(model, path):
     """As the official runner saves it: an MMEngine checkpoint with meta,
     state_dict, optimizer and a message hub (not plain tensors)."""
     from mmengine.logging import MessageHub
-    torch.save(dict(meta=dict(epoch=40, seed=0),
-                    state_dict=model.state_dict(),
-                    message_hub=MessageHub.get_instance('ref').state_dict(),
-                    optimizer=dict(state={}, param_groups=[])), path)
+    torch.save(
+        dict(
+            meta=dict(epoch=40, seed=0),
+            state_dict=model.state_dict(),
+            message_hub=MessageHub.get_instance('ref').state_dict(),
+            optimizer=dict(state={}, param_groups=[])), path)
 
 
 # ----------------------------------------------------------- model settings
@@ -290,31 +311,55 @@ def save_training(model, path):
 SETTINGS = {
     # released ViT-B K400 8f layout: stdha.py shift_div=12 on 12 heads ->
     # here 4 heads, shift_div=4: head 0 reads t-1, head 1 t+1
-    'k400_4adapters': (
-        dict(layers=3, heads=4, schedule=official_channel_schedule(64, 4),
-             num_tadapter=2, scale=0.5),
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', '-1:1,1:1', 4),
-    'k400_3adapters': (
-        dict(layers=2, heads=4, schedule=official_channel_schedule(64, 4),
-             num_tadapter=1, scale=0.5),
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', '-1:1,1:1', 3),
+    'k400_4adapters':
+    (dict(
+        layers=3,
+        heads=4,
+        schedule=official_channel_schedule(64, 4),
+        num_tadapter=2,
+        scale=0.5),
+     'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+     '-1:1,1:1', 4),
+    'k400_3adapters':
+    (dict(
+        layers=2,
+        heads=4,
+        schedule=official_channel_schedule(64, 4),
+        num_tadapter=1,
+        scale=0.5),
+     'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+     '-1:1,1:1', 3),
     # released ViT-L SSv2 32f layout (stdha_long.py shift1_div=8,
     # shift2_div=16 both ways, shift3_div=16 left) on 16 heads as ViT-L
     # (here 4 channels wide): 7 temporal heads
-    'ssv2_long': (
-        dict(layers=2, heads=16,
-             schedule=official_channel_schedule(64, 8, 16, True, 16),
-             num_tadapter=2, scale=1.0),
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py', '-1:2,1:2,-2:1,2:1,-3:1', 4),
+    'ssv2_long':
+    (dict(
+        layers=2,
+        heads=16,
+        schedule=official_channel_schedule(64, 8, 16, True, 16),
+        num_tadapter=2,
+        scale=1.0),
+     'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
+     '-1:2,1:2,-2:1,2:1,-3:1', 4),
     # attn_adapter_type='qkv' (vit_zero_clip_ablation.py): 6 adapters
-    'qkv_6adapters': (
-        dict(layers=2, heads=4, schedule=official_channel_schedule(64, 4),
-             num_tadapter=2, scale=1.0, attn_adapter_type='qkv'),
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py', '-1:1,1:1', 6),
+    'qkv_6adapters': (dict(
+        layers=2,
+        heads=4,
+        schedule=official_channel_schedule(64, 4),
+        num_tadapter=2,
+        scale=1.0,
+        attn_adapter_type='qkv'
+    ), 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py',
+                      '-1:1,1:1', 6),
 }
 
 
-def tiny_config(path, ref_kwargs, stdha, num_adapters, merged, tmp_path,
+def tiny_config(path,
+                ref_kwargs,
+                stdha,
+                num_adapters,
+                merged,
+                tmp_path,
                 pairs=False):
     """The real config with tiny overrides, as a user writes one (a
     ``_base_`` file: MMEngine's ``Config.dump`` would sort the offsets'
@@ -322,8 +367,7 @@ def tiny_config(path, ref_kwargs, stdha, num_adapters, merged, tmp_path,
     offsets = oc.parse_offsets(stdha)
     if pairs:  # the Config.dump-safe form
         offsets = list(offsets.items())
-    adapters = ('None' if merged else
-                f'dict(num_adapters={num_adapters}, '
+    adapters = ('None' if merged else f'dict(num_adapters={num_adapters}, '
                 f'scale={ref_kwargs["scale"]})')
     text = (
         f'_base_ = [{osp.join(REPO, path)!r}]\n'
@@ -355,13 +399,14 @@ def logits_of(model, x):
 
 @pytest.fixture(scope='module')
 def clip():
-    return torch.randn(2, 3, FRAMES, SIZE, SIZE,
-                       generator=torch.Generator().manual_seed(1)) * 2
+    return torch.randn(
+        2, 3, FRAMES, SIZE, SIZE,
+        generator=torch.Generator().manual_seed(1)) * 2
 
 
 @pytest.mark.parametrize('setting', sorted(SETTINGS))
-def test_training_and_merged_formats_give_official_logits(setting, clip,
-                                                          tmp_path):
+def test_training_and_merged_formats_give_official_logits(
+        setting, clip, tmp_path):
     ref_kwargs, base_config, stdha, num_adapters = SETTINGS[setting]
     reference = randomize(RefRecognizer(**ref_kwargs))
     with torch.no_grad():
@@ -373,19 +418,28 @@ def test_training_and_merged_formats_give_official_logits(setting, clip,
 
     src = tmp_path / 'epoch_40.pth'
     save_training(reference, src)
-    config = tiny_config(base_config, ref_kwargs, stdha, num_adapters, False,
-                         tmp_path, pairs=setting == 'ssv2_long')
+    config = tiny_config(
+        base_config,
+        ref_kwargs,
+        stdha,
+        num_adapters,
+        False,
+        tmp_path,
+        pairs=setting == 'ssv2_long')
     out = str(tmp_path / 'converted.pth')
-    assert TOOL.main([str(src), out, f'--stdha={stdha}', '--heads',
-                      str(ref_kwargs['heads']), '--adapter-scale',
-                      str(ref_kwargs['scale']), '--config', config]) == 0
+    assert TOOL.main([
+        str(src), out, f'--stdha={stdha}', '--heads',
+        str(ref_kwargs['heads']), '--adapter-scale',
+        str(ref_kwargs['scale']), '--config', config
+    ]) == 0
     logits, checkpoint, converted = converted_logits(out, config, clip)
     assert (logits - expected).abs().max() <= 1e-5
     meta = checkpoint['meta']['official_checkpoint']
     assert meta['format'] == 'training'
     assert meta['num_adapters'] == num_adapters
-    assert meta['stdha_offsets'] == [list(p) for p in
-                                     oc.parse_offsets(stdha).items()]
+    assert meta['stdha_offsets'] == [
+        list(p) for p in oc.parse_offsets(stdha).items()
+    ]
 
     if ref_kwargs.get('attn_adapter_type') == 'qkv':
         return  # weight_reparam.py folds the shared layout only
@@ -406,9 +460,10 @@ def test_training_and_merged_formats_give_official_logits(setting, clip,
     merged_config = tiny_config(merged_base, ref_kwargs, stdha, num_adapters,
                                 True, tmp_path)
     merged_out = str(tmp_path / 'converted_merged.pth')
-    assert TOOL.main([str(merged_src), merged_out, f'--stdha={stdha}',
-                      '--heads', str(ref_kwargs['heads']), '--config',
-                      merged_config]) == 0
+    assert TOOL.main([
+        str(merged_src), merged_out, f'--stdha={stdha}', '--heads',
+        str(ref_kwargs['heads']), '--config', merged_config
+    ]) == 0
     logits, checkpoint, _ = converted_logits(merged_out, merged_config, clip)
     assert (logits - merged_expected).abs().max() <= 1e-5
     assert checkpoint['meta']['official_checkpoint']['format'] == 'merged'
@@ -429,17 +484,23 @@ OFFICIAL_CONFIGS = {
     'K400 ViT-L/14 32f (87.2)': (1024, 16, dict(shift_div=8,
                                                 long_shift_div=8), 0.5),
     # stdha_long.py: shift2 always goes both ways
-    'SSv2 ViT-L/14 32f (72.2)': (1024, 16, dict(
-        shift_div=8, long_shift_div=16, long_shift_right=True,
-        shift3_div=16), 1.0),
-    'SSv2 ViT-B/16 16f (config only)': (768, 12, dict(
-        shift_div=12, long_shift_div=12, long_shift_right=True), 1.0),
+    'SSv2 ViT-L/14 32f (72.2)': (1024, 16,
+                                 dict(
+                                     shift_div=8,
+                                     long_shift_div=16,
+                                     long_shift_right=True,
+                                     shift3_div=16), 1.0),
+    'SSv2 ViT-B/16 16f (config only)':
+    (768, 12, dict(shift_div=12, long_shift_div=12,
+                   long_shift_right=True), 1.0),
     'UCF101 ViT-B/16 8f (config only)': (768, 12, dict(shift_div=12), 0.5),
     'HMDB51 ViT-B/16 8f (config only)': (768, 12, dict(shift_div=12), 0.5),
-    'UCF101 ViT-B/16 32f (config only)': (768, 12, dict(
-        shift_div=12, long_shift_div=12, long_shift_right=True), 0.5),
-    'HMDB51 ViT-B/16 32f (config only)': (768, 12, dict(
-        shift_div=12, long_shift_div=12, long_shift_right=True), 0.5),
+    'UCF101 ViT-B/16 32f (config only)':
+    (768, 12, dict(shift_div=12, long_shift_div=12,
+                   long_shift_right=True), 0.5),
+    'HMDB51 ViT-B/16 32f (config only)':
+    (768, 12, dict(shift_div=12, long_shift_div=12,
+                   long_shift_right=True), 0.5),
 }
 
 
@@ -495,12 +556,19 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
     """A ViT-L/14 SSv2 32f checkpoint (24 blocks, 16 heads, patch 14, 224
     px): arch, frames, classes, adapters and the released settings are read
     off the keys, and the converted keys are the matching model's."""
-    state = meta_state(merged=merged, classes=174, layers=24, heads=16,
-                       width=1024, num_frames=32, patch=14, size=224)
+    state = meta_state(
+        merged=merged,
+        classes=174,
+        layers=24,
+        heads=16,
+        width=1024,
+        num_frames=32,
+        patch=14,
+        size=224)
     spec = oc.infer_spec(state, 'ssv2_l14.pth')
     assert spec.arch_name == 'ViT-L/14'
-    assert spec.arch == dict(width=1024, layers=24, heads=16, patch_size=14,
-                             image_size=224)
+    assert spec.arch == dict(
+        width=1024, layers=24, heads=16, patch_size=14, image_size=224)
     assert (spec.num_frames, spec.num_classes) == (32, 174)
     assert spec.format == ('merged' if merged else 'training')
     assert spec.num_adapters == (None if merged else 4)
@@ -511,11 +579,12 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
     assert 'shift1_div=8' in spec.offsets_source
     assert spec.adapter_scale == (None if merged else 1.0)
     lines = '\n'.join(oc.fitting_configs(spec, REPO, 'out.pth'))
-    assert ('use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged'
-            '.py --checkpoint out.pth\n' if merged else
-            'use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py '
-            '--checkpoint out.pth --cfg-options model.backbone.pretrained='
-            'None') in lines + '\n'
+    assert (
+        'use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged'
+        '.py --checkpoint out.pth\n' if merged else
+        'use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py '
+        '--checkpoint out.pth --cfg-options model.backbone.pretrained='
+        'None') in lines + '\n'
     converted = oc.convert_state_dict(state, spec)
     target = MODELS.build(oc.model_config(spec)).state_dict()
     assert sorted(converted) == sorted(target)
@@ -523,8 +592,15 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
 
 
 def test_vit_b_layout_and_three_adapters_inferred():
-    state = meta_state(classes=400, layers=12, heads=12, width=768,
-                       num_frames=8, patch=16, size=224, num_tadapter=1)
+    state = meta_state(
+        classes=400,
+        layers=12,
+        heads=12,
+        width=768,
+        num_frames=8,
+        patch=16,
+        size=224,
+        num_tadapter=1)
     spec = oc.resolve_settings(oc.infer_spec(state, 'k400_b16.pth'))
     assert spec.arch_name == 'ViT-B/16' and spec.num_adapters == 3
     assert list(spec.offsets.items()) == [(-1, 1), (1, 1)]
@@ -542,8 +618,11 @@ def small_official():
 
 
 def convert(src, out, *extra):
-    return TOOL.main([str(src), str(out), '--stdha=-1:1,1:1', '--heads', '4',
-                      '--adapter-scale', '0.5', *extra])
+    return TOOL.main([
+        str(src),
+        str(out), '--stdha=-1:1,1:1', '--heads', '4', '--adapter-scale', '0.5',
+        *extra
+    ])
 
 
 @pytest.mark.parametrize('change, named', [
@@ -559,8 +638,8 @@ def convert(src, out, *extra):
     ('add backbone.transformer.resblocks.0.Extra_Adapter.D_fc1.weight',
      "unknown key backbone.transformer.resblocks.0.Extra_Adapter"),
 ])
-def test_missing_or_unknown_key_named(change, named, small_official,
-                                      tmp_path, capsys):
+def test_missing_or_unknown_key_named(change, named, small_official, tmp_path,
+                                      capsys):
     action, key = change.split()
     state = dict(small_official)
     if action == 'drop':
@@ -601,11 +680,12 @@ def test_settings_needed_and_overwrite_refused(small_official, tmp_path,
     src, out = tmp_path / 'official.pth', tmp_path / 'out.pth'
     torch.save(small_official, src)
     # not a released model: the head schedule must be given
-    assert TOOL.main([str(src), str(out), '--heads', '4',
-                      '--adapter-scale', '0.5']) == 1
+    assert TOOL.main(
+        [str(src),
+         str(out), '--heads', '4', '--adapter-scale', '0.5']) == 1
     assert '--stdha' in capsys.readouterr().err
-    assert TOOL.main([str(src), str(out), '--heads', '4',
-                      '--stdha=-1:1,1:1']) == 1
+    assert TOOL.main([str(src),
+                      str(out), '--heads', '4', '--stdha=-1:1,1:1']) == 1
     assert '--adapter-scale' in capsys.readouterr().err
     assert not out.exists()
     out.write_bytes(b'keep me')
@@ -623,13 +703,14 @@ def test_settings_needed_and_overwrite_refused(small_official, tmp_path,
     ('adapters=None', 'model.backbone.adapters=None'),
     ('num_frames=16', 'model.backbone.num_frames=16'),
 ])
-def test_config_that_would_predict_differently_refused(
-        override, named, small_official, tmp_path, capsys):
+def test_config_that_would_predict_differently_refused(override, named,
+                                                       small_official,
+                                                       tmp_path, capsys):
     src, out = tmp_path / 'official.pth', tmp_path / 'out.pth'
     torch.save(dict(state_dict=small_official), src)
-    config = tiny_config('configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', dict(layers=2, heads=4,
-                                                         scale=0.5),
-                         '-1:1,1:1', 4, False, tmp_path)
+    config = tiny_config(
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+        dict(layers=2, heads=4, scale=0.5), '-1:1,1:1', 4, False, tmp_path)
     assert convert(src, out, '--config', config) == 0
     bad = tmp_path / 'bad.py'
     bad.write_text(f'_base_ = [{config!r}]\n'
@@ -640,8 +721,7 @@ def test_config_that_would_predict_differently_refused(
 
 
 @pytest.mark.slow
-def test_mim_test_of_converted_checkpoint_gives_official_predictions(
-        tmp_path):
+def test_mim_test_of_converted_checkpoint_gives_official_predictions(tmp_path):
     """End to end, as a user does it: the script (a subprocess) converts a
     training checkpoint against a config, and `mim test` of the result on
     generated videos gives the official model's class probabilities."""
@@ -651,11 +731,14 @@ def test_mim_test_of_converted_checkpoint_gives_official_predictions(
 
     from helpers import make_tiny_videos, tiny_demo_overrides
 
-    data = make_tiny_videos(tmp_path / 'data', videos_per_class=1,
-                            val_per_class=1)
-    reference = randomize(RefRecognizer(
-        layers=2, heads=4, schedule=official_channel_schedule(64, 4),
-        scale=1.0))
+    data = make_tiny_videos(
+        tmp_path / 'data', videos_per_class=1, val_per_class=1)
+    reference = randomize(
+        RefRecognizer(
+            layers=2,
+            heads=4,
+            schedule=official_channel_schedule(64, 4),
+            scale=1.0))
     src, out = tmp_path / 'epoch_40.pth', tmp_path / 'converted.pth'
     save_training(reference, src)
     config = tmp_path / 'tiny_demo.py'
@@ -665,21 +748,29 @@ def test_mim_test_of_converted_checkpoint_gives_official_predictions(
         "layers=2, heads=4, patch_size=8, image_size=32), pretrained=None, "
         "act='quick_gelu', stdha=dict(_delete_=True, offsets=[(-1, 1), "
         "(1, 1)])), cls_head=dict(in_channels=64))\n")
-    log = run_cli(['python', 'tools/convert_official_checkpoint.py',
-                   str(src), str(out), '--stdha=-1:1,1:1', '--heads', '4',
-                   '--adapter-scale', '1', '--config', str(config)])
+    log = run_cli([
+        'python', 'tools/convert_official_checkpoint.py',
+        str(src),
+        str(out), '--stdha=-1:1,1:1', '--heads', '4', '--adapter-scale', '1',
+        '--config',
+        str(config)
+    ])
     assert 'training format' in log and 'num_adapters: 4' in log
     assert 'stdha=dict(offsets=[(-1, 1), (1, 1)])' in log
     options = tiny_demo_overrides(data, str(tmp_path / 'work'))
-    log = run_cli(['mim', 'test', 'mmaction', str(config), '--checkpoint',
-                   str(out), '--work-dir', str(tmp_path / 'work'), '--dump',
-                   str(tmp_path / 'preds.pkl'), '--cfg-options', *options,
-                   'test_dataloader.num_workers=0',
-                   'test_dataloader.persistent_workers=False'])
+    log = run_cli([
+        'mim', 'test', 'mmaction',
+        str(config), '--checkpoint',
+        str(out), '--work-dir',
+        str(tmp_path / 'work'), '--dump',
+        str(tmp_path / 'preds.pkl'), '--cfg-options', *options,
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ])
     assert 'missing keys' not in log and 'unexpected key' not in log
     with open(tmp_path / 'preds.pkl', 'rb') as file:
-        scores = torch.stack([torch.as_tensor(r['pred_score'])
-                              for r in pickle.load(file)])
+        scores = torch.stack(
+            [torch.as_tensor(r['pred_score']) for r in pickle.load(file)])
 
     # the official model on the same preprocessed clips ('prob' averaging)
     cfg = Config.fromfile(str(config))
@@ -694,8 +785,7 @@ def test_mim_test_of_converted_checkpoint_gives_official_predictions(
         inputs = preprocessor(batch, False)['inputs']  # (N, V, 3, T, H, W)
         with torch.no_grad():
             logits = reference(inputs.flatten(0, 1))
-        expected.append(logits.view(*inputs.shape[:2], -1).softmax(-1)
-                        .mean(1))
+        expected.append(logits.view(*inputs.shape[:2], -1).softmax(-1).mean(1))
     expected = torch.cat(expected)
     assert scores.shape == expected.shape == (10, CLASSES)
     assert (scores - expected).abs().max() <= 1e-5
@@ -708,12 +798,20 @@ def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
     released = {-1: 2, 1: 2, -2: 1, 2: 1, -3: 1}  # ViT-L SSv2 32f
     expected = [(0, 2, -1), (2, 4, 1), (4, 5, -2), (5, 6, 2), (6, 7, -3)]
     groups = {}
-    for form, offsets in (('dict', released),
-                          ('pairs', list(released.items()))):
-        cfg = Config(dict(backbone=dict(
-            type='ZeroI2VViT', num_frames=FRAMES, stdha=dict(offsets=offsets),
-            arch=dict(width=WIDTH, layers=1, heads=16, patch_size=PATCH,
-                      image_size=SIZE))))
+    for form, offsets in (('dict', released), ('pairs',
+                                               list(released.items()))):
+        cfg = Config(
+            dict(
+                backbone=dict(
+                    type='ZeroI2VViT',
+                    num_frames=FRAMES,
+                    stdha=dict(offsets=offsets),
+                    arch=dict(
+                        width=WIDTH,
+                        layers=1,
+                        heads=16,
+                        patch_size=PATCH,
+                        image_size=SIZE))))
         cfg.dump(str(tmp_path / f'{form}.py'))
         reloaded = Config.fromfile(str(tmp_path / f'{form}.py'))
         backbone = MODELS.build(reloaded.backbone)
@@ -721,27 +819,40 @@ def test_head_order_survives_config_dump_only_as_pairs(tmp_path):
     assert groups['pairs'] == expected
     assert groups['dict'] != expected  # why configs should use pairs
     with pytest.raises(ValueError, match='offset -1 is listed twice'):
-        MODELS.build(dict(type='ZeroI2VViT', num_frames=FRAMES,
-                          stdha=dict(offsets=[(-1, 1), (-1, 1)]),
-                          arch=dict(width=WIDTH, layers=1, heads=4,
-                                    patch_size=PATCH, image_size=SIZE)))
+        MODELS.build(
+            dict(
+                type='ZeroI2VViT',
+                num_frames=FRAMES,
+                stdha=dict(offsets=[(-1, 1), (-1, 1)]),
+                arch=dict(
+                    width=WIDTH,
+                    layers=1,
+                    heads=4,
+                    patch_size=PATCH,
+                    image_size=SIZE)))
 
 
 def test_named_config_checked(tmp_path):
     """The config the table names is checked too: a head order other than
     the released one is reported."""
-    state = meta_state(classes=400, layers=12, heads=12, width=768,
-                       num_frames=8, patch=16, size=224)
+    state = meta_state(
+        classes=400,
+        layers=12,
+        heads=12,
+        width=768,
+        num_frames=8,
+        patch=16,
+        size=224)
     spec = oc.resolve_settings(oc.infer_spec(state, 'k400_b16.pth'))
     (tmp_path / 'configs' / 'recognition' / 'zeroi2v').mkdir(parents=True)
-    for offsets, fits in (('[(-1, 1), (1, 1)]', True),
-                          ('{1: 1, -1: 1}', False)):
+    for offsets, fits in (('[(-1, 1), (1, 1)]', True), ('{1: 1, -1: 1}',
+                                                        False)):
         (tmp_path / 'configs' / 'recognition' / 'zeroi2v' /
          'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py').write_text(
-            "model = dict(backbone=dict(type='ZeroI2VViT', arch='ViT-B/16', "
-            f"num_frames=8, stdha=dict(offsets={offsets}), adapters=dict("
-            "num_adapters=4, ratio=0.25, scale=0.5)), cls_head=dict("
-            "num_classes=400, in_channels=768))\n")
+             "model = dict(backbone=dict(type='ZeroI2VViT', arch='ViT-B/16', "
+             f"num_frames=8, stdha=dict(offsets={offsets}), adapters=dict("
+             "num_adapters=4, ratio=0.25, scale=0.5)), cls_head=dict("
+             "num_classes=400, in_channels=768))\n")
         lines = '\n'.join(oc.fitting_configs(spec, str(tmp_path)))
         assert 'config: configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py' in lines
         assert ('WARNING' not in lines) == fits, lines

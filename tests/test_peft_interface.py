@@ -14,8 +14,12 @@ from conftest import TINY_ARCH
 
 
 def backbone(**kwargs):
-    cfg = dict(type='ZeroI2VViT', arch=TINY_ARCH, num_frames=4, act='gelu',
-               stdha=dict(offsets=[(-1, 1), (1, 1)]))
+    cfg = dict(
+        type='ZeroI2VViT',
+        arch=TINY_ARCH,
+        num_frames=4,
+        act='gelu',
+        stdha=dict(offsets=[(-1, 1), (1, 1)]))
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -23,14 +27,15 @@ def backbone(**kwargs):
 def test_adapt_linear_wraps_any_linear_sharing_its_parameters():
     linear = nn.Linear(16, 48)
     assert adapt_linear(linear) is linear  # nothing asked: unchanged
-    wrapped = adapt_linear(linear, input_adapters=3, output_adapter=True,
-                           ratio=0.25, scale=0.5)
+    wrapped = adapt_linear(
+        linear, input_adapters=3, output_adapter=True, ratio=0.25, scale=0.5)
     assert isinstance(wrapped, AdaptedLinear)
     assert wrapped.weight is linear.weight and wrapped.bias is linear.bias
     keys = set(wrapped.state_dict())
     assert {'weight', 'bias'} <= keys
-    assert {k.split('.')[0] for k in keys - {'weight', 'bias'}} == {
-        'input_adapters', 'output_adapter'}
+    assert {k.split('.')[0]
+            for k in keys - {'weight', 'bias'}
+            } == {'input_adapters', 'output_adapter'}
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in wrapped.update_parameters():
@@ -39,8 +44,7 @@ def test_adapt_linear_wraps_any_linear_sharing_its_parameters():
     with torch.no_grad():
         folded = wrapped.eval().folded()
         assert type(folded) is nn.Linear
-        torch.testing.assert_close(folded(x), wrapped(x), rtol=1e-5,
-                                   atol=1e-6)
+        torch.testing.assert_close(folded(x), wrapped(x), rtol=1e-5, atol=1e-6)
 
 
 def test_plain_model_has_plain_linears():
@@ -64,11 +68,14 @@ def test_block_methods_are_block_variants(kind, variant):
     assert issubclass(variant, AdapterBlock)
     # frozen: the image model; trained: the variant's own modules + video
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    peft = {f'transformer.resblocks.{i}.peft.{n}'
-            for i, block in enumerate(blocks)
-            for n, _ in block.peft.named_parameters()}
-    assert trainable == peft | {'temporal_embedding', 'ln_post.weight',
-                                'ln_post.bias'}
+    peft = {
+        f'transformer.resblocks.{i}.peft.{n}'
+        for i, block in enumerate(blocks)
+        for n, _ in block.peft.named_parameters()
+    }
+    assert trainable == peft | {
+        'temporal_embedding', 'ln_post.weight', 'ln_post.bias'
+    }
 
 
 def test_freezing_reads_modules_not_names():
@@ -80,8 +87,7 @@ def test_freezing_reads_modules_not_names():
     model._freeze_pretrained()
     assert not model.ln_pre.input_adapters_probe.requires_grad
     assert all(p.requires_grad for m in model.modules()
-               if isinstance(m, AdaptedLinear)
-               for p in m.update_parameters())
+               if isinstance(m, AdaptedLinear) for p in m.update_parameters())
     assert not model.transformer.resblocks[0].attn.in_proj.weight.requires_grad
 
 
@@ -117,7 +123,8 @@ def test_video_vit_extends_the_image_vit():
     assert not hasattr(image, 'compressors')
     video = backbone()
     assert set(video.state_dict()) - set(image.state_dict()) == {
-        'temporal_embedding'}
+        'temporal_embedding'
+    }
     assert set(image.state_dict()) <= set(video.state_dict())
 
 

@@ -18,24 +18,36 @@ FRAMES = 4
 
 
 def backbone_cfg(**kwargs):
-    cfg = dict(type='ZeroI2VViT', arch=TINY_ARCH, num_frames=FRAMES,
-               act='gelu', stdha=dict(offsets=[(-1, 1), (1, 1)]),
-               peft=dict(type='SSF'))
+    cfg = dict(
+        type='ZeroI2VViT',
+        arch=TINY_ARCH,
+        num_frames=FRAMES,
+        act='gelu',
+        stdha=dict(offsets=[(-1, 1), (1, 1)]),
+        peft=dict(type='SSF'))
     cfg.update(kwargs)
     return cfg
 
 
 def recognizer_cfg(**kwargs):
-    return dict(type='Recognizer3D', backbone=backbone_cfg(**kwargs),
-                cls_head=dict(type='ZeroI2VHead', num_classes=5,
-                              in_channels=TINY_ARCH['width'],
-                              average_clips='prob'))
+    return dict(
+        type='Recognizer3D',
+        backbone=backbone_cfg(**kwargs),
+        cls_head=dict(
+            type='ZeroI2VHead',
+            num_classes=5,
+            in_channels=TINY_ARCH['width'],
+            average_clips='prob'))
 
 
 def clips(batch=2):
-    return torch.randn(batch, 3, FRAMES, TINY_ARCH['image_size'],
-                       TINY_ARCH['image_size'],
-                       generator=torch.Generator().manual_seed(0))
+    return torch.randn(
+        batch,
+        3,
+        FRAMES,
+        TINY_ARCH['image_size'],
+        TINY_ARCH['image_size'],
+        generator=torch.Generator().manual_seed(0))
 
 
 def test_registered_and_mergeable():
@@ -55,9 +67,11 @@ def test_only_scale_shift_and_video_parts_train():
     # the other linears stay plain nn.Linear
     assert type(model.transformer.resblocks[0].mlp.c_proj) is nn.Linear
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    want = {f'transformer.resblocks.{i}.mlp.c_fc.ssf_{kind}'
-            for i in range(TINY_ARCH['layers'])
-            for kind in ('scale', 'shift')}
+    want = {
+        f'transformer.resblocks.{i}.mlp.c_fc.ssf_{kind}'
+        for i in range(TINY_ARCH['layers'])
+        for kind in ('scale', 'shift')
+    }
     want |= {'temporal_embedding', 'ln_post.weight', 'ln_post.bias'}
     assert trainable == want
 
@@ -77,10 +91,14 @@ def test_starts_as_the_plain_model_and_one_step_moves_only_its_params():
         [p for p in model.parameters() if p.requires_grad], lr=0.1)
     model(x).pow(2).mean().backward()
     optimizer.step()
-    changed = {k for k, v in model.state_dict().items()
-               if not torch.equal(v, before[k])}
-    assert changed and all('ssf_' in k or k.startswith(
-        ('temporal_embedding', 'ln_post')) for k in changed)
+    changed = {
+        k
+        for k, v in model.state_dict().items()
+        if not torch.equal(v, before[k])
+    }
+    assert changed and all(
+        'ssf_' in k or k.startswith(('temporal_embedding', 'ln_post'))
+        for k in changed)
     assert any('ssf_scale' in k for k in changed)
 
 
@@ -92,15 +110,17 @@ def test_merges_exactly_into_the_plain_model():
         for module in model.modules():
             if isinstance(module, ScaleShiftLinear):
                 module.ssf_scale.copy_(
-                    1 + 0.1 * torch.randn(module.out_features,
-                                          generator=generator))
+                    1 + 0.1 *
+                    torch.randn(module.out_features, generator=generator))
                 module.ssf_shift.copy_(
-                    0.1 * torch.randn(module.out_features,
-                                      generator=generator))
+                    0.1 *
+                    torch.randn(module.out_features, generator=generator))
     plain = build_plain_model(cfg)
-    merged, report = merge_and_verify(model, [clips()[:, None]],
-                                      tolerance=1e-5, plain=plain,
-                                      count_complexity=False)
+    merged, report = merge_and_verify(
+        model, [clips()[:, None]],
+        tolerance=1e-5,
+        plain=plain,
+        count_complexity=False)
     assert report['passed'] and report['max_abs_diff'] < 1e-5
     assert report['adapted_linears_before'] == 4 * TINY_ARCH['layers']
     assert count_adapted_linears(merged) == 0

@@ -13,16 +13,17 @@ DRAWS = 4000
 
 @pytest.fixture
 def m7n4():
-    return TRANSFORMS.build(dict(type='VideoRandAugment', magnitude=7,
-                                 num_layers=4))
+    return TRANSFORMS.build(
+        dict(type='VideoRandAugment', magnitude=7, num_layers=4))
 
 
 def clip(frames=4, height=24, width=32, seed=0, same=False):
     rng = np.random.RandomState(seed)
     first = rng.randint(0, 256, (height, width, 3), dtype=np.uint8)
-    return [first.copy() if same else
-            rng.randint(0, 256, (height, width, 3), dtype=np.uint8)
-            for _ in range(frames)]
+    return [
+        first.copy() if same else rng.randint(
+            0, 256, (height, width, 3), dtype=np.uint8) for _ in range(frames)
+    ]
 
 
 def draws(transform, n=DRAWS, seed=0):
@@ -58,23 +59,29 @@ def test_ops_are_distinct_within_a_clip_and_uniform_over_the_set(m7n4):
 
 
 def test_magnitude_is_normal_7_half_clipped_to_0_10(m7n4):
-    levels = np.array([step['level'] for draw in draws(m7n4)
-                       for step in draw if step['level'] is not None])
+    levels = np.array([
+        step['level'] for draw in draws(m7n4) for step in draw
+        if step['level'] is not None
+    ])
     assert len(levels) > 2000
     assert abs(levels.mean() - 7.0) < 0.05
     assert abs(levels.std() - 0.5) < 0.05
     assert levels.min() >= 0 and levels.max() <= 10
     # clipped at 10: a mean of 9.8 puts ~1/3 of the draws exactly at 10
     high = TRANSFORMS.build(dict(type='VideoRandAugment', magnitude=9.8))
-    high_levels = np.array([step['level'] for draw in draws(high, 1000)
-                            for step in draw if step['level'] is not None])
+    high_levels = np.array([
+        step['level'] for draw in draws(high, 1000) for step in draw
+        if step['level'] is not None
+    ])
     assert high_levels.max() == 10.0
     assert 0.2 < (high_levels == 10.0).mean() < 0.5
 
 
 def test_signed_ops_take_both_signs(m7n4):
-    rotations = [step['arg'] for draw in draws(m7n4) for step in draw
-                 if step['op'] == 'Rotate']
+    rotations = [
+        step['arg'] for draw in draws(m7n4) for step in draw
+        if step['op'] == 'Rotate'
+    ]
     assert 0.4 < np.mean(np.array(rotations) > 0) < 0.6
     assert all(15 < abs(angle) < 27 for angle in rotations)  # 30 * [5, 9]/10
 
@@ -94,10 +101,11 @@ def test_op_semantics_on_a_clip():
     video = torch.from_numpy(np.stack(clip(2, 8, 8))).permute(0, 3, 1, 2)
     fill = (0.5, 0.5, 0.5)
     assert torch.equal(apply_op(video, 'Invert', None, fill), 255 - video)
-    assert torch.equal(apply_op(video, 'Posterize', 2, fill), video & 0b11000000)
+    assert torch.equal(
+        apply_op(video, 'Posterize', 2, fill), video & 0b11000000)
     bright = apply_op(video, 'AdjustBrightness', 1.5, fill)
-    assert torch.equal(bright, (video.float() * 1.5).clamp(0, 255).to(
-        torch.uint8))
+    assert torch.equal(bright,
+                       (video.float() * 1.5).clamp(0, 255).to(torch.uint8))
     # TranslateX by a quarter of the width: pixel x reads x + 2; the two
     # columns that come from outside are filled with 0.5 -> 0.
     moved = apply_op(video, 'TranslateX', 0.25, fill)
@@ -129,8 +137,10 @@ def test_deterministic_under_a_seed(m7n4):
 
     def run(seed):
         np.random.seed(seed)
-        return [m7n4(dict(imgs=[img.copy() for img in imgs]))['imgs']
-                for _ in range(5)]
+        return [
+            m7n4(dict(imgs=[img.copy() for img in imgs]))['imgs']
+            for _ in range(5)
+        ]
 
     first, again, other = run(3), run(3), run(4)
     for a, b in zip(first, again):

@@ -16,9 +16,9 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.utils.dl_utils import is_norm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
+from mmengine.utils.dl_utils import is_norm
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOC = osp.join(REPO, 'docs', 'configs.md')
@@ -26,9 +26,8 @@ DOC = osp.join(REPO, 'docs', 'configs.md')
 # configs/demo/pretrain_image_synthetic.py itself.
 NOT_IN_TABLE = {'configs/demo/pretrain_image_synthetic.py'}
 CONFIGS = sorted(
-    osp.relpath(path, REPO)
-    for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                          recursive=True)
+    osp.relpath(path, REPO) for path in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in osp.relpath(path, REPO).split(osp.sep)
     and osp.relpath(path, REPO) not in NOT_IN_TABLE)
 # The released config files the Source column may name.
@@ -37,7 +36,8 @@ RELEASED = {
     'CLIP-B_sthv2_u16.py', 'CLIP-L_sthv2_u32.py', 'CLIP-B_ucf101_u8_split1.py',
     'CLIP-B_ucf101_u32_split1.py', 'CLIP-B_hmdb51_u8_split1.py',
     'CLIP-B_hmdb51_u32_split1.py', 'vitclip_base_k400.py',
-    'clip_vit_base_patch16_adapter12x384', 'clip_vit_base_patch16_adapter24x384'
+    'clip_vit_base_patch16_adapter12x384',
+    'clip_vit_base_patch16_adapter24x384'
 }
 COLUMNS = ('config', 'source', 'arch', 'frames', 'sampling', 'STDHA',
            'adapters', 'method', 'frozen', 'drop path', 'epochs', 'lr',
@@ -52,8 +52,9 @@ def read_table():
     section = text.split('## Recipes', 1)
     assert len(section) == 2, f'{DOC} has no "## Recipes" section'
     body = section[1].split('\n## ', 1)[0].splitlines()
-    start = next((i for i, line in enumerate(body)
-                  if line.startswith('| config |')), None)
+    start = next(
+        (i for i, line in enumerate(body) if line.startswith('| config |')),
+        None)
     assert start is not None, f'{DOC}: no "| config |" table under Recipes'
     lines = []
     for line in body[start:]:
@@ -91,8 +92,8 @@ def fmt_offsets(stdha, per_stage=False):
         return '-'
     offsets = stdha['offsets']  # [(dt, heads), ...] in the configs
     if per_stage:  # ZeroI2VSwin: one entry per stage
-        return ' / '.join(fmt_offsets(dict(offsets=stage))
-                          for stage in offsets)
+        return ' / '.join(
+            fmt_offsets(dict(offsets=stage)) for stage in offsets)
     pairs = offsets.items() if isinstance(offsets, dict) else offsets
     return '{' + ', '.join(f'{dt}: {n}' for dt, n in pairs) + '}'
 
@@ -108,13 +109,14 @@ def fmt_backbone_arch(backbone):
         return (f"Swin-{backbone.arch} t{backbone.get('tubelet', 1)} "
                 f"w{backbone.get('window_size', 7)}")
     if backbone['type'] == 'UniFormerV2InTI':  # MMAction2's UniFormerV2
-        name = {(768, 16): 'ViT-B/16', (1024, 14): 'ViT-L/14'}.get(
-            (backbone.width, backbone.patch_size),
-            f'w{backbone.width} p{backbone.patch_size}')
+        name = {
+            (768, 16): 'ViT-B/16',
+            (1024, 14): 'ViT-L/14'
+        }.get((backbone.width, backbone.patch_size),
+              f'w{backbone.width} p{backbone.patch_size}')
         return f'UniFormerV2 {name}'
     style = backbone.get('style', 'clip')  # the image model's layout
-    return fmt_arch(backbone.arch) + ('' if style == 'clip' else
-                                      f' ({style})')
+    return fmt_arch(backbone.arch) + ('' if style == 'clip' else f' ({style})')
 
 
 def fmt_adapters(adapters):
@@ -132,19 +134,19 @@ def fmt_method(backbone):
         if kind == 'AIM':
             parts.append(f"AIM t{peft.get('num_tadapter', 2)}")
         elif kind == 'STAdapter':
-            parts.append('ST-Adapter ' + '+'.join(peft['positions'])
-                         + f" {peft['channels']}")
+            parts.append('ST-Adapter ' + '+'.join(peft['positions']) +
+                         f" {peft['channels']}")
         elif kind == 'LoRA':
-            parts.append(f"LoRA r{peft['rank']} a{peft['alpha']:g} "
-                         + '+'.join(peft['targets'])
-                         + (' qkv-split' if peft.get('split_qkv') else ''))
+            parts.append(f"LoRA r{peft['rank']} a{peft['alpha']:g} " +
+                         '+'.join(peft['targets']) +
+                         (' qkv-split' if peft.get('split_qkv') else ''))
         elif kind == 'GELUAdapter':
             parts.append(f"GELU adapter s{peft['scale']:g}")
         else:
             parts.append(kind)
     if compress:
-        parts.append(f"{compress['type']} "
-                     + ','.join(str(b) for b in compress['after_blocks']))
+        parts.append(f"{compress['type']} " +
+                     ','.join(str(b) for b in compress['after_blocks']))
     return '; '.join(parts) or '-'
 
 
@@ -181,8 +183,8 @@ def fmt_randaugment(pipeline):
             'a RandAugment other than VideoRandAugment'
         return '-'
     step = pipeline[types.index('VideoRandAugment')]
-    where = ('before crop' if types.index('VideoRandAugment') <
-             types.index('RandomResizedCrop') else 'after flip')
+    where = ('before crop' if types.index('VideoRandAugment')
+             < types.index('RandomResizedCrop') else 'after flip')
     return f"m{step['magnitude']} n{step['num_layers']} {where}"
 
 
@@ -220,18 +222,32 @@ def tiny_model(cfg):
     compress = backbone.get('compress')
     layers = max(compress['after_blocks']) + 1 if compress else 2
     if backbone['type'] == 'ZeroI2VSwin':  # 4 stages of 1 block, width 32
-        backbone.update(arch=dict(embed_dims=32, depths=[1, 1, 1, 1],
-                                  num_heads=[4, 8, 16, 32]), pretrained=None)
+        backbone.update(
+            arch=dict(
+                embed_dims=32, depths=[1, 1, 1, 1], num_heads=[4, 8, 16, 32]),
+            pretrained=None)
         model_cfg['cls_head']['in_channels'] = 256
-    elif backbone['type'] == 'UniFormerV2InTI':  # InTI^temp (configs/recognition/inti/)
+    elif backbone[
+            'type'] == 'UniFormerV2InTI':  # InTI^temp (configs/recognition/inti/)
         layers = max([layers] + [i + 1 for i in backbone['return_list']])
-        backbone.update(width=64, layers=layers, heads=4, n_dim=64, n_head=4,
-                        input_resolution=32, pretrained=None)
+        backbone.update(
+            width=64,
+            layers=layers,
+            heads=4,
+            n_dim=64,
+            n_head=4,
+            input_resolution=32,
+            pretrained=None)
         model_cfg['cls_head']['in_channels'] = 64
     else:
-        backbone.update(arch=dict(width=64, layers=layers, heads=16,
-                                  patch_size=16, image_size=32),
-                        pretrained=None)
+        backbone.update(
+            arch=dict(
+                width=64,
+                layers=layers,
+                heads=16,
+                patch_size=16,
+                image_size=32),
+            pretrained=None)
     if backbone.get('peft', {}).get('type') == 'STAdapter':
         backbone['peft']['channels'] = 8
     with DefaultScope.overwrite_default_scope('mmaction'):
@@ -250,27 +266,28 @@ def optimiser_cells(cfg):
     for group in wrapper.optimizer.param_groups:
         for param in group['params']:
             group_of[id(param)] = group
-    backbone_mults, head_mults, zero_decay, some_decay = set(), set(), set(), set()
+    backbone_mults, head_mults, zero_decay, some_decay = set(), set(), set(
+    ), set()
     for module_name, module in model.named_modules():
         for short, param in module.named_parameters(recurse=False):
             if not param.requires_grad:
                 continue
             group = group_of[id(param)]
             mult = round(group['lr'] / base_lr, 6)
-            (backbone_mults if module_name.startswith('backbone') else
-             head_mults).add(mult)
+            (backbone_mults
+             if module_name.startswith('backbone') else head_mults).add(mult)
             # the categories MMEngine's paramwise options act on
             kind = ('norm' if is_norm(module) else
                     'emb' if short.endswith('embedding') else
                     'relpos' if short == 'relative_position_bias_table' else
                     'bias' if short == 'bias' else 'weight')
-            (zero_decay if group['weight_decay'] == 0 else
-             some_decay).add(kind)
+            (zero_decay
+             if group['weight_decay'] == 0 else some_decay).add(kind)
     mixed = zero_decay & some_decay
     assert not mixed, f'{sorted(mixed)} partly decayed'
     assert head_mults == {1.0}, f'head lr multipliers {head_mults}'
-    no_decay = ', '.join(k for k in ('emb', 'norm', 'bias', 'relpos')
-                         if k in zero_decay) or '-'
+    no_decay = ', '.join(
+        k for k in ('emb', 'norm', 'bias', 'relpos') if k in zero_decay) or '-'
     return '/'.join(f'{m:g}' for m in sorted(backbone_mults)), no_decay
 
 
@@ -290,30 +307,52 @@ def recipe(path):
     uniformer = ('backbone_drop_path_rate'
                  if backbone['type'] == 'UniFormerV2InTI' else None)
     return {
-        'arch': fmt_backbone_arch(backbone),
-        'frames': fmt(backbone.get('num_frames', backbone.get('t_size'))),
-        'sampling': fmt_sampling(train),
-        'STDHA': fmt_offsets(backbone.get('stdha'),
-                             per_stage=backbone['type'] == 'ZeroI2VSwin'),
-        'adapters': fmt_adapters(backbone.get('adapters')),
-        'method': fmt_method(backbone),
-        'frozen': fmt(backbone.get('freeze_pretrained', uniformer is None)),
-        'drop path': fmt(backbone.get(uniformer or 'drop_path_rate') or None),
-        'epochs': fmt(cfg.train_cfg.max_epochs),
-        'lr': fmt(cfg.optim_wrapper.optimizer.lr),
-        'backbone lr x': backbone_lr,
-        'wd': fmt(cfg.optim_wrapper.optimizer.weight_decay),
-        'no decay on': no_decay,
-        'clip grad': fmt(clip['max_norm'] if clip else None),
-        'warm-up': warm,
-        'cosine': cos,
-        'AMP': ('GPU' if cfg.optim_wrapper.get('type') ==
-                'AmpOnGPUOptimWrapper' else '-'),
-        'RandAugment': fmt_randaugment(train),
-        'erasing': fmt_erasing(train),
-        'label smooth': fmt(head.get('label_smooth_eps') or None),
-        'val resize': fmt_resize(val),
-        'test views': fmt_test_views(test),
+        'arch':
+        fmt_backbone_arch(backbone),
+        'frames':
+        fmt(backbone.get('num_frames', backbone.get('t_size'))),
+        'sampling':
+        fmt_sampling(train),
+        'STDHA':
+        fmt_offsets(
+            backbone.get('stdha'),
+            per_stage=backbone['type'] == 'ZeroI2VSwin'),
+        'adapters':
+        fmt_adapters(backbone.get('adapters')),
+        'method':
+        fmt_method(backbone),
+        'frozen':
+        fmt(backbone.get('freeze_pretrained', uniformer is None)),
+        'drop path':
+        fmt(backbone.get(uniformer or 'drop_path_rate') or None),
+        'epochs':
+        fmt(cfg.train_cfg.max_epochs),
+        'lr':
+        fmt(cfg.optim_wrapper.optimizer.lr),
+        'backbone lr x':
+        backbone_lr,
+        'wd':
+        fmt(cfg.optim_wrapper.optimizer.weight_decay),
+        'no decay on':
+        no_decay,
+        'clip grad':
+        fmt(clip['max_norm'] if clip else None),
+        'warm-up':
+        warm,
+        'cosine':
+        cos,
+        'AMP': ('GPU' if cfg.optim_wrapper.get('type')
+                == 'AmpOnGPUOptimWrapper' else '-'),
+        'RandAugment':
+        fmt_randaugment(train),
+        'erasing':
+        fmt_erasing(train),
+        'label smooth':
+        fmt(head.get('label_smooth_eps') or None),
+        'val resize':
+        fmt_resize(val),
+        'test views':
+        fmt_test_views(test),
     }
 
 
@@ -341,8 +380,10 @@ def test_config_matches_its_documented_recipe(path):
     row = TABLE.get(path)
     assert row is not None, f'{path} has no row in {DOC}'
     got = recipe(path)
-    wrong = {column: (row[column], value) for column, value in got.items()
-             if row[column] != value}
+    wrong = {
+        column: (row[column], value)
+        for column, value in got.items() if row[column] != value
+    }
     assert not wrong, (f'{path} differs from {DOC} '
                        '(column: (documented, config)): ' + str(wrong))
 
@@ -351,15 +392,22 @@ def test_released_stdha_settings_as_documented():
     """The released head schedules (DESIGN.md section 2) appear verbatim,
     in order, where the released files are the source."""
     released = {
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py': '{-1: 1, 1: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py': '{-1: 2, 1: 2}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py': '{-1: 1, 1: 1, -2: 1, 2: 1}',
-        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py': '{-1: 2, 1: 2, -2: 2}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py':
+        '{-1: 1, 1: 1}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py':
+        '{-1: 2, 1: 2}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py':
+        '{-1: 1, 1: 1, -2: 1, 2: 1}',
+        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py':
+        '{-1: 2, 1: 2, -2: 2}',
         'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py':
         '{-1: 2, 1: 2, -2: 1, 2: 1, -3: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py': '{-1: 1, 1: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py': '{-1: 1, 1: 1, -2: 1, 2: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py': '{-1: 1, 1: 1, -2: 1, 2: 1}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py':
+        '{-1: 1, 1: 1}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py':
+        '{-1: 1, 1: 1, -2: 1, 2: 1}',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py':
+        '{-1: 1, 1: 1, -2: 1, 2: 1}',
     }
     for path, offsets in released.items():
         assert TABLE[path]['STDHA'] == offsets, path
@@ -373,11 +421,13 @@ def test_amp_on_gpu_optim_wrapper_plain_on_cpu_amp_on_gpu(monkeypatch):
     AmpOptimWrapper with the same optimizer settings."""
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
     from mmengine.optim.optimizer import amp_optimizer_wrapper
+
     import zeroi2v_mm.engine.optimizers.amp_on_gpu as amp_on_gpu
 
-    cfg = dict(type='AmpOnGPUOptimWrapper',
-               optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-               accumulative_counts=2)
+    cfg = dict(
+        type='AmpOnGPUOptimWrapper',
+        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+        accumulative_counts=2)
     model = torch.nn.Linear(4, 2)
     with DefaultScope.overwrite_default_scope('mmaction'):
         if not torch.cuda.is_available():

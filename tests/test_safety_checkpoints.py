@@ -26,12 +26,19 @@ CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 def run(args, env=None, timeout=300):
     """Run a command from the repo root with the venv first on PATH; return
     (exit status, stdout + stderr)."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1',
-                    PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-                    PYTHONWARNINGS='ignore')
+    full_env = dict(
+        os.environ,
+        PYTHONUNBUFFERED='1',
+        PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
+        PYTHONWARNINGS='ignore')
     full_env.update(env or {})
-    result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        args,
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -73,11 +80,12 @@ def python(tool):
 
 def train_options(data, work_dir, epochs=2, extra=()):
     options = tiny_demo_overrides(data, work_dir, epochs=epochs)
-    options += ['train_dataloader.batch_size=2',
-                'default_hooks.checkpoint.interval=1',
-                'default_hooks.checkpoint.max_keep_ckpts=-1',
-                'default_hooks.checkpoint.save_best=None',
-                'train_cfg.val_interval=10', 'custom_hooks=[]', *extra]
+    options += [
+        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'default_hooks.checkpoint.save_best=None', 'train_cfg.val_interval=10',
+        'custom_hooks=[]', *extra
+    ]
     return options
 
 
@@ -100,20 +108,22 @@ def trained(tmp_path_factory):
     work_dir = str(root / 'run')
     old = os.umask(0o022)
     try:
-        code, log = run(python('tools/train.py') + [
-            CONFIG, '--work-dir', work_dir, '--cfg-options',
-            *train_options(data, work_dir)])
+        code, log = run(
+            python('tools/train.py') + [
+                CONFIG, '--work-dir', work_dir, '--cfg-options',
+                *train_options(data, work_dir)
+            ])
     finally:
         os.umask(old)
     assert code == 0, log[-3000:]
     evil_marker = str(root / 'code_ran')
     evil = str(root / 'evil.pth')
-    checkpoint = torch.load(osp.join(work_dir, 'epoch_1.pth'),
-                            weights_only=False)
+    checkpoint = torch.load(
+        osp.join(work_dir, 'epoch_1.pth'), weights_only=False)
     checkpoint['meta']['note'] = Evil(evil_marker)
     torch.save(checkpoint, evil)
-    return dict(root=root, data=data, work_dir=work_dir, evil=evil,
-                marker=evil_marker)
+    return dict(
+        root=root, data=data, work_dir=work_dir, evil=evil, marker=evil_marker)
 
 
 @pytest.mark.slow
@@ -134,18 +144,23 @@ def test_crafted_checkpoint_is_refused(trained, tmp_path, entry, monkeypatch,
     work_dir = str(tmp_path / 'work')
     if entry == 'load_from':
         tool, argv = 'train.py', [
-            CONFIG, '--work-dir', work_dir, '--cfg-options',
-            *train_options(trained['data'], work_dir, epochs=1,
-                           extra=[f'load_from={evil}'])]
+            CONFIG, '--work-dir', work_dir, '--cfg-options', *train_options(
+                trained['data'],
+                work_dir,
+                epochs=1,
+                extra=[f'load_from={evil}'])
+        ]
     elif entry == 'resume':
         tool, argv = 'train.py', [
-            CONFIG, '--work-dir', work_dir, '--resume', evil,
-            '--cfg-options', *train_options(trained['data'], work_dir)]
+            CONFIG, '--work-dir', work_dir, '--resume', evil, '--cfg-options',
+            *train_options(trained['data'], work_dir)
+        ]
     else:
         tool, argv = 'merge_adapters.py', [
-            CONFIG, evil, '--out', str(tmp_path / 'merged.pth'), '--verify',
-            '0', '--cfg-options',
-            *tiny_demo_overrides(trained['data'], work_dir)]
+            CONFIG, evil, '--out',
+            str(tmp_path / 'merged.pth'), '--verify', '0', '--cfg-options',
+            *tiny_demo_overrides(trained['data'], work_dir)
+        ]
     before = digest(str(trained['root']))
     monkeypatch.chdir(REPO)
     code, log = run_in_process(tool, argv, monkeypatch, capsys)
@@ -161,15 +176,20 @@ def test_crafted_checkpoint_is_refused(trained, tmp_path, entry, monkeypatch,
 
 @pytest.mark.slow
 def test_crafted_pretrained_file_is_refused(trained, tmp_path):
-    from conftest import TINY_ARCH
     from zeroi2v_mm.models import ZeroI2VViT
     from zeroi2v_mm.utils import UnsafeCheckpointError
+
+    from conftest import TINY_ARCH
     path = str(tmp_path / 'ViT-B-16.pth')
-    torch.save({'visual.conv1.weight': torch.zeros(1),
-                'x': Evil(trained['marker'])}, path)
+    torch.save(
+        {
+            'visual.conv1.weight': torch.zeros(1),
+            'x': Evil(trained['marker'])
+        }, path)
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
-    with pytest.raises(UnsafeCheckpointError,
-                       match=r'ViT-B-16.pth: refused.*pickles io.open'):
+    with pytest.raises(
+            UnsafeCheckpointError,
+            match=r'ViT-B-16.pth: refused.*pickles io.open'):
         model.init_weights()
     assert not osp.exists(trained['marker'])
 
@@ -187,8 +207,10 @@ def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
     from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
     path = str(tmp_path / 'escape.pth')
     torch.save({'x': GetattrEscape()}, path)
-    with pytest.raises(ValueError, match=r"escape.pth: refused.*getattr\(.*"
-                       r"HistoryBuffer'>, '__init__'\)"):
+    with pytest.raises(
+            ValueError,
+            match=r"escape.pth: refused.*getattr\(.*"
+            r"HistoryBuffer'>, '__init__'\)"):
         load_checkpoint_file(path)
 
 
@@ -209,8 +231,7 @@ def test_trusted_file_loads_in_full_only_when_listed(trained, monkeypatch,
 
 
 @pytest.mark.slow
-def test_truncated_checkpoint_is_named(trained, tmp_path, monkeypatch,
-                                       capsys):
+def test_truncated_checkpoint_is_named(trained, tmp_path, monkeypatch, capsys):
     broken = str(tmp_path / 'epoch_9.pth')
     with open(osp.join(trained['work_dir'], 'epoch_1.pth'), 'rb') as file:
         head = file.read(4000)
@@ -218,9 +239,10 @@ def test_truncated_checkpoint_is_named(trained, tmp_path, monkeypatch,
         file.write(head)
     monkeypatch.chdir(REPO)
     code, log = run_in_process('test.py', [
-        CONFIG, broken, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-        *tiny_demo_overrides(trained['data'], str(tmp_path / 'w'))],
-        monkeypatch, capsys)
+        CONFIG, broken, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options',
+        *tiny_demo_overrides(trained['data'], str(tmp_path / 'w'))
+    ], monkeypatch, capsys)
     assert code != 0
     assert f'{broken} is not a readable checkpoint (corrupt, truncated' in log
 
@@ -231,10 +253,12 @@ def test_mim_test_refuses_a_checkpoint_of_another_config(trained, tmp_path):
     """MMAction2's own tools/test.py (mim test): the model refuses."""
     checkpoint = osp.join(trained['work_dir'], 'epoch_2.pth')
     work_dir = str(tmp_path / 'w')
-    code, log = run(['mim', 'test', 'mmaction', CONFIG, '--checkpoint',
-                     checkpoint, '--work-dir', work_dir, '--cfg-options',
-                     *tiny_demo_overrides(trained['data'], work_dir),
-                     'model.backbone.num_frames=4'])
+    code, log = run([
+        'mim', 'test', 'mmaction', CONFIG, '--checkpoint', checkpoint,
+        '--work-dir', work_dir, '--cfg-options',
+        *tiny_demo_overrides(trained['data'], work_dir),
+        'model.backbone.num_frames=4'
+    ])
     assert code != 0
     assert ('backbone.temporal_embedding: checkpoint (8, 64) vs model '
             '(4, 64)') in log, log[-3000:]
@@ -257,26 +281,37 @@ def _recognizer_cfg(trained, **backbone):
 
 
 @pytest.mark.slow
-def test_init_recognizer_refuses_missing_and_mismatching_keys(trained,
-                                                              tmp_path):
+def test_init_recognizer_refuses_missing_and_mismatching_keys(
+        trained, tmp_path):
     from mmaction.apis import init_recognizer
-    checkpoint = torch.load(osp.join(trained['work_dir'], 'epoch_2.pth'),
-                            weights_only=False)
+    checkpoint = torch.load(
+        osp.join(trained['work_dir'], 'epoch_2.pth'), weights_only=False)
     state = checkpoint['state_dict']
     no_head = str(tmp_path / 'no_head.pth')
-    torch.save({'state_dict': {k: v for k, v in state.items()
-                               if not k.startswith('cls_head.')}}, no_head)
+    torch.save(
+        {
+            'state_dict': {
+                k: v
+                for k, v in state.items() if not k.startswith('cls_head.')
+            }
+        }, no_head)
     with pytest.raises(ValueError, match=r'no_head.pth\) has no classifier'):
         init_recognizer(_recognizer_cfg(trained), no_head, device='cpu')
-    with pytest.raises(ValueError, match=r'adapters.*checkpoint \(16, 64\) '
-                       r'vs model \(32, 64\)'):
-        init_recognizer(_recognizer_cfg(
-            trained, adapters=dict(num_adapters=4, ratio=0.5, scale=1.0,
-                                   dropout=0.0)),
-            osp.join(trained['work_dir'], 'epoch_2.pth'), device='cpu')
-    model = init_recognizer(_recognizer_cfg(trained),
-                            osp.join(trained['work_dir'], 'epoch_2.pth'),
-                            device='cpu')
+    with pytest.raises(
+            ValueError,
+            match=r'adapters.*checkpoint \(16, 64\) '
+            r'vs model \(32, 64\)'):
+        init_recognizer(
+            _recognizer_cfg(
+                trained,
+                adapters=dict(
+                    num_adapters=4, ratio=0.5, scale=1.0, dropout=0.0)),
+            osp.join(trained['work_dir'], 'epoch_2.pth'),
+            device='cpu')
+    model = init_recognizer(
+        _recognizer_cfg(trained),
+        osp.join(trained['work_dir'], 'epoch_2.pth'),
+        device='cpu')
     assert torch.equal(model.cls_head.fc_cls.weight,
                        state['cls_head.fc_cls.weight'])
 
@@ -301,22 +336,24 @@ def test_load_from_for_training_skips_only_the_classifier(trained):
     cfg = _recognizer_cfg(trained, num_frames=4)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    with pytest.raises(ValueError, match=r'backbone.temporal_embedding: '
-                       r'checkpoint \(8, 64\) vs model \(4, 64\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'backbone.temporal_embedding: '
+            r'checkpoint \(8, 64\) vs model \(4, 64\)'):
         load_checkpoint(model, path, map_location='cpu')
 
 
 # ------------------------------------------------ resume
 @pytest.mark.slow
-def test_resume_refuses_another_config(trained, tmp_path, monkeypatch,
-                                       capsys):
+def test_resume_refuses_another_config(trained, tmp_path, monkeypatch, capsys):
     work_dir = str(tmp_path / 'w')
     checkpoint = osp.join(trained['work_dir'], 'epoch_1.pth')
     monkeypatch.chdir(REPO)
     code, log = run_in_process('train.py', [
         CONFIG, '--work-dir', work_dir, '--resume', checkpoint,
         '--cfg-options', *train_options(trained['data'], work_dir),
-        'model.cls_head.num_classes=7'], monkeypatch, capsys)
+        'model.cls_head.num_classes=7'
+    ], monkeypatch, capsys)
     assert code != 0
     assert f'cannot resume from {checkpoint}' in log, log[-3000:]
     assert 'cls_head.fc_cls.weight: checkpoint (10, 64) vs model (7, 64)' \
@@ -330,10 +367,11 @@ def test_mim_train_resume_refuses_another_config(trained, tmp_path):
     Runner.resume and refuses the classifier instead of skipping it."""
     work_dir = str(tmp_path / 'w')
     checkpoint = osp.join(trained['work_dir'], 'epoch_1.pth')
-    code, log = run(['mim', 'train', 'mmaction', CONFIG, '--work-dir',
-                     work_dir, '--resume', checkpoint, '--cfg-options',
-                     *train_options(trained['data'], work_dir),
-                     'model.cls_head.num_classes=7'])
+    code, log = run([
+        'mim', 'train', 'mmaction', CONFIG, '--work-dir', work_dir, '--resume',
+        checkpoint, '--cfg-options', *train_options(trained['data'], work_dir),
+        'model.cls_head.num_classes=7'
+    ])
     assert code != 0
     assert (f'checkpoint (file last read: {checkpoint}) does not fit the '
             'model: classifier cls_head.fc_cls.weight: checkpoint (10, 64) '
@@ -342,8 +380,8 @@ def test_mim_train_resume_refuses_another_config(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(trained,
-                                                                tmp_path):
+def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(
+        trained, tmp_path):
     """last_checkpoint names a truncated epoch_2.pth: --resume says so,
     continues from epoch_1.pth (an MMEngine checkpoint with optimizer,
     message hub and numpy scalars, loaded safely) and ends with exactly the
@@ -358,17 +396,20 @@ def test_bad_last_checkpoint_falls_back_and_resumes_bit_exactly(trained,
         file.write(head)
     with open(osp.join(work_dir, 'last_checkpoint'), 'w') as file:
         file.write(broken)
-    code, log = run(python('tools/train.py') + [
-        CONFIG, '--work-dir', work_dir, '--resume', '--cfg-options',
-        *train_options(trained['data'], work_dir)])
+    code, log = run(
+        python('tools/train.py') + [
+            CONFIG, '--work-dir', work_dir, '--resume', '--cfg-options',
+            *train_options(trained['data'], work_dir)
+        ])
     assert code == 0, log[-3000:]
     assert (f'last_checkpoint points to {broken}, which is not usable' in log
             and 'resuming from the newest readable checkpoint instead: '
             f'{osp.join(work_dir, "epoch_1.pth")}' in log), log[-3000:]
     assert 'resumed epoch: 1' in log
     final = torch.load(broken, weights_only=False)['state_dict']
-    reference = torch.load(osp.join(trained['work_dir'], 'epoch_2.pth'),
-                           weights_only=False)['state_dict']
+    reference = torch.load(
+        osp.join(trained['work_dir'], 'epoch_2.pth'),
+        weights_only=False)['state_dict']
     assert final.keys() == reference.keys()
     for key in reference:
         assert torch.equal(final[key], reference[key]), key
@@ -383,14 +424,20 @@ def test_second_run_into_a_live_work_dir_is_refused(trained, tmp_path,
     work_dir = tmp_path / 'w'
     work_dir.mkdir()
     lock = work_dir / '.zeroi2v_run.lock'
-    lock.write_text(json.dumps(dict(pid=os.getpid(), host=socket.gethostname(),
-                                    started='now', command='pytest')))
+    lock.write_text(
+        json.dumps(
+            dict(
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started='now',
+                command='pytest')))
     before = digest(str(work_dir))
     monkeypatch.chdir(REPO)
     code, log = run_in_process('train.py', [
-        CONFIG, '--work-dir', str(work_dir), '--cfg-options',
-        *train_options(trained['data'], str(work_dir), epochs=1)],
-        monkeypatch, capsys)
+        CONFIG, '--work-dir',
+        str(work_dir), '--cfg-options',
+        *train_options(trained['data'], str(work_dir), epochs=1)
+    ], monkeypatch, capsys)
     assert code != 0
     assert f'is in use by another run: pid {os.getpid()} on host ' \
         f'{socket.gethostname()}' in log, log[-2000:]

@@ -21,9 +21,11 @@ from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 from helpers import REPO, VENV_BIN, load_tool
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
-TINY = ['model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
-        'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
-        'model.cls_head.in_channels=64', 'model.backbone.pretrained=None']
+TINY = [
+    'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
+    'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
+    'model.cls_head.in_channels=64', 'model.backbone.pretrained=None'
+]
 
 
 def sha(path):
@@ -76,9 +78,11 @@ def test_special_files_are_written_in_place_not_replaced(tmp_path):
 
 
 def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, '-c', 'import os; '
-                           'print(os.getpid())'], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, '-c', 'import os; '
+         'print(os.getpid())'],
+        capture_output=True,
+        text=True).stdout.strip()
     stale = tmp_path / f'.epoch_3.pth.{dead}.abcd1234.tmp'
     live = tmp_path / f'.epoch_4.pth.{os.getpid()}.abcd1234.tmp'
     other = tmp_path / '.someone_elses.tmp'
@@ -89,8 +93,8 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     assert live.exists() and other.exists()
 
 
-def test_write_all_or_nothing_restores_on_a_failed_rename(tmp_path,
-                                                          monkeypatch):
+def test_write_all_or_nothing_restores_on_a_failed_rename(
+        tmp_path, monkeypatch):
     first, second = tmp_path / 'a.pth', tmp_path / 'a.json'
     first.write_bytes(b'old a')
     second.write_bytes(b'old json')
@@ -106,9 +110,11 @@ def test_write_all_or_nothing_restores_on_a_failed_rename(tmp_path,
     monkeypatch.setattr(atomic_io.os, 'replace', failing_replace)
 
     def writer(text):
+
         def write(path):
             with open(path, 'w') as file:
                 file.write(text)
+
         return write
 
     with pytest.raises(OSError, match='injected'):
@@ -135,7 +141,10 @@ def test_mmengine_writes_are_atomic_only_with_the_opt_in_backend(
     save_checkpoint({'state_dict': {'w': torch.ones(1)}}, plain)
     assert calls == []  # MMEngine's LocalBackend, untouched
     atomic = str(tmp_path / 'atomic.pth')
-    save_checkpoint({'state_dict': {'w': torch.ones(1)}}, atomic,
+    save_checkpoint({'state_dict': {
+        'w': torch.ones(1)
+    }},
+                    atomic,
                     backend_args=dict(backend='zeroi2v_atomic'))
     assert calls == [atomic]
     assert os.stat(atomic).st_mode & 0o777 == 0o644
@@ -147,21 +156,27 @@ def test_lock_is_exclusive_and_stale_locks_are_replaced(tmp_path):
     with WorkDirLock(str(tmp_path)) as lock:
         facts = json.loads(open(lock.path).read())
         assert facts['pid'] == os.getpid()
-        with pytest.raises(WorkDirLockedError, match=rf'pid {os.getpid()} on '
-                           rf'host {socket.gethostname()}.*This run: pid'):
+        with pytest.raises(
+                WorkDirLockedError,
+                match=rf'pid {os.getpid()} on '
+                rf'host {socket.gethostname()}.*This run: pid'):
             WorkDirLock(str(tmp_path)).acquire()
     assert not osp.exists(lock.path)
-    dead = int(subprocess.run([sys.executable, '-c', 'import os; '
-                               'print(os.getpid())'], capture_output=True,
-                              text=True).stdout)
+    dead = int(
+        subprocess.run(
+            [sys.executable, '-c', 'import os; '
+             'print(os.getpid())'],
+            capture_output=True,
+            text=True).stdout)
     with open(lock.path, 'w') as file:
         json.dump(dict(pid=dead, host=socket.gethostname()), file)
     with WorkDirLock(str(tmp_path)):  # stale: its process is gone
         pass
     with open(lock.path, 'w') as file:
         json.dump(dict(pid=dead, host='another-host'), file)
-    with pytest.raises(WorkDirLockedError, match='another-host.*another '
-                       'host'):
+    with pytest.raises(
+            WorkDirLockedError, match='another-host.*another '
+            'host'):
         WorkDirLock(str(tmp_path)).acquire()
 
 
@@ -172,10 +187,13 @@ def unmerged(tmp_path_factory):
     from mmengine.config import Config, DictAction
 
     from mmaction.registry import MODELS
+
     from conftest import randomize_adapters
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
-    cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in
-                         (o.split('=', 1) for o in TINY)})
+    cfg.merge_from_dict({
+        k: DictAction._parse_iterable(v)
+        for k, v in (o.split('=', 1) for o in TINY)
+    })
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     randomize_adapters(model)
@@ -198,8 +216,10 @@ def merge(argv, monkeypatch):
 def test_merge_refuses_json_out_that_would_be_its_own_report(
         unmerged, tmp_path, monkeypatch):
     out = tmp_path / 'merged.json'
-    code, message = merge([CONFIG, unmerged, '--out', str(out), '--verify',
-                           '0', '--cfg-options', *TINY], monkeypatch)
+    code, message = merge([
+        CONFIG, unmerged, '--out',
+        str(out), '--verify', '0', '--cfg-options', *TINY
+    ], monkeypatch)
     assert code == 1
     assert f'--out {out}: its report path' in message
     assert 'would be the checkpoint itself' in message
@@ -212,42 +232,49 @@ def test_merge_force_never_overwrites_its_input_through_a_symlinked_folder(
     alias = tmp_path / 'alias'
     alias.symlink_to(osp.dirname(unmerged))
     out = alias / osp.basename(unmerged)
-    code, message = merge([CONFIG, unmerged, '--out', str(out), '--force',
-                           '--verify', '0', '--cfg-options', *TINY],
-                          monkeypatch)
+    code, message = merge([
+        CONFIG, unmerged, '--out',
+        str(out), '--force', '--verify', '0', '--cfg-options', *TINY
+    ], monkeypatch)
     assert code == 1
     assert 'is the input checkpoint' in message and '--force never' in message
     assert sha(unmerged) == before
     # the report path reaching the input (input named *.json) is refused too
     report_input = tmp_path / 'ckpt.json'
     shutil.copy(unmerged, report_input)
-    code, message = merge([CONFIG, str(report_input), '--out',
-                           str(tmp_path / 'ckpt.pth'), '--force', '--verify',
-                           '0', '--cfg-options', *TINY], monkeypatch)
+    code, message = merge([
+        CONFIG,
+        str(report_input), '--out',
+        str(tmp_path / 'ckpt.pth'), '--force', '--verify', '0',
+        '--cfg-options', *TINY
+    ], monkeypatch)
     assert code == 1 and 'the report' in message
     assert sha(report_input) == before
 
 
 def test_merge_refuses_negative_tolerance(unmerged, tmp_path, monkeypatch):
-    code, message = merge([CONFIG, unmerged, '--out',
-                           str(tmp_path / 'm.pth'), '--tolerance=-1e-4',
-                           '--cfg-options', *TINY], monkeypatch)
+    code, message = merge([
+        CONFIG, unmerged, '--out',
+        str(tmp_path / 'm.pth'), '--tolerance=-1e-4', '--cfg-options', *TINY
+    ], monkeypatch)
     assert code == 1 and '--tolerance -0.0001: must be a number >= 0' in \
         message
     assert not os.listdir(tmp_path)
 
 
 def _can_mount_tmpfs():
-    probe = subprocess.run(['unshare', '-rm', 'sh', '-c',
-                            'mount -t tmpfs -o size=64k tmpfs /mnt'],
+    probe = subprocess.run([
+        'unshare', '-rm', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs /mnt'
+    ],
                            capture_output=True)
     return probe.returncode == 0
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which('unshare') is None or not _can_mount_tmpfs(),
-                    reason='needs unshare and a user namespace to mount a '
-                    'tiny tmpfs')
+@pytest.mark.skipif(
+    shutil.which('unshare') is None or not _can_mount_tmpfs(),
+    reason='needs unshare and a user namespace to mount a '
+    'tiny tmpfs')
 def test_merge_on_a_full_disk_writes_nothing_and_says_so(unmerged, tmp_path):
     """The real tool, writing into a 64 KiB tmpfs (a private mount in a user
     namespace): no half result, the previous outputs unchanged."""
@@ -260,8 +287,11 @@ def test_merge_on_a_full_disk_writes_nothing_and_says_so(unmerged, tmp_path):
         f'{unmerged} --out {full}/merged.pth --force --verify 0 '
         f'--cfg-options {" ".join(TINY)}; echo "rc=$?"; '
         f'ls -A {full}; cat {full}/merged.pth {full}/merged.json')
-    result = subprocess.run(['unshare', '-rm', 'sh', '-c', script], cwd=REPO,
-                            capture_output=True, text=True, timeout=300,
+    result = subprocess.run(['unshare', '-rm', 'sh', '-c', script],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300,
                             env=dict(os.environ, PYTHONWARNINGS='ignore'))
     log = result.stdout + result.stderr
     assert 'rc=1' in log, log[-3000:]

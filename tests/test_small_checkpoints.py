@@ -29,9 +29,10 @@ def _cfg(data_dir, work_dir, pretrained, epochs=1, **options):
     parser = argparse.ArgumentParser()
     parser.add_argument('--options', nargs='+', action=DictAction)
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
-    cfg.merge_from_dict(parser.parse_args(
-        ['--options', *tiny_demo_overrides(data_dir, work_dir, epochs)]
-    ).options)
+    cfg.merge_from_dict(
+        parser.parse_args(
+            ['--options',
+             *tiny_demo_overrides(data_dir, work_dir, epochs)]).options)
     cfg.model.backbone.pretrained = pretrained
     cfg.work_dir = work_dir
     cfg.custom_hooks = []  # merging is tested below, from the checkpoints
@@ -69,27 +70,34 @@ def trained(tmp_path_factory):
     del checkpoint['meta'][META_KEY]
     checkpoint['state_dict'] = weights_to_cpu(runner.model.state_dict())
     torch.save(checkpoint, osp.join(work_dir, 'full_epoch_1.pth'))
-    return dict(root=root, data=data, pretrained=pretrained,
-                work_dir=work_dir, small=small,
-                full=osp.join(work_dir, 'full_epoch_1.pth'))
+    return dict(
+        root=root,
+        data=data,
+        pretrained=pretrained,
+        work_dir=work_dir,
+        small=small,
+        full=osp.join(work_dir, 'full_epoch_1.pth'))
 
 
 def test_small_checkpoint_holds_trained_params_and_fingerprint(trained):
     small, full = _state(trained['small']), _state(trained['full'])
     entry = small['meta'][META_KEY]['backbone.']
     assert META_KEY not in full['meta']
-    backbone = ZeroI2VViT(arch=TINY, num_frames=8, act='gelu',
-                          adapters=dict(num_adapters=4),
-                          stdha=dict(offsets=[(-1, 2), (1, 2)]))
-    frozen = {n for n, p in backbone.named_parameters()
-              if not p.requires_grad}
+    backbone = ZeroI2VViT(
+        arch=TINY,
+        num_frames=8,
+        act='gelu',
+        adapters=dict(num_adapters=4),
+        stdha=dict(offsets=[(-1, 2), (1, 2)]))
+    frozen = {n for n, p in backbone.named_parameters() if not p.requires_grad}
     trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
     assert set(entry['keys']) == frozen
     kept = {k for k in small['state_dict'] if k.startswith('backbone.')}
     assert kept == {'backbone.' + n for n in trainable}
     assert 'cls_head.fc_cls.weight' in small['state_dict']
     assert entry['fingerprint'] == fingerprint(
-        {k: full['state_dict']['backbone.' + k] for k in entry['keys']})
+        {k: full['state_dict']['backbone.' + k]
+         for k in entry['keys']})
     assert entry['pretrained'] == trained['pretrained']
     # Optimizer, schedulers, message hub: as in the full checkpoint.
     assert small['optimizer'].keys() == full['optimizer'].keys()
@@ -102,8 +110,12 @@ def test_small_checkpoint_holds_trained_params_and_fingerprint(trained):
 
 
 def _test_metrics(trained, checkpoint, name, **cfg_options):
-    cfg = _cfg(trained['data'], str(trained['root'] / name),
-               trained['pretrained'], load_from=checkpoint, **cfg_options)
+    cfg = _cfg(
+        trained['data'],
+        str(trained['root'] / name),
+        trained['pretrained'],
+        load_from=checkpoint,
+        **cfg_options)
     return Runner.from_cfg(cfg).test()
 
 
@@ -117,8 +129,11 @@ def test_test_from_small_equals_full(trained):
 
 def test_full_checkpoint_needs_no_image_model(trained, tmp_path):
     """Full checkpoints keep working as before: no pretrained file read."""
-    cfg = _cfg(trained['data'], str(tmp_path / 'w'),
-               str(tmp_path / 'absent.pth'), load_from=trained['full'])
+    cfg = _cfg(
+        trained['data'],
+        str(tmp_path / 'w'),
+        str(tmp_path / 'absent.pth'),
+        load_from=trained['full'])
     assert Runner.from_cfg(cfg).test() == _test_metrics(
         trained, trained['full'], 'test_full2')
 
@@ -131,8 +146,13 @@ def test_resume_from_small_equals_resume_from_full(trained):
     results = {}
     for kind in ('small', 'full'):
         work_dir = str(trained['root'] / f'resume_{kind}')
-        cfg = _cfg(trained['data'], work_dir, trained['pretrained'],
-                   epochs=2, resume=True, load_from=trained[kind])
+        cfg = _cfg(
+            trained['data'],
+            work_dir,
+            trained['pretrained'],
+            epochs=2,
+            resume=True,
+            load_from=trained[kind])
         cfg.default_hooks.small_checkpoint.save_small = False
         Runner.from_cfg(cfg).train()
         results[kind] = _final_state(work_dir, 2)
@@ -143,8 +163,11 @@ def test_resume_from_small_equals_resume_from_full(trained):
 
 def test_load_from_small_starts_training_from_it(trained):
     work_dir = str(trained['root'] / 'load_from')
-    cfg = _cfg(trained['data'], work_dir, trained['pretrained'],
-               load_from=trained['small'])
+    cfg = _cfg(
+        trained['data'],
+        work_dir,
+        trained['pretrained'],
+        load_from=trained['small'])
     runner = Runner.from_cfg(cfg)
     runner.train()
     # 1 more epoch from the loaded weights: the frozen ones are the image
@@ -160,14 +183,17 @@ def test_load_from_small_starts_training_from_it(trained):
 def test_merge_tool_from_small_equals_full(trained, tmp_path):
     tool = load_tool('tools/merge_adapters.py')
     options = tiny_demo_overrides(trained['data'], str(tmp_path))
-    options = [o for o in options if not o.startswith(
-        'model.backbone.pretrained')]
+    options = [
+        o for o in options if not o.startswith('model.backbone.pretrained')
+    ]
     options.append(f'model.backbone.pretrained={trained["pretrained"]}')
     merged = {}
     for kind in ('small', 'full'):
         out = str(tmp_path / f'{kind}_merged.pth')
-        assert tool.main([CONFIG, trained[kind], '--out', out, '--verify',
-                          '1', '--cfg-options', *options]) == 0
+        assert tool.main([
+            CONFIG, trained[kind], '--out', out, '--verify', '1',
+            '--cfg-options', *options
+        ]) == 0
         merged[kind] = _state(out)['state_dict']
     assert merged['small'].keys() == merged['full'].keys()
     for key, value in merged['full'].items():
@@ -190,8 +216,11 @@ def test_export_loader_from_small_equals_full(trained):
 
 def test_wrong_frozen_base_is_refused_naming_both_files(trained, tmp_path):
     other = _image_model(tmp_path / 'other_image_model.pth', seed=2)
-    cfg = _cfg(trained['data'], str(tmp_path / 'w'), other,
-               load_from=trained['small'])
+    cfg = _cfg(
+        trained['data'],
+        str(tmp_path / 'w'),
+        other,
+        load_from=trained['small'])
     with pytest.raises(SmallCheckpointError) as error:
         Runner.from_cfg(cfg).test()
     message = str(error.value)
@@ -200,26 +229,35 @@ def test_wrong_frozen_base_is_refused_naming_both_files(trained, tmp_path):
     assert trained['pretrained'] in message  # the one it was trained with
     # The merge tool refuses too, writing nothing.
     tool = load_tool('tools/merge_adapters.py')
-    options = [o for o in tiny_demo_overrides(trained['data'], str(tmp_path))
-               if not o.startswith('model.backbone.pretrained')]
+    options = [
+        o for o in tiny_demo_overrides(trained['data'], str(tmp_path))
+        if not o.startswith('model.backbone.pretrained')
+    ]
     out = str(tmp_path / 'merged.pth')
     with pytest.raises(SystemExit, match='other frozen weights'):
-        tool.main([CONFIG, trained['small'], '--out', out, '--verify', '0',
-                   '--cfg-options', *options,
-                   f'model.backbone.pretrained={other}'])
+        tool.main([
+            CONFIG, trained['small'], '--out', out, '--verify', '0',
+            '--cfg-options', *options, f'model.backbone.pretrained={other}'
+        ])
     assert not osp.exists(out)
 
 
 def test_small_checkpoint_without_its_image_model_is_a_clear_error(
         trained, tmp_path):
     absent = str(tmp_path / 'absent.pth')
-    cfg = _cfg(trained['data'], str(tmp_path / 'w'), absent,
-               load_from=trained['small'])
-    with pytest.raises(SmallCheckpointError,
-                       match='small checkpoint.*not found'):
+    cfg = _cfg(
+        trained['data'],
+        str(tmp_path / 'w'),
+        absent,
+        load_from=trained['small'])
+    with pytest.raises(
+            SmallCheckpointError, match='small checkpoint.*not found'):
         Runner.from_cfg(cfg).test()
-    cfg = _cfg(trained['data'], str(tmp_path / 'w2'), None,
-               load_from=trained['small'])
+    cfg = _cfg(
+        trained['data'],
+        str(tmp_path / 'w2'),
+        None,
+        load_from=trained['small'])
     with pytest.raises(SmallCheckpointError, match='pretrained=None'):
         Runner.from_cfg(cfg).test()
 
@@ -232,8 +270,9 @@ def test_unrestored_small_checkpoint_is_refused_saying_so(trained):
                trained['pretrained'])
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
-    with pytest.raises(SmallCheckpointError,
-                       match='small checkpoint: it holds the trained'):
+    with pytest.raises(
+            SmallCheckpointError,
+            match='small checkpoint: it holds the trained'):
         load_checkpoint(model, trained['small'], map_location='cpu')
     # Restored first, the same load works and equals the full checkpoint.
     checkpoint = _state(trained['small'])
@@ -249,10 +288,13 @@ def test_truncated_full_checkpoint_is_still_refused(trained, tmp_path):
     del checkpoint['state_dict']['backbone.conv1.weight']
     path = str(tmp_path / 'truncated.pth')
     torch.save(checkpoint, path)
-    cfg = _cfg(trained['data'], str(tmp_path / 'w'), trained['pretrained'],
-               load_from=path)
-    with pytest.raises(CheckpointMismatchError,
-                       match='lacks 1 of the .*conv1.weight'):
+    cfg = _cfg(
+        trained['data'],
+        str(tmp_path / 'w'),
+        trained['pretrained'],
+        load_from=path)
+    with pytest.raises(
+            CheckpointMismatchError, match='lacks 1 of the .*conv1.weight'):
         Runner.from_cfg(cfg).test()
 
 
@@ -266,8 +308,8 @@ def test_frozen_weights_other_than_the_file_save_full(trained, tmp_path,
     path = str(tmp_path / 'other_full.pth')
     torch.save(other_full, path)
     work_dir = str(tmp_path / 'w')
-    cfg = _cfg(trained['data'], work_dir, trained['pretrained'],
-               load_from=path)
+    cfg = _cfg(
+        trained['data'], work_dir, trained['pretrained'], load_from=path)
     Runner.from_cfg(cfg).train()
     saved = _state(osp.join(work_dir, 'epoch_1.pth'))
     assert META_KEY not in saved['meta']

@@ -34,14 +34,36 @@ def naive_stdha(x, attn, offsets, num_frames):
     return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
 
 
-@pytest.mark.parametrize('offsets,num_frames', [
-    ({1: 1, -1: 1}, 8),
-    ({2: 1, -2: 1}, 8),
-    ({1: 1, -1: 1, 2: 1, -2: 1, 3: 1}, 16),
-    ({3: 2}, 4),
-    ({-1: 2, 1: 1}, 3),
-    ({1: 4, -1: 4}, 4),  # every head temporal: no spatial heads left
-])
+@pytest.mark.parametrize(
+    'offsets,num_frames',
+    [
+        ({
+            1: 1,
+            -1: 1
+        }, 8),
+        ({
+            2: 1,
+            -2: 1
+        }, 8),
+        ({
+            1: 1,
+            -1: 1,
+            2: 1,
+            -2: 1,
+            3: 1
+        }, 16),
+        ({
+            3: 2
+        }, 4),
+        ({
+            -1: 2,
+            1: 1
+        }, 3),
+        ({
+            1: 4,
+            -1: 4
+        }, 4),  # every head temporal: no spatial heads left
+    ])
 @pytest.mark.parametrize('gather', [False, True], ids=['inplace', 'gather'])
 def test_stdha_matches_naive_reference(offsets, num_frames, gather):
     """Both formulations: the eager in-place copy and the gathers that
@@ -66,8 +88,13 @@ def test_stdha_gradients_match_naive_reference(adapters, gather):
     input and every weight (adapters included)."""
     torch.manual_seed(0)
     offsets = {-1: 2, 1: 1}
-    attn = STDHAttention(64, 8, 4, offsets=offsets, adapters=adapters,
-                         adapter_cfg=dict(ratio=0.25)).double()
+    attn = STDHAttention(
+        64,
+        8,
+        4,
+        offsets=offsets,
+        adapters=adapters,
+        adapter_cfg=dict(ratio=0.25)).double()
     attn.gather_relocation = gather
     for param in attn.parameters():
         torch.nn.init.normal_(param, std=0.2)
@@ -129,11 +156,22 @@ def test_stdha_mixes_frames_and_spatial_does_not():
 
 
 @pytest.mark.parametrize('offsets,message', [
-    ({8: 1}, 'offset 8'),
-    ({-9: 1}, 'offset -9'),
-    ({0: 2}, 'offset 0'),
-    ({1: 3, -1: 2}, '5 temporal heads'),
-    ({1: 0}, 'head count 0'),
+    ({
+        8: 1
+    }, 'offset 8'),
+    ({
+        -9: 1
+    }, 'offset -9'),
+    ({
+        0: 2
+    }, 'offset 0'),
+    ({
+        1: 3,
+        -1: 2
+    }, '5 temporal heads'),
+    ({
+        1: 0
+    }, 'head count 0'),
 ])
 def test_bad_offsets_raise_naming_the_value(tiny_arch, offsets, message):
     with pytest.raises(ValueError, match=message):
@@ -165,9 +203,11 @@ def test_traced_stdha_uses_the_gathers_and_matches_eager():
         traced = torch.jit.trace(attn, x, check_trace=False)
         assert 'aten::index' in str(traced.graph)  # the one gather
         assert 'copy_' not in str(traced.graph)
-        torch.testing.assert_close(traced(torch.flip(x, [0])),
-                                   attn(torch.flip(x, [0])),
-                                   atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(
+            traced(torch.flip(x, [0])),
+            attn(torch.flip(x, [0])),
+            atol=1e-6,
+            rtol=1e-6)
 
 
 def test_shift_heads_in_time_on_keys_and_values_layout():

@@ -11,8 +11,8 @@ import torch
 from mmengine.registry import DefaultScope
 from mmpretrain.models import ImageClassifier, SwinTransformer
 
-from mmaction.registry import MODELS
 import zeroi2v_mm.models.backbones.zeroi2v_swin as swin_module
+from mmaction.registry import MODELS
 from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models.layers.stdha import parse_head_offsets
 from zeroi2v_mm.reparam import (build_plain_model, check_same_structure,
@@ -26,8 +26,12 @@ SIZE, WINDOW = 64, 4
 
 
 def build_swin(**kwargs):
-    cfg = dict(type='ZeroI2VSwin', arch=ARCH, num_frames=4, img_size=SIZE,
-               window_size=WINDOW)
+    cfg = dict(
+        type='ZeroI2VSwin',
+        arch=ARCH,
+        num_frames=4,
+        img_size=SIZE,
+        window_size=WINDOW)
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -50,8 +54,8 @@ def clip(batch=2, frames=4, size=SIZE, seed=1):
 def relative_index(window: int) -> torch.Tensor:
     """The original Swin's relative position index, from coordinates:
     ``(dy + w - 1) * (2w - 1) + (dx + w - 1)`` for tokens i, j of a window."""
-    ys, xs = torch.meshgrid(torch.arange(window), torch.arange(window),
-                            indexing='ij')
+    ys, xs = torch.meshgrid(
+        torch.arange(window), torch.arange(window), indexing='ij')
     ys, xs = ys.flatten(), xs.flatten()
     dy = ys[:, None] - ys[None, :] + window - 1
     dx = xs[:, None] - xs[None, :] + window - 1
@@ -101,7 +105,8 @@ def loop_window_attention(attn, x, hw_shape, frames):
                     xs = [(c + shift) % width for _, c in rolled]
                     bands = torch.tensor([
                         region(r, height, window, shift) * 3 +
-                        region(c, width, window, shift) for r, c in rolled])
+                        region(c, width, window, shift) for r, c in rolled
+                    ])
                     mask = torch.where(bands[:, None] == bands[None, :], 0.0,
                                        -100.0) if shift else 0.0
                     for head in range(heads):
@@ -162,7 +167,8 @@ def test_whole_model_matches_loop_reference(offsets, monkeypatch):
         for stage in model.stages:
             for block in stage.blocks:
                 monkeypatch.setattr(
-                    block.attn, 'forward',
+                    block.attn,
+                    'forward',
                     lambda q, hw, attn=block.attn: attn.drop(
                         loop_window_attention(attn, q, hw, frames)))
         want = model(x)
@@ -180,16 +186,21 @@ def save_mmpretrain_classifier(path, arch=ARCH, window=WINDOW, seed=0):
     an MMEngine checkpoint (``state_dict`` with ``backbone.*`` keys)."""
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         classifier = ImageClassifier(
-            backbone=dict(type='SwinTransformer', arch=arch, img_size=SIZE,
-                          window_size=window, drop_path_rate=0.0,
-                          out_indices=(len(arch['depths']) - 1, )),
+            backbone=dict(
+                type='SwinTransformer',
+                arch=arch,
+                img_size=SIZE,
+                window_size=window,
+                drop_path_rate=0.0,
+                out_indices=(len(arch['depths']) - 1, )),
             neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=7,
-                      in_channels=arch['embed_dims'] *
-                      2**(len(arch['depths']) - 1)))
+            head=dict(
+                type='LinearClsHead',
+                num_classes=7,
+                in_channels=arch['embed_dims'] * 2**(len(arch['depths']) - 1)))
     randomize(classifier, seed)
-    torch.save(dict(state_dict=classifier.state_dict(),
-                    meta=dict(note='test')), path)
+    torch.save(
+        dict(state_dict=classifier.state_dict(), meta=dict(note='test')), path)
     classifier.eval()
     return classifier.backbone
 
@@ -203,8 +214,7 @@ def per_frame(backbone: SwinTransformer, frames: torch.Tensor):
 
 
 @pytest.mark.parametrize('old_names', [False, True])
-def test_without_offsets_equals_mmpretrain_swin_per_frame(tmp_path,
-                                                          old_names):
+def test_without_offsets_equals_mmpretrain_swin_per_frame(tmp_path, old_names):
     """Loaded through ``pretrained``; also from a checkpoint with the old
     name of the output norm (``backbone.norm.*``, Swin version < 2)."""
     path = tmp_path / 'swin_classifier.pth'
@@ -213,7 +223,8 @@ def test_without_offsets_equals_mmpretrain_swin_per_frame(tmp_path,
         checkpoint = torch.load(path, weights_only=True)
         checkpoint['state_dict'] = {
             k.replace('backbone.norm1.', 'backbone.norm.'): v
-            for k, v in checkpoint['state_dict'].items()}
+            for k, v in checkpoint['state_dict'].items()
+        }
         assert 'backbone.norm.weight' in checkpoint['state_dict']
         torch.save(checkpoint, path)
     model = build_swin(pretrained=str(path))
@@ -238,18 +249,19 @@ def test_tubelet_is_the_2d_swin_on_frame_pairs(tmp_path):
     x = clip()
     pairs = x.unflatten(2, (2, 2)).mean(3)  # (N, 3, 2, H, W)
     with torch.no_grad():
-        torch.testing.assert_close(model(x), per_frame(reference, pairs),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            model(x), per_frame(reference, pairs), atol=1e-5, rtol=1e-5)
 
 
 def test_checkpoint_of_another_shape_is_refused(tmp_path):
     path = tmp_path / 'wider.pth'
-    save_mmpretrain_classifier(path, arch=dict(embed_dims=48, depths=[2, 2],
-                                               num_heads=[2, 4]))
+    save_mmpretrain_classifier(
+        path, arch=dict(embed_dims=48, depths=[2, 2], num_heads=[2, 4]))
     model = build_swin(pretrained=str(path))
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'patch_embed\.projection\.weight: checkpoint '
-                       r'\(48, 3, 4, 4\) vs model \(32, 3, 4, 4\)'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'patch_embed\.projection\.weight: checkpoint '
+            r'\(48, 3, 4, 4\) vs model \(32, 3, 4, 4\)'):
         model.init_weights()
 
 
@@ -257,8 +269,8 @@ def test_other_window_size_is_refused(tmp_path):
     path = tmp_path / 'window8.pth'
     save_mmpretrain_classifier(path, window=8)
     model = build_swin(pretrained=str(path))
-    with pytest.raises(CheckpointMismatchError,
-                       match='relative_position_bias_table'):
+    with pytest.raises(
+            CheckpointMismatchError, match='relative_position_bias_table'):
         model.init_weights()
 
 
@@ -291,8 +303,10 @@ def test_bad_stdha_settings_are_refused():
 # ------------------------------------------------------------------ adapters
 def test_frozen_model_trains_adapters_and_output_norm_only():
     model = build_swin(adapters=dict(ratio=0.25), temporal_embedding=True)
-    trainable = {name for name, p in model.named_parameters()
-                 if p.requires_grad}
+    trainable = {
+        name
+        for name, p in model.named_parameters() if p.requires_grad
+    }
     assert 'temporal_embedding' in trainable
     assert {'norm1.weight', 'norm1.bias'} <= trainable  # the output norm
     others = trainable - {'temporal_embedding', 'norm1.weight', 'norm1.bias'}
@@ -309,9 +323,12 @@ def test_training_step_reaches_adapters_only(with_cp):
     """Gradients reach the adapters, the temporal embedding and the output
     norm, through STDHA's in-place time shift (and gradient checkpointing);
     the frozen Swin gets none."""
-    model = build_swin(stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
-                       adapters=dict(scale=1.0), temporal_embedding=True,
-                       with_cp=with_cp, img_size=32)
+    model = build_swin(
+        stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
+        adapters=dict(scale=1.0),
+        temporal_embedding=True,
+        with_cp=with_cp,
+        img_size=32)
     randomize(model)  # (values only: the Swin stays frozen)
     model.train()
     model(clip(size=32)).square().mean().backward()
@@ -324,35 +341,49 @@ def test_training_step_reaches_adapters_only(with_cp):
 
 def test_gradient_checkpointing_changes_nothing():
     torch.manual_seed(0)
-    plain = build_swin(stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
-                       adapters=dict(scale=1.0), img_size=32)
+    plain = build_swin(
+        stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
+        adapters=dict(scale=1.0),
+        img_size=32)
     randomize(plain)
-    checkpointed = build_swin(stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
-                              adapters=dict(scale=1.0), img_size=32,
-                              with_cp=True)
+    checkpointed = build_swin(
+        stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
+        adapters=dict(scale=1.0),
+        img_size=32,
+        with_cp=True)
     checkpointed.load_state_dict(plain.state_dict())
     grads = []
     for model in (plain, checkpointed):
         model.eval()  # no dropout: both runs see the same function
         model(clip(size=32)).sum().backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()
-                      if p.requires_grad})
+        grads.append({
+            n: p.grad
+            for n, p in model.named_parameters() if p.requires_grad
+        })
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name])
 
 
 def test_merge_is_exact_and_gives_the_plain_swin():
-    cfg = dict(type='ZeroI2VSwin', arch=ARCH, num_frames=4, img_size=SIZE,
-               window_size=WINDOW, tubelet=2,
-               stdha=dict(offsets=[[(-1, 1)], [(-1, 1), (1, 1)]]),
-               adapters=dict(ratio=0.25, scale=0.5, dropout=0.1))
+    cfg = dict(
+        type='ZeroI2VSwin',
+        arch=ARCH,
+        num_frames=4,
+        img_size=SIZE,
+        window_size=WINDOW,
+        tubelet=2,
+        stdha=dict(offsets=[[(-1, 1)], [(-1, 1), (1, 1)]]),
+        adapters=dict(ratio=0.25, scale=0.5, dropout=0.1))
     model = MODELS.build(cfg)
     randomize(model)
     plain = build_plain_model(cfg)
     batches = [clip(seed=seed) for seed in (1, 2)]
-    merged, report = merge_and_verify(model, batches, tolerance=1e-5,
-                                      plain=plain,
-                                      input_shape=(3, 4, SIZE, SIZE))
+    merged, report = merge_and_verify(
+        model,
+        batches,
+        tolerance=1e-5,
+        plain=plain,
+        input_shape=(3, 4, SIZE, SIZE))
     assert report['passed'] and report['max_abs_diff'] <= 1e-5
     assert report['adapted_linears_before'] == 16
     assert report['adapted_linears_after'] == 0
@@ -376,8 +407,8 @@ def test_flops_per_frame_times_frames_is_the_clip_count():
     Table 14 test uses to count Swin-B at 32x224x224 quickly."""
     offsets = dict(offsets=[[(-1, 1)], [(-1, 1), (1, 1)]])
     for tubelet in (1, 2):
-        clip_model = build_swin(num_frames=4 * tubelet, tubelet=tubelet,
-                                stdha=offsets)
+        clip_model = build_swin(
+            num_frames=4 * tubelet, tubelet=tubelet, stdha=offsets)
         one = build_swin(num_frames=tubelet, tubelet=tubelet)
         per_clip = count_view_flops(clip_model)
         assert per_clip == 4 * count_view_flops(one)
@@ -404,6 +435,7 @@ def one_tubelet_model(path):
     it adds no parameters and no FLOPs, and every tubelet costs the same,
     see test_flops_per_frame_times_frames_is_the_clip_count), no weights."""
     import os.path as osp
+
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(__file__)), path))
     backbone = cfg.model.backbone
@@ -448,27 +480,36 @@ def test_merge_tool_writes_the_plain_swin(tmp_path):
     checkpoint loads strictly into the config's plain model (adapters=None),
     which gives the unmerged model's logits."""
     from mmengine.config import Config
+
     from helpers import load_tool
     model_cfg = dict(
         type='Recognizer3D',
-        backbone=dict(type='ZeroI2VSwin', arch=ARCH, num_frames=4, tubelet=2,
-                      img_size=32, window_size=4,
-                      stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
-                      adapters=dict(ratio=0.25, scale=0.5, dropout=0.1)),
+        backbone=dict(
+            type='ZeroI2VSwin',
+            arch=ARCH,
+            num_frames=4,
+            tubelet=2,
+            img_size=32,
+            window_size=4,
+            stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
+            adapters=dict(ratio=0.25, scale=0.5, dropout=0.1)),
         cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
-        data_preprocessor=dict(type='ActionDataPreprocessor',
-                               format_shape='NCTHW'))
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor', format_shape='NCTHW'))
     config = tmp_path / 'swin_tiny.py'
-    Config(dict(model=model_cfg,
-                custom_imports=dict(imports=['zeroi2v_mm']))).dump(str(config))
+    Config(dict(model=model_cfg, custom_imports=dict(
+        imports=['zeroi2v_mm']))).dump(str(config))
     model = MODELS.build(model_cfg).eval()
     randomize(model)
     checkpoint = tmp_path / 'epoch_1.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
     out = tmp_path / 'merged.pth'
     tool = load_tool('tools/merge_adapters.py')
-    assert tool.main([str(config), str(checkpoint), '--out', str(out),
-                      '--verify', '0', '--device', 'cpu']) == 0
+    assert tool.main([
+        str(config),
+        str(checkpoint), '--out',
+        str(out), '--verify', '0', '--device', 'cpu'
+    ]) == 0
     plain = build_plain_model(model_cfg).eval()
     state = torch.load(out, map_location='cpu', weights_only=True)
     plain.load_state_dict(state['state_dict'], strict=True)
@@ -485,23 +526,32 @@ def test_merge_hook_writes_the_plain_swin(tmp_path):
     recognizer: verified on a batch, written, loadable into the plain
     model."""
     import types
+
     from mmengine.config import Config
     from mmengine.logging import MMLogger
+
     from zeroi2v_mm.engine.hooks import MergeAdaptersHook
     model_cfg = dict(
         type='Recognizer3D',
-        backbone=dict(type='ZeroI2VSwin', arch=ARCH, num_frames=4,
-                      img_size=32, window_size=4,
-                      stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
-                      adapters=dict(ratio=0.25, scale=1.0)),
+        backbone=dict(
+            type='ZeroI2VSwin',
+            arch=ARCH,
+            num_frames=4,
+            img_size=32,
+            window_size=4,
+            stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
+            adapters=dict(ratio=0.25, scale=1.0)),
         cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
-        data_preprocessor=dict(type='ActionDataPreprocessor',
-                               format_shape='NCTHW'))
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor', format_shape='NCTHW'))
     model = MODELS.build(model_cfg).eval()
     randomize(model)
     runner = types.SimpleNamespace(
-        model=model, cfg=Config(dict(model=model_cfg)),
-        work_dir=str(tmp_path), epoch=1, iter=1,
+        model=model,
+        cfg=Config(dict(model=model_cfg)),
+        work_dir=str(tmp_path),
+        epoch=1,
+        iter=1,
         logger=MMLogger.get_instance('swin_merge_hook'),
         val_loop=types.SimpleNamespace(
             dataloader=[clip(batch=2, size=32)[:, None]]))

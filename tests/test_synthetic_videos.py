@@ -13,8 +13,9 @@ from zeroi2v_mm.datasets import synthetic_videos as synthetic
 
 decord = pytest.importorskip('decord')
 
-SCRIPT_PATH = (Path(__file__).resolve().parents[1] / 'tools' / 'data' /
-               'make_synthetic_videos.py')
+SCRIPT_PATH = (
+    Path(__file__).resolve().parents[1] / 'tools' / 'data' /
+    'make_synthetic_videos.py')
 
 SMALL = dict(videos_per_class=2, val_per_class=1, frames=8, size=32)
 
@@ -60,8 +61,8 @@ def test_layout_and_annotation_lists(small_dataset):
         labels = [label for _, label in entries]
         assert sorted(set(labels)) == list(range(len(classes)))
         # Every video on disk is listed, nothing else was written there.
-        on_disk = sorted(p.name for p in
-                         (small_dataset / 'videos' / split).iterdir())
+        on_disk = sorted(
+            p.name for p in (small_dataset / 'videos' / split).iterdir())
         assert on_disk == sorted(Path(p).name for p, _ in entries)
 
     meta = json.loads((small_dataset / 'meta.json').read_text())
@@ -77,8 +78,8 @@ def test_decord_reads_every_video(small_dataset):
         reader = decord.VideoReader(str(video_path))
         assert len(reader) == SMALL['frames']
         frames = reader.get_batch(list(range(len(reader)))).asnumpy()
-        assert frames.shape == (SMALL['frames'], SMALL['size'],
-                                SMALL['size'], 3)
+        assert frames.shape == (SMALL['frames'], SMALL['size'], SMALL['size'],
+                                3)
         # Frames are not blank: the encoder kept the object and noise.
         assert frames.std() > 1.0
 
@@ -99,28 +100,26 @@ def test_encoding_keeps_rendered_frames(small_dataset):
     assert mean_abs_error < swapped_error
 
 
-def test_same_seed_reproduces_and_other_seed_differs(small_dataset,
-                                                     tmp_path):
+def test_same_seed_reproduces_and_other_seed_differs(small_dataset, tmp_path):
     same_seed_dir = synthetic.make_dataset(
         tmp_path / 'again', seed=0, progress=False, **SMALL)
     other_seed_dir = synthetic.make_dataset(
         tmp_path / 'other', seed=1, progress=False, **SMALL)
 
     for list_name in ('train_list.txt', 'val_list.txt', 'classes.txt'):
-        assert ((same_seed_dir / list_name).read_bytes() ==
-                (small_dataset / list_name).read_bytes())
+        assert ((same_seed_dir /
+                 list_name).read_bytes() == (small_dataset /
+                                             list_name).read_bytes())
 
     for relative_path, _ in _read_list(small_dataset / 'val_list.txt'):
         reference = _decode_all(small_dataset / 'videos' / relative_path)
         np.testing.assert_array_equal(
             _decode_all(same_seed_dir / 'videos' / relative_path), reference)
         assert not np.array_equal(
-            _decode_all(other_seed_dir / 'videos' / relative_path),
-            reference)
+            _decode_all(other_seed_dir / 'videos' / relative_path), reference)
 
 
-@pytest.mark.parametrize('forward_class,reversed_class',
-                         synthetic.CLASS_PAIRS)
+@pytest.mark.parametrize('forward_class,reversed_class', synthetic.CLASS_PAIRS)
 def test_reversed_class_is_forward_class_backwards(forward_class,
                                                    reversed_class):
     for sample_seed in range(4):
@@ -141,8 +140,8 @@ def test_reversed_class_is_forward_class_backwards(forward_class,
 
 
 def test_motion_goes_the_named_way():
-    params = synthetic.sample_clip_params(
-        'move_left', np.random.default_rng(0), 8, 64)
+    params = synthetic.sample_clip_params('move_left',
+                                          np.random.default_rng(0), 8, 64)
     centers = synthetic.clip_trajectory('move_left', params).centers
     assert centers[-1, 0] < centers[0, 0]
     centers = synthetic.clip_trajectory('move_down', params).centers
@@ -151,16 +150,18 @@ def test_motion_goes_the_named_way():
     assert radii[-1] < radii[0]
     alphas = synthetic.clip_trajectory('appear', params).alphas
     assert alphas[0] < alphas[-1] == 1.0
-    params = synthetic.sample_clip_params(
-        'rotate_cw', np.random.default_rng(0), 8, 64)
+    params = synthetic.sample_clip_params('rotate_cw',
+                                          np.random.default_rng(0), 8, 64)
     assert params.shape != 'circle'
     angles = synthetic.clip_trajectory('rotate_ccw', params).angles_deg
     assert angles[-1] < angles[0]
 
 
 def test_rerun_with_same_arguments_skips(small_dataset, capsys):
-    watched = [small_dataset / 'meta.json', small_dataset / 'train_list.txt',
-               next((small_dataset / 'videos' / 'train').glob('*.mp4'))]
+    watched = [
+        small_dataset / 'meta.json', small_dataset / 'train_list.txt',
+        next((small_dataset / 'videos' / 'train').glob('*.mp4'))
+    ]
     mtimes_before = [path.stat().st_mtime_ns for path in watched]
     synthetic.make_dataset(small_dataset, seed=0, **SMALL)
     assert 'nothing to do' in capsys.readouterr().out
@@ -169,18 +170,23 @@ def test_rerun_with_same_arguments_skips(small_dataset, capsys):
 
 def test_rerun_with_other_arguments_is_refused(small_dataset):
     meta_before = (small_dataset / 'meta.json').read_bytes()
-    with pytest.raises(synthetic.OutputDirectoryConflictError,
-                       match='videos_per_class') as error:
+    with pytest.raises(
+            synthetic.OutputDirectoryConflictError,
+            match='videos_per_class') as error:
         synthetic.make_dataset(
             small_dataset, seed=0, **dict(SMALL, videos_per_class=3))
     assert str(small_dataset) in str(error.value)
 
     # The CLI reports the same refusal as an error message and exit code.
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT_PATH), '--out', str(small_dataset),
-         '--videos-per-class', '2', '--val-per-class', '1', '--frames', '8',
-         '--size', '32', '--seed', '5'],
-        capture_output=True, text=True, timeout=120)
+    completed = subprocess.run([
+        sys.executable,
+        str(SCRIPT_PATH), '--out',
+        str(small_dataset), '--videos-per-class', '2', '--val-per-class', '1',
+        '--frames', '8', '--size', '32', '--seed', '5'
+    ],
+                               capture_output=True,
+                               text=True,
+                               timeout=120)
     assert completed.returncode == 2, completed.stderr
     message = completed.stderr
     assert 'seed' in message and str(small_dataset) in message
@@ -189,24 +195,26 @@ def test_rerun_with_other_arguments_is_refused(small_dataset):
 
 def test_foreign_directory_is_refused(tmp_path):
     (tmp_path / 'notes.txt').write_text('not a dataset')
-    with pytest.raises(synthetic.OutputDirectoryConflictError,
-                       match='meta.json'):
+    with pytest.raises(
+            synthetic.OutputDirectoryConflictError, match='meta.json'):
         synthetic.make_dataset(tmp_path, progress=False, **SMALL)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']
 
 
 def test_still_image_set(tmp_path):
     out_dir = synthetic.make_dataset(
-        tmp_path / 'with_images', images_per_class=5, progress=False,
+        tmp_path / 'with_images',
+        images_per_class=5,
+        progress=False,
         **dict(SMALL, videos_per_class=1, val_per_class=0))
     image_classes = (out_dir / 'images' / 'classes.txt').read_text().split()
     # Sorted, because mmpretrain's CustomDataset labels folders in sorted
     # order; then the line index equals the label it assigns.
-    assert image_classes == sorted(
-        f'{shape}_{row}_{column}'
-        for shape in ('square', 'circle', 'triangle', 'cross')
-        for row in ('top', 'middle', 'bottom')
-        for column in ('left', 'centre', 'right'))
+    assert image_classes == sorted(f'{shape}_{row}_{column}'
+                                   for shape in ('square', 'circle',
+                                                 'triangle', 'cross')
+                                   for row in ('top', 'middle', 'bottom')
+                                   for column in ('left', 'centre', 'right'))
     size = SMALL['size']
     for split, per_class in (('train', 5), ('val', 1)):
         split_dir = out_dir / 'images' / split
@@ -222,8 +230,9 @@ def test_still_image_set(tmp_path):
                 # The label's "where": the object's centre of mass (pixels
                 # far from the border colour) lies in the named grid cell,
                 # up to a few pixels for anti-aliasing and partial fades.
-                background = np.median(np.concatenate(
-                    [image[0], image[-1], image[:, 0], image[:, -1]]), 0)
+                background = np.median(
+                    np.concatenate(
+                        [image[0], image[-1], image[:, 0], image[:, -1]]), 0)
                 mask = np.abs(image - background).sum(-1) > 60
                 ys, xs = np.nonzero(mask)
                 cy, cx = ys.mean(), xs.mean()
@@ -240,11 +249,15 @@ def test_still_image_set(tmp_path):
 @pytest.mark.slow
 def test_cli_writes_dataset(tmp_path):
     out_dir = tmp_path / 'cli'
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT_PATH), '--out', str(out_dir),
-         '--videos-per-class', '1', '--val-per-class', '1', '--frames', '4',
-         '--size', '32', '--fps', '8', '--seed', '3'],
-        capture_output=True, text=True, timeout=120)
+    completed = subprocess.run([
+        sys.executable,
+        str(SCRIPT_PATH), '--out',
+        str(out_dir), '--videos-per-class', '1', '--val-per-class', '1',
+        '--frames', '4', '--size', '32', '--fps', '8', '--seed', '3'
+    ],
+                               capture_output=True,
+                               text=True,
+                               timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert len(_read_list(out_dir / 'train_list.txt')) == 10
     meta = json.loads((out_dir / 'meta.json').read_text())
@@ -279,28 +292,36 @@ def test_unreadable_size_is_refused_before_writing(tmp_path, monkeypatch):
 def test_workers_write_the_same_dataset(tmp_path):
     """Samples rendered in two processes are the bytes one process writes,
     listed in the same order (each sample has its own random stream)."""
-    arguments = dict(SMALL, videos_per_class=2, val_per_class=1,
-                     images_per_class=2, progress=False)
+    arguments = dict(
+        SMALL,
+        videos_per_class=2,
+        val_per_class=1,
+        images_per_class=2,
+        progress=False)
     one = synthetic.make_dataset(tmp_path / 'one', workers=1, **arguments)
     two = synthetic.make_dataset(tmp_path / 'two', workers=2, **arguments)
 
     def files(root):
-        return {str(p.relative_to(root)): p.read_bytes()
-                for p in sorted(root.rglob('*')) if p.is_file()}
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob('*')) if p.is_file()
+        }
 
     written_once, written_twice = files(one), files(two)
     assert sorted(written_once) == sorted(written_twice)
     assert sum(name.endswith('.mp4') for name in written_once) == 30
     assert sum(name.endswith('.png') for name in written_once) == 36 * 3
-    different = [name for name in written_once
-                 if written_once[name] != written_twice[name]]
+    different = [
+        name for name in written_once
+        if written_once[name] != written_twice[name]
+    ]
     assert different == []
 
 
 def test_bad_worker_count_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match='workers'):
-        synthetic.make_dataset(tmp_path / 'none', workers=0, progress=False,
-                               **SMALL)
+        synthetic.make_dataset(
+            tmp_path / 'none', workers=0, progress=False, **SMALL)
     assert not (tmp_path / 'none').exists()
 
 
@@ -328,8 +349,7 @@ def test_cached_decord_init_gives_decord_frames_decoding_once(
         opened.append(filename)
         return real_reader(self, filename)
 
-    monkeypatch.setattr(CachedDecordInit, '_get_video_reader',
-                        counting_reader)
+    monkeypatch.setattr(CachedDecordInit, '_get_video_reader', counting_reader)
     rng = np.random.default_rng(0)
     for _ in range(3):  # three "epochs"
         for video in videos:

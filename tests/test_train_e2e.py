@@ -25,16 +25,19 @@ def _top1(log: str, mode: str) -> float:
 def test_mim_train_then_mim_test(tiny_data, tmp_path):
     work_dir = str(tmp_path / 'work')
     options = tiny_demo_overrides(tiny_data, work_dir, epochs=2)
-    log = run_cli(['mim', 'train', 'mmaction', CONFIG, '--work-dir', work_dir,
-                   '--cfg-options', *options])
+    log = run_cli([
+        'mim', 'train', 'mmaction', CONFIG, '--work-dir', work_dir,
+        '--cfg-options', *options
+    ])
     assert 'Training finished successfully' in log
     checkpoint = osp.join(work_dir, 'epoch_2.pth')
     assert osp.isfile(checkpoint)
     val_top1 = _top1(open(_latest_log(work_dir)).read(), 'val')
 
-    log = run_cli(['mim', 'test', 'mmaction', CONFIG, '--checkpoint',
-                   checkpoint, '--work-dir', work_dir, '--cfg-options',
-                   *options])
+    log = run_cli([
+        'mim', 'test', 'mmaction', CONFIG, '--checkpoint', checkpoint,
+        '--work-dir', work_dir, '--cfg-options', *options
+    ])
     # the reloaded checkpoint reproduces the last validation exactly
     assert _top1(log, 'test') == val_top1
 
@@ -43,11 +46,15 @@ def test_mim_train_then_mim_test(tiny_data, tmp_path):
 def test_train_py_resume_continues_from_last_checkpoint(tiny_data, tmp_path):
     work_dir = str(tmp_path / 'work')
     options = tiny_demo_overrides(tiny_data, work_dir, epochs=1)
-    run_cli(['python', 'tools/train.py', CONFIG, '--work-dir', work_dir,
-             '--cfg-options', *options])
+    run_cli([
+        'python', 'tools/train.py', CONFIG, '--work-dir', work_dir,
+        '--cfg-options', *options
+    ])
     options = tiny_demo_overrides(tiny_data, work_dir, epochs=2)
-    log = run_cli(['python', 'tools/train.py', CONFIG, '--work-dir', work_dir,
-                   '--resume', '--cfg-options', *options])
+    log = run_cli([
+        'python', 'tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+        '--cfg-options', *options
+    ])
     assert 'resumed epoch: 1' in log
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
 

@@ -14,13 +14,14 @@ CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 
 @pytest.mark.slow
 def test_train_flags_printout_and_merge_scalars(tmp_path):
-    data = make_tiny_videos(tmp_path / 'data', videos_per_class=1,
-                            val_per_class=1)
+    data = make_tiny_videos(
+        tmp_path / 'data', videos_per_class=1, val_per_class=1)
     work_dir = str(tmp_path / 'work')
-    log = run_cli(['python', 'tools/train.py', CONFIG, '--work-dir',
-                   work_dir, '--no-validate', '--seed', '7',
-                   '--deterministic', '--cfg-options',
-                   *tiny_demo_overrides(data, work_dir, epochs=1)])
+    log = run_cli([
+        'python', 'tools/train.py', CONFIG, '--work-dir', work_dir,
+        '--no-validate', '--seed', '7', '--deterministic', '--cfg-options',
+        *tiny_demo_overrides(data, work_dir, epochs=1)
+    ])
     # --seed / --deterministic reach MMEngine's randomness settings
     assert 'seed: 7' in log
     assert 'deterministic: True' in log
@@ -37,16 +38,19 @@ def test_train_flags_printout_and_merge_scalars(tmp_path):
     table = log[log.index('Trainable parameters per module'):]
     assert log.index('Trainable parameters per module') < log.index(
         'Epoch(train)')
-    rows = {line.split()[0]: line.split()[1:] for line in
-            table.splitlines()[2:40] if line.strip()}
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in table.splitlines()[2:40] if line.strip()
+    }
     # temporal embedding (8 x 64) trains, the patch embedding is frozen,
     # the adapters of all blocks are one row
     assert rows['backbone.temporal_embedding'][1:] == ['512', '0']
     assert rows['backbone.conv1'][1] == '0'
-    adapter_rows = [name for name in rows if 'resblocks.*' in name and
-                    'adapter' in name]
-    assert adapter_rows and all(int(rows[n][1].replace(',', '')) > 0
-                                for n in adapter_rows)
+    adapter_rows = [
+        name for name in rows if 'resblocks.*' in name and 'adapter' in name
+    ]
+    assert adapter_rows and all(
+        int(rows[n][1].replace(',', '')) > 0 for n in adapter_rows)
 
     # the merge report went through the visualizer (LocalVisBackend here)
     scalars = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
@@ -60,13 +64,15 @@ def test_train_flags_printout_and_merge_scalars(tmp_path):
 
 def test_train_flags_set_the_config():
     from mmengine.config import Config
+
     from helpers import load_tool
     tool = load_tool('tools/train.py')
     cfg = Config.fromfile(CONFIG)
     import sys
-    argv, sys.argv = sys.argv, ['train.py', CONFIG, '--no-validate',
-                                '--seed', '3', '--diff-rank-seed',
-                                '--deterministic']
+    argv, sys.argv = sys.argv, [
+        'train.py', CONFIG, '--no-validate', '--seed', '3', '--diff-rank-seed',
+        '--deterministic'
+    ]
     try:
         args = tool.parse_args()
     finally:
@@ -74,8 +80,8 @@ def test_train_flags_set_the_config():
     cfg = tool.merge_args(cfg, args)
     assert cfg.val_dataloader is None and cfg.val_cfg is None
     assert cfg.val_evaluator is None
-    assert cfg.randomness == dict(seed=3, diff_rank_seed=True,
-                                  deterministic=True)
+    assert cfg.randomness == dict(
+        seed=3, diff_rank_seed=True, deterministic=True)
     # without the flags the config's own settings stay
     argv, sys.argv = sys.argv, ['train.py', CONFIG]
     try:

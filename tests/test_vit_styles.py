@@ -10,10 +10,11 @@ import torch
 import torch.nn as nn
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-from conftest import randomize_adapters
-from helpers import load_tool, make_tiny_videos, tiny_demo_overrides
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import check_same_structure, merge_adapters
+
+from conftest import randomize_adapters
+from helpers import load_tool, make_tiny_videos, tiny_demo_overrides
 
 ARCH = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
 
@@ -32,18 +33,29 @@ def _perturb(model: nn.Module, std: float = 0.05) -> nn.Module:
 
 def tiny_timm(layer_scale=None, **kwargs) -> TimmViT:
     torch.manual_seed(0)
-    return _perturb(TimmViT(img_size=32, patch_size=8, embed_dim=64, depth=2,
-                            num_heads=4, num_classes=5,
-                            init_values=layer_scale, **kwargs))
+    return _perturb(
+        TimmViT(
+            img_size=32,
+            patch_size=8,
+            embed_dim=64,
+            depth=2,
+            num_heads=4,
+            num_classes=5,
+            init_values=layer_scale,
+            **kwargs))
 
 
 def tiny_mmpretrain(layer_scale=0.0):
     from mmpretrain.models.backbones import VisionTransformer
     torch.manual_seed(0)
     model = VisionTransformer(
-        arch=dict(embed_dims=64, num_layers=2, num_heads=4,
-                  feedforward_channels=256), img_size=32, patch_size=8,
-        layer_scale_init_value=layer_scale, out_type='cls_token')
+        arch=dict(
+            embed_dims=64, num_layers=2, num_heads=4,
+            feedforward_channels=256),
+        img_size=32,
+        patch_size=8,
+        layer_scale_init_value=layer_scale,
+        out_type='cls_token')
     model.init_weights()
     return _perturb(model)
 
@@ -74,8 +86,11 @@ def test_tiny_timm_vit_equals_forward_features(tmp_path, layer_scale):
     path = tmp_path / 'timm_vit.pth'
     torch.save(timm_model.state_dict(), path)
     # fresh adapters are the identity: adaptation is off
-    backbone = _loaded(path, style='timm', layer_scale=layer_scale,
-                       adapters=dict(num_adapters=4, scale=0.5))
+    backbone = _loaded(
+        path,
+        style='timm',
+        layer_scale=layer_scale,
+        adapters=dict(num_adapters=4, scale=0.5))
     assert _layer_norm_eps(backbone) == _layer_norm_eps(timm_model) == {1e-6}
     clip = torch.randn(2, 3, 2, 32, 32)
     ours = _frames_features(backbone, clip)
@@ -90,8 +105,8 @@ def test_timm_vit_b16_equals_forward_features(tmp_path):
     saved with torch.save(model.state_dict()), 2 frames."""
     import timm
     torch.manual_seed(0)
-    timm_model = timm.create_model('vit_base_patch16_224',
-                                   pretrained=False).eval()
+    timm_model = timm.create_model(
+        'vit_base_patch16_224', pretrained=False).eval()
     path = tmp_path / 'vit_base_patch16_224.pth'
     torch.save(timm_model.state_dict(), path)
     backbone = _loaded(path, arch='ViT-B/16', style='timm')
@@ -112,8 +127,8 @@ def test_mmpretrain_vit_checkpoint_equals_its_output(tmp_path, layer_scale):
     state['head.fc.weight'] = torch.zeros(5, 64)
     path = tmp_path / 'mmpretrain_vit.pth'
     torch.save(dict(meta=dict(epoch=1), state_dict=state), path)
-    backbone = _loaded(path, style='mmpretrain',
-                       layer_scale=layer_scale or None)
+    backbone = _loaded(
+        path, style='mmpretrain', layer_scale=layer_scale or None)
     assert _layer_norm_eps(backbone) == _layer_norm_eps(vit) == {1e-6}
     clip = torch.randn(1, 3, 2, 32, 32)
     ours = _frames_features(backbone, clip)
@@ -126,35 +141,40 @@ def test_mmpretrain_vit_checkpoint_equals_its_output(tmp_path, layer_scale):
 def test_timm_weights_into_clip_style_name_the_file(tmp_path):
     path = tmp_path / 'timm_vit.pth'
     torch.save(tiny_timm().state_dict(), path)
-    with pytest.raises(ValueError, match=f"{path}.*style='clip'.*"
-                       "style='timm'"):
+    with pytest.raises(
+            ValueError, match=f"{path}.*style='clip'.*"
+            "style='timm'"):
         _loaded(path)  # style defaults to 'clip'
 
 
 def test_clip_weights_into_timm_style_name_the_file(tmp_path):
     import open_clip
     clip_model = open_clip.CLIP(
-        embed_dim=32, vision_cfg=dict(image_size=32, layers=2, width=64,
-                                      patch_size=8),
-        text_cfg=dict(context_length=8, vocab_size=50, width=32, heads=2,
-                      layers=1))
+        embed_dim=32,
+        vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=8),
+        text_cfg=dict(
+            context_length=8, vocab_size=50, width=32, heads=2, layers=1))
     path = tmp_path / 'open_clip.pth'
     torch.save(clip_model.state_dict(), path)
-    with pytest.raises(ValueError, match=f"{path} holds CLIP-layout.*"
-                       "style='timm'.*style='clip'"):
+    with pytest.raises(
+            ValueError,
+            match=f"{path} holds CLIP-layout.*"
+            "style='timm'.*style='clip'"):
         _loaded(path, style='timm')
 
 
 def test_layer_scale_must_match_the_weights(tmp_path):
     with_ls = tmp_path / 'dinov2_style.pth'
     torch.save(tiny_timm(layer_scale=0.1).state_dict(), with_ls)
-    with pytest.raises(ValueError, match=f'{with_ls} holds LayerScale.*'
-                       'layer_scale=None'):
+    with pytest.raises(
+            ValueError, match=f'{with_ls} holds LayerScale.*'
+            'layer_scale=None'):
         _loaded(with_ls, style='timm')
     without = tmp_path / 'plain.pth'
     torch.save(tiny_timm().state_dict(), without)
-    with pytest.raises(ValueError, match=f'{without} holds a ViT without '
-                       'LayerScale'):
+    with pytest.raises(
+            ValueError, match=f'{without} holds a ViT without '
+            'LayerScale'):
         _loaded(without, style='timm', layer_scale=0.1)
 
 
@@ -184,15 +204,19 @@ def test_bad_style_and_layer_scale_values():
     with pytest.raises(ValueError, match="layer_scale='yes'"):
         ZeroI2VViT(arch=ARCH, style='timm', layer_scale='yes')
     with pytest.raises(ValueError, match='no LayerScale'):
-        ZeroI2VViT(arch=ARCH, style='timm', layer_scale=0.1, adapters=None,
-                   peft=dict(type='AIM'))
+        ZeroI2VViT(
+            arch=ARCH,
+            style='timm',
+            layer_scale=0.1,
+            adapters=None,
+            peft=dict(type='AIM'))
 
 
 def test_style_layouts():
     """What each style builds (read against the libraries above)."""
     clip = ZeroI2VViT(arch=ARCH, num_frames=2)
-    timm_style = ZeroI2VViT(arch=ARCH, num_frames=2, style='timm',
-                            layer_scale=1e-5)
+    timm_style = ZeroI2VViT(
+        arch=ARCH, num_frames=2, style='timm', layer_scale=1e-5)
     assert isinstance(clip.ln_pre, nn.LayerNorm) and clip.conv1.bias is None
     assert clip.act == 'quick_gelu' and _layer_norm_eps(clip) == {1e-5}
     assert isinstance(timm_style.ln_pre, nn.Identity)
@@ -205,18 +229,23 @@ def test_style_layouts():
 
 
 # ------------------------------------------- STDHA, adapters, merge, InTI
-@pytest.mark.parametrize('style,layer_scale', [
-    ('clip', None), ('timm', None), ('timm', 0.1), ('mmpretrain', 0.1)])
-@pytest.mark.parametrize('compress', [None, dict(type='InTI',
-                                                 after_blocks=(1, ))],
-                         ids=['no_compress', 'inti'])
+@pytest.mark.parametrize('style,layer_scale', [('clip', None), ('timm', None),
+                                               ('timm', 0.1),
+                                               ('mmpretrain', 0.1)])
+@pytest.mark.parametrize(
+    'compress', [None, dict(type='InTI', after_blocks=(1, ))],
+    ids=['no_compress', 'inti'])
 def test_merged_equals_unmerged_in_every_style(style, layer_scale, compress):
-    options = dict(arch=ARCH, num_frames=4, style=style,
-                   layer_scale=layer_scale, compress=compress,
-                   stdha=dict(offsets=[(-1, 1), (1, 1)]))
+    options = dict(
+        arch=ARCH,
+        num_frames=4,
+        style=style,
+        layer_scale=layer_scale,
+        compress=compress,
+        stdha=dict(offsets=[(-1, 1), (1, 1)]))
     torch.manual_seed(0)
-    model = _perturb(ZeroI2VViT(adapters=dict(num_adapters=4, scale=0.5),
-                                **options))
+    model = _perturb(
+        ZeroI2VViT(adapters=dict(num_adapters=4, scale=0.5), **options))
     randomize_adapters(model)
     clip = torch.randn(2, 3, 4, 32, 32)
     with torch.no_grad():
@@ -237,18 +266,25 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
     """tools/deployment/export_onnx.py on the demo config turned into a
     timm-style LayerScale model: onnxruntime equals the unmerged PyTorch
     model (--verify, and our own comparison)."""
-    from mmaction.registry import MODELS
-    from mmengine.config import Config, DictAction
     import argparse
+
+    from mmengine.config import Config, DictAction
+
+    from mmaction.registry import MODELS
     from zeroi2v_mm.deployment import DeployedRecognizer, run_exported
+
     from helpers import REPO
     config = f'{REPO}/configs/demo/zeroi2v_synthetic.py'
-    data = make_tiny_videos(tmp_path / 'data', videos_per_class=1,
-                            val_per_class=1)
-    options = [o for o in tiny_demo_overrides(data, 'unused')
-               if not o.startswith('model.backbone.pretrained')]
-    options += ['model.backbone.style=timm', 'model.backbone.layer_scale=0.1',
-                'model.backbone.act=gelu']
+    data = make_tiny_videos(
+        tmp_path / 'data', videos_per_class=1, val_per_class=1)
+    options = [
+        o for o in tiny_demo_overrides(data, 'unused')
+        if not o.startswith('model.backbone.pretrained')
+    ]
+    options += [
+        'model.backbone.style=timm', 'model.backbone.layer_scale=0.1',
+        'model.backbone.act=gelu'
+    ]
     parser = argparse.ArgumentParser()
     parser.add_argument('--o', nargs='+', action=DictAction)
     cfg = Config.fromfile(config)
@@ -258,14 +294,16 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
     _perturb(model.backbone, std=0.02)
     randomize_adapters(model)
     checkpoint = str(tmp_path / 'epoch_1.pth')
-    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
-               checkpoint)
+    torch.save(
+        dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
     out = tmp_path / 'timm_style.onnx'
     tool = load_tool('tools/deployment/export_onnx.py')
-    assert tool.main([config, checkpoint, '--out', str(out), '--verify',
-                      '--cfg-options', *options]) == 0
-    clips = torch.rand(2, 3, 8, 32, 32, generator=torch.Generator(
-    ).manual_seed(5)) * 255
+    assert tool.main([
+        config, checkpoint, '--out',
+        str(out), '--verify', '--cfg-options', *options
+    ]) == 0
+    clips = torch.rand(
+        2, 3, 8, 32, 32, generator=torch.Generator().manual_seed(5)) * 255
     with torch.no_grad():
         want = DeployedRecognizer(model.eval())(clips)
     assert (run_exported(str(out), clips) - want).abs().max() < 1e-4
@@ -275,13 +313,16 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
 @pytest.mark.parametrize('config,clip_config', [
     ('zeroi2v_in21k-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
      'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'),
-    ('zeroi2v_in21k-vit-base-p16_u8-50e_sthv2-rgb.py', 'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py')])
+    ('zeroi2v_in21k-vit-base-p16_u8-50e_sthv2-rgb.py',
+     'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py')
+])
 def test_in21k_configs_are_the_clip_recipes_with_timm_weights(
         config, clip_config):
     """Paper Table 13: "the same model and training settings" as CLIP; only
     the image model's layout, weights and normalisation (mean = std = 0.5
     for timm's augreg IN21K ViT) differ."""
     from mmengine.config import Config
+
     from helpers import REPO
     in21k = Config.fromfile(f'{REPO}/configs/recognition/zeroi2v/{config}')
     clip = Config.fromfile(f'{REPO}/configs/{clip_config}')
@@ -297,6 +338,9 @@ def test_in21k_configs_are_the_clip_recipes_with_timm_weights(
             cfg.model.backbone.pop(key)
         for key in ('mean', 'std'):
             cfg.model.data_preprocessor.pop(key)
-    differ = {key for key in set(in21k._cfg_dict) | set(clip._cfg_dict)
-              if in21k._cfg_dict.get(key) != clip._cfg_dict.get(key)}
+    differ = {
+        key
+        for key in set(in21k._cfg_dict) | set(clip._cfg_dict)
+        if in21k._cfg_dict.get(key) != clip._cfg_dict.get(key)
+    }
     assert not differ, differ

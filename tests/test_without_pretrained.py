@@ -16,8 +16,9 @@ DEMO = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 
 def video_configs_with_pretrained():
     found = []
-    for path in sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                                 recursive=True)):
+    for path in sorted(
+            glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                      recursive=True)):
         rel = osp.relpath(path, REPO)
         if '_base_' in rel.split(osp.sep):
             continue
@@ -39,8 +40,8 @@ def test_configs_found():
 
 
 @pytest.mark.parametrize('path', CONFIGS)
-def test_every_config_builds_without_its_pretrained_file(path, tmp_path,
-                                                         monkeypatch):
+def test_every_config_builds_without_its_pretrained_file(
+        path, tmp_path, monkeypatch):
     """Built as test/inference do (no init_weights), from a directory where
     no weights file exists; only initialising the weights (the first thing
     training does) asks for the file. The width is shrunk (heads, layers,
@@ -68,8 +69,9 @@ def test_every_config_builds_without_its_pretrained_file(path, tmp_path,
 
 
 def test_merged_demo_config_does_not_name_the_image_model():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/demo/'
-                                   'zeroi2v_synthetic_merged.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/demo/'
+                 'zeroi2v_synthetic_merged.py'))
     assert cfg.model.backbone.pretrained is None
 
 
@@ -79,10 +81,11 @@ def demo_run(tmp_path_factory):
     names the demo's image model, which does not exist here."""
     from mmaction.registry import MODELS
     root = tmp_path_factory.mktemp('nopretrained')
-    data = make_tiny_videos(root / 'data', videos_per_class=1,
-                            val_per_class=1)
-    options = [o for o in tiny_demo_overrides(data, str(root / 'work'))
-               if not o.startswith('model.backbone.pretrained')]
+    data = make_tiny_videos(root / 'data', videos_per_class=1, val_per_class=1)
+    options = [
+        o for o in tiny_demo_overrides(data, str(root / 'work'))
+        if not o.startswith('model.backbone.pretrained')
+    ]
     options.append('test_pipeline.3.scale=(32,32)')  # the inferencer's
     cfg = Config.fromfile(DEMO)
     from test_export import as_dict
@@ -92,12 +95,13 @@ def demo_run(tmp_path_factory):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     checkpoint = str(root / 'trained.pth')
-    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
-               checkpoint)
-    video = osp.join(data, 'videos',
-                     open(osp.join(data, 'val_list.txt')).readline().split()[0])
-    return dict(cfg=cfg, checkpoint=checkpoint, model=model, video=video,
-                root=root)
+    torch.save(
+        dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
+    video = osp.join(
+        data, 'videos',
+        open(osp.join(data, 'val_list.txt')).readline().split()[0])
+    return dict(
+        cfg=cfg, checkpoint=checkpoint, model=model, video=video, root=root)
 
 
 def test_runner_test_works_without_the_file(demo_run):
@@ -118,10 +122,9 @@ def test_mmaction_inferencer_works_without_the_file(demo_run):
     result = inferencer(demo_run['video'], return_datasamples=True)
     sample = result['predictions'][0]
     # the checkpoint's weights, not a random init
-    torch.testing.assert_close(
-        inferencer.model.cls_head.fc_cls.weight,
-        demo_run['model'].cls_head.fc_cls.weight)
-    assert sample.pred_score.shape == (10,)
+    torch.testing.assert_close(inferencer.model.cls_head.fc_cls.weight,
+                               demo_run['model'].cls_head.fc_cls.weight)
+    assert sample.pred_score.shape == (10, )
 
 
 def test_training_without_the_file_fails_at_once(demo_run):
@@ -129,9 +132,10 @@ def test_training_without_the_file_fails_at_once(demo_run):
     cfg = demo_run['cfg'].copy()
     cfg.work_dir = str(demo_run['root'] / 'train')
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(FileNotFoundError,
-                       match='pretrained weights file not found: '
-                       'work_dirs/pretrain_image_synthetic/.*tools/run_demo.sh'):
+    with pytest.raises(
+            FileNotFoundError,
+            match='pretrained weights file not found: '
+            'work_dirs/pretrain_image_synthetic/.*tools/run_demo.sh'):
         runner.train()
     assert runner.iter == 0
     assert not glob.glob(osp.join(cfg.work_dir, '*.pth'))

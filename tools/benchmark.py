@@ -99,8 +99,8 @@ from typing import Any, Dict
 import torch
 from mmengine.config import DictAction
 
-from zeroi2v_mm.benchmark import (BenchmarkSettings, benchmark,
-                                  parse_accuracy, write_report)
+from zeroi2v_mm.benchmark import (BenchmarkSettings, benchmark, parse_accuracy,
+                                  write_report)
 
 
 def parse_args(argv=None):
@@ -110,58 +110,103 @@ def parse_args(argv=None):
         epilog='See the module docstring (top of tools/benchmark.py) for '
         'what each figure is and how it is measured.')
     parser.add_argument('configs', nargs='+', metavar='CONFIG')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default=None,
-                        help='default: cuda when available')
+    parser.add_argument(
+        '--device',
+        choices=['cpu', 'cuda'],
+        default=None,
+        help='default: cuda when available')
     parser.add_argument('--json', help='write all results here')
     parser.add_argument('--md', help='write the Markdown table here')
-    parser.add_argument('--accuracy', nargs='+', metavar='ACC',
-                        help='JSON file {config name: top-1} or NAME=TOP1')
-    parser.add_argument('--plot', help='top-1 vs GFLOPs plot (PNG); default '
-                        '<md stem>_accuracy.png with --md and --accuracy')
-    parser.add_argument('--quick', action='store_true',
-                        help='smoke test: 1 warm-up and 2 timed rounds, 1 '
-                        'timed training round, throughput batch 2, 3 '
-                        'attention rounds')
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='inference warm-up rounds (default 1 on cpu, '
-                        '3 on cuda)')
-    parser.add_argument('--repeats', type=int, default=None,
-                        help='timed inference rounds (default 5 on cpu, 20 '
-                        'on cuda)')
-    parser.add_argument('--train-warmup', type=int, default=None,
-                        help='training warm-up rounds after the memory step '
-                        '(default 0 on cpu, 2 on cuda)')
-    parser.add_argument('--train-repeats', type=int, default=None,
-                        help='timed training rounds (default 3 on cpu, 10 on '
-                        'cuda)')
-    parser.add_argument('--train-batch', type=int, default=None,
-                        help='clips per training step (default 1 on cpu, 8 '
-                        'on cuda)')
-    parser.add_argument('--max-batch', type=int, default=None,
-                        help='throughput batch cap in views (default 1024 '
-                        'on cuda, 4 on cpu)')
-    parser.add_argument('--views', type=int, default=None,
-                        help='views per clip for latency (default: the '
-                        "config's test views)")
-    parser.add_argument('--threads', type=int, default=None,
-                        help='CPU threads (default: torch default)')
+    parser.add_argument(
+        '--accuracy',
+        nargs='+',
+        metavar='ACC',
+        help='JSON file {config name: top-1} or NAME=TOP1')
+    parser.add_argument(
+        '--plot',
+        help='top-1 vs GFLOPs plot (PNG); default '
+        '<md stem>_accuracy.png with --md and --accuracy')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='smoke test: 1 warm-up and 2 timed rounds, 1 '
+        'timed training round, throughput batch 2, 3 '
+        'attention rounds')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=None,
+        help='inference warm-up rounds (default 1 on cpu, '
+        '3 on cuda)')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=None,
+        help='timed inference rounds (default 5 on cpu, 20 '
+        'on cuda)')
+    parser.add_argument(
+        '--train-warmup',
+        type=int,
+        default=None,
+        help='training warm-up rounds after the memory step '
+        '(default 0 on cpu, 2 on cuda)')
+    parser.add_argument(
+        '--train-repeats',
+        type=int,
+        default=None,
+        help='timed training rounds (default 3 on cpu, 10 on '
+        'cuda)')
+    parser.add_argument(
+        '--train-batch',
+        type=int,
+        default=None,
+        help='clips per training step (default 1 on cpu, 8 '
+        'on cuda)')
+    parser.add_argument(
+        '--max-batch',
+        type=int,
+        default=None,
+        help='throughput batch cap in views (default 1024 '
+        'on cuda, 4 on cpu)')
+    parser.add_argument(
+        '--views',
+        type=int,
+        default=None,
+        help='views per clip for latency (default: the '
+        "config's test views)")
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='CPU threads (default: torch default)')
     parser.add_argument('--no-throughput', action='store_true')
     parser.add_argument('--no-train', action='store_true')
     parser.add_argument('--no-attention', action='store_true')
-    parser.add_argument('--no-unmerged', action='store_true',
-                        help='do not time the unmerged models of configs '
-                        'that merge')
-    parser.add_argument('--no-share', action='store_true',
-                        help='time identical deployed networks separately')
-    parser.add_argument('--compile', action='store_true',
-                        help='also time every deployed network compiled with '
-                        'torch.compile (Inductor; minutes per network on a '
-                        'small CPU)')
-    parser.add_argument('--counts-only', action='store_true',
-                        help='parameters and GFLOPs only: no timing, no '
-                        'training (fast)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='applied to every config')
+    parser.add_argument(
+        '--no-unmerged',
+        action='store_true',
+        help='do not time the unmerged models of configs '
+        'that merge')
+    parser.add_argument(
+        '--no-share',
+        action='store_true',
+        help='time identical deployed networks separately')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='also time every deployed network compiled with '
+        'torch.compile (Inductor; minutes per network on a '
+        'small CPU)')
+    parser.add_argument(
+        '--counts-only',
+        action='store_true',
+        help='parameters and GFLOPs only: no timing, no '
+        'training (fast)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='applied to every config')
     args = parser.parse_args(argv)
     if args.device is None:
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -172,14 +217,25 @@ def parse_args(argv=None):
             parser.error(f'config not found: {path}')
     try:
         args.settings = BenchmarkSettings.for_device(
-            args.configs, args.device, quick=args.quick, warmup=args.warmup,
-            repeats=args.repeats, train_warmup=args.train_warmup,
-            train_repeats=args.train_repeats, train_batch=args.train_batch,
-            max_batch=args.max_batch, views=args.views, threads=args.threads,
-            throughput=not args.no_throughput, train=not args.no_train,
-            attention=not args.no_attention, unmerged=not args.no_unmerged,
-            share=not args.no_share, compile=args.compile,
-            counts_only=args.counts_only, cfg_options=args.cfg_options)
+            args.configs,
+            args.device,
+            quick=args.quick,
+            warmup=args.warmup,
+            repeats=args.repeats,
+            train_warmup=args.train_warmup,
+            train_repeats=args.train_repeats,
+            train_batch=args.train_batch,
+            max_batch=args.max_batch,
+            views=args.views,
+            threads=args.threads,
+            throughput=not args.no_throughput,
+            train=not args.no_train,
+            attention=not args.no_attention,
+            unmerged=not args.no_unmerged,
+            share=not args.no_share,
+            compile=args.compile,
+            counts_only=args.counts_only,
+            cfg_options=args.cfg_options)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -193,8 +249,12 @@ def main(argv=None) -> Dict[str, Any]:
         raise SystemExit(f'error: {error}') from None
     report = benchmark(args.settings)
     report['settings']['command'] = ' '.join(sys.argv)
-    text = write_report(report, json_path=args.json, md_path=args.md,
-                        accuracy=accuracy, plot_path=args.plot)
+    text = write_report(
+        report,
+        json_path=args.json,
+        md_path=args.md,
+        accuracy=accuracy,
+        plot_path=args.plot)
     if report.get('plot_error'):
         print(f"no plot: {report['plot_error']}", file=sys.stderr)
     print(text)

@@ -28,10 +28,9 @@ import os.path as osp
 import sys
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes)
-from zeroi2v_mm.models.utils.official_checkpoint import (OfficialCheckpointError,
-                                                   convert_official_checkpoint,
-                                                   fitting_configs,
-                                                   parse_offsets)
+from zeroi2v_mm.models.utils.official_checkpoint import (
+    OfficialCheckpointError, convert_official_checkpoint, fitting_configs,
+    parse_offsets)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -42,20 +41,30 @@ def parse_args(argv=None):
         'weight_reparam.py merged format) for zeroi2v_mm')
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('out', help='converted checkpoint to write (.pth)')
-    parser.add_argument('--stdha', default=None,
-                        help="STDHA offsets in head order, dt:heads, e.g. "
-                        "--stdha=-1:1,1:1 (head 0 reads t-1); default: the "
-                        'table of released models')
-    parser.add_argument('--adapter-scale', type=float, default=None,
-                        help='official adapter_scale (training format; '
-                        'default: the table of released models)')
-    parser.add_argument('--heads', type=int, default=None,
-                        help='attention heads (default width // 64, as CLIP)')
-    parser.add_argument('--config', default=None,
-                        help='check the checkpoint against this config and '
-                        'load the result into its model')
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite OUT if it exists')
+    parser.add_argument(
+        '--stdha',
+        default=None,
+        help="STDHA offsets in head order, dt:heads, e.g. "
+        "--stdha=-1:1,1:1 (head 0 reads t-1); default: the "
+        'table of released models')
+    parser.add_argument(
+        '--adapter-scale',
+        type=float,
+        default=None,
+        help='official adapter_scale (training format; '
+        'default: the table of released models)')
+    parser.add_argument(
+        '--heads',
+        type=int,
+        default=None,
+        help='attention heads (default width // 64, as CLIP)')
+    parser.add_argument(
+        '--config',
+        default=None,
+        help='check the checkpoint against this config and '
+        'load the result into its model')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite OUT if it exists')
     return parser.parse_args(argv)
 
 
@@ -64,8 +73,12 @@ def main(argv=None) -> int:
     try:
         offsets = parse_offsets(args.stdha) if args.stdha else None
         spec = convert_official_checkpoint(
-            args.src, args.out, heads=args.heads, offsets=offsets,
-            adapter_scale=args.adapter_scale, config=args.config,
+            args.src,
+            args.out,
+            heads=args.heads,
+            offsets=offsets,
+            adapter_scale=args.adapter_scale,
+            config=args.config,
             force=args.force)
     except (OfficialCheckpointError, FileExistsError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
@@ -78,8 +91,8 @@ def main(argv=None) -> int:
         print(f'  {key}: {summary[key]}')
     for line in fitting_configs(spec, REPO, args.out):
         print(line)
-    print(f'wrote {args.out}' + (f' (loads strictly into {args.config})'
-                                 if args.config else ''))
+    print(f'wrote {args.out}' +
+          (f' (loads strictly into {args.config})' if args.config else ''))
     return 0
 
 

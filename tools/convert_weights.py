@@ -17,9 +17,10 @@ config's ``model.backbone``.
 import argparse
 import os.path as osp
 
-from zeroi2v_mm.models.utils.weight_formats import detect_format, weights_layout
-from zeroi2v_mm.models.utils.weights import (check_pretrained_file, read_state_dict,
-                                       to_backbone_keys)
+from zeroi2v_mm.models.utils.weight_formats import (detect_format,
+                                                    weights_layout)
+from zeroi2v_mm.models.utils.weights import (check_pretrained_file,
+                                             read_state_dict, to_backbone_keys)
 from zeroi2v_mm.utils import atomic_save_checkpoint
 
 
@@ -30,10 +31,16 @@ def infer_arch(state: dict) -> dict:
     (Ti/S/B/L) use 64-wide heads."""
     width, _, patch_size, _ = state['conv1.weight'].shape
     grid = int(round((state['positional_embedding'].shape[0] - 1)**0.5))
-    layers = len({key.split('.')[2] for key in state
-                  if key.startswith('transformer.resblocks.')})
-    return dict(width=width, layers=layers, heads=width // 64,
-                patch_size=patch_size, image_size=grid * patch_size)
+    layers = len({
+        key.split('.')[2]
+        for key in state if key.startswith('transformer.resblocks.')
+    })
+    return dict(
+        width=width,
+        layers=layers,
+        heads=width // 64,
+        patch_size=patch_size,
+        image_size=grid * patch_size)
 
 
 def backbone_settings(raw: dict, state: dict) -> dict:
@@ -47,8 +54,9 @@ def backbone_settings(raw: dict, state: dict) -> dict:
         style = 'clip'  # a timm CLIP ViT (norm_pre, no patch bias)
     if style == 'mmpretrain' and layout['layout'] == 'clip':
         style = 'clip'  # an mmpretrain CLIP ViT (pre_norm)
-    gammas = [value for key, value in state.items()
-              if key.endswith('.ls_1.gamma')]
+    gammas = [
+        value for key, value in state.items() if key.endswith('.ls_1.gamma')
+    ]
     # any number works (the file brings the trained gammas); the mean of
     # the first block's is a readable reminder of the scale
     layer_scale = round(float(gammas[0].float().mean()), 6) if gammas \
@@ -60,8 +68,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='weights file to convert')
     parser.add_argument('out', help='backbone checkpoint to write')
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite OUT if it exists')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite OUT if it exists')
     args = parser.parse_args(argv)
     if osp.exists(args.out) and not args.force:
         raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
@@ -71,8 +79,9 @@ def main(argv=None):
     arch = infer_arch(state)
     settings = backbone_settings(raw, state)
     atomic_save_checkpoint(
-        dict(meta=dict(source=osp.abspath(args.src), arch=arch, **settings),
-             state_dict=state), args.out)
+        dict(
+            meta=dict(source=osp.abspath(args.src), arch=arch, **settings),
+            state_dict=state), args.out)
     print(f'wrote {args.out}: {len(state)} tensors, arch {arch}, '
           f"style={settings['style']!r}, "
           f"layer_scale={settings['layer_scale']!r}")

@@ -52,24 +52,42 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Merge the linear adapters of a ZeroI2V checkpoint into '
         'its linears (zero extra inference cost) and verify the result')
-    parser.add_argument('config', help='the config the checkpoint was '
-                        'trained with (adapters on)')
+    parser.add_argument(
+        'config',
+        help='the config the checkpoint was '
+        'trained with (adapters on)')
     parser.add_argument('checkpoint', help='an unmerged checkpoint')
-    parser.add_argument('--out', required=True,
-                        help='merged checkpoint to write (.pth); the report '
-                        'goes next to it (.json)')
-    parser.add_argument('--verify', type=int, default=2, metavar='N',
-                        help='validation batches to compare merged and '
-                        'unmerged logits on (0 skips; default 2)')
-    parser.add_argument('--tolerance', type=float, default=1e-4,
-                        help='largest accepted max-abs logit difference '
-                        '(fp32; default 1e-4)')
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite an existing --out and its report')
-    parser.add_argument('--device', default=None,
-                        help='cpu or cuda (default: cuda when available)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--out',
+        required=True,
+        help='merged checkpoint to write (.pth); the report '
+        'goes next to it (.json)')
+    parser.add_argument(
+        '--verify',
+        type=int,
+        default=2,
+        metavar='N',
+        help='validation batches to compare merged and '
+        'unmerged logits on (0 skips; default 2)')
+    parser.add_argument(
+        '--tolerance',
+        type=float,
+        default=1e-4,
+        help='largest accepted max-abs logit difference '
+        '(fp32; default 1e-4)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite an existing --out and its report')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     return parser.parse_args(argv)
 
 
@@ -193,8 +211,10 @@ def merge(args, out: str, report_path: str) -> int:
             raise SystemExit(f'error: {error}') from None
         state = checkpoint['state_dict']
     # Strict: a checkpoint of another model must not be merged half-loaded.
-    state = {key[len('module.'):] if key.startswith('module.') else key: value
-             for key, value in state.items()}
+    state = {
+        key[len('module.'):] if key.startswith('module.') else key: value
+        for key, value in state.items()
+    }
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError) as error:
@@ -207,20 +227,25 @@ def merge(args, out: str, report_path: str) -> int:
         batches, data = build_batches(cfg, args.verify)
     plain = build_plain_model(cfg.model)
     try:
-        merged, report = merge_and_verify(model, batches,
-                                          tolerance=args.tolerance,
-                                          plain=plain)
+        merged, report = merge_and_verify(
+            model, batches, tolerance=args.tolerance, plain=plain)
     except MergeVerificationError as error:
         print(f'merge refused, nothing written: {error}', file=sys.stderr)
         return 1
-    report.update(data=data, checkpoint=out,
-                  source=osp.abspath(args.checkpoint))
+    report.update(
+        data=data, checkpoint=out, source=osp.abspath(args.checkpoint))
 
     try:
         # The same writer as MergeAdaptersHook: both files or neither,
         # atomically; the source checkpoint's meta is kept.
-        save_merged(merged, report, out, report_path, cfg=cfg,
-                    meta=checkpoint.get('meta'), overwrite=args.force)
+        save_merged(
+            merged,
+            report,
+            out,
+            report_path,
+            cfg=cfg,
+            meta=checkpoint.get('meta'),
+            overwrite=args.force)
     except FileExistsError as error:  # appeared while merging
         raise SystemExit(f'error: {error}; pass --force to overwrite it') \
             from None

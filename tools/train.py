@@ -33,28 +33,51 @@ from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a zeroi2v_mm model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where to save logs and models '
-                        '(default: work_dirs/<config name>)')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--work-dir',
+        help='where to save logs and models '
+        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or from the latest one in '
         'the work dir when no path is given')
-    parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale lr by real total batch / base_batch_size')
-    parser.add_argument('--no-validate', action='store_true',
-                        help='no validation during training (MMAction2)')
-    parser.add_argument('--seed', type=int, default=None,
-                        help='random seed (overrides randomness.seed)')
-    parser.add_argument('--diff-rank-seed', action='store_true',
-                        help='a different seed on each rank')
-    parser.add_argument('--deterministic', action='store_true',
-                        help='deterministic cuDNN / algorithms')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale lr by real total batch / base_batch_size')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='no validation during training (MMAction2)')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=None,
+        help='random seed (overrides randomness.seed)')
+    parser.add_argument(
+        '--diff-rank-seed',
+        action='store_true',
+        help='a different seed on each rank')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='deterministic cuDNN / algorithms')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -132,18 +155,19 @@ def resolve_auto_resume(work_dir: str):
         return None
     with open(last) as file:
         target = file.read().strip()
-    problem = ('is empty' if not target else
-               None if _readable(target) is None else
-               f'points to {target}, which {_readable(target)}')
+    problem = ('is empty' if not target else None if _readable(target) is None
+               else f'points to {target}, which {_readable(target)}')
     if problem is None:
         return target
-    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=_step,
-                        reverse=True)
+    candidates = sorted(
+        glob.glob(osp.join(work_dir, '*.pth')), key=_step, reverse=True)
     for candidate in (c for c in candidates if _step(c) >= 0):
         if osp.abspath(candidate) != osp.abspath(target) and \
                 _readable(candidate) is None:
-            print(f'WARNING: {last} {problem}; resuming from the newest '
-                  f'readable checkpoint instead: {candidate}', flush=True)
+            print(
+                f'WARNING: {last} {problem}; resuming from the newest '
+                f'readable checkpoint instead: {candidate}',
+                flush=True)
             return candidate
     raise SystemExit(f'cannot resume: {last} {problem}, and {work_dir} holds '
                      'no other readable epoch_N.pth / iter_N.pth. Start '
@@ -159,12 +183,15 @@ def check_resume_fits(runner: Runner, path: str) -> None:
     own = model.state_dict()
     state = load_checkpoint_file(path, map_location='cpu')
     state = state.get('state_dict', state) if isinstance(state, dict) else {}
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
-    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-                  f'{tuple(v.shape)}' for k, v in own.items()
-                  if k in state and tuple(getattr(state[k], 'shape', ())) !=
-                  tuple(v.shape)]
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
+    mismatched = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+        f'{tuple(v.shape)}' for k, v in own.items() if k in state
+        and tuple(getattr(state[k], 'shape', ())) != tuple(v.shape)
+    ]
     missing = [k for k in own if k not in state]
     if mismatched or missing:
         details = '; '.join(mismatched[:3]) or f'missing keys {missing[:3]}'

@@ -156,8 +156,7 @@ def _other_accelerator_available() -> bool:
     from mmengine.device import utils as device_utils
     checks = ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
               'is_musa_available', 'is_dipu_available')
-    return any(getattr(device_utils, name, lambda: False)()
-               for name in checks)
+    return any(getattr(device_utils, name, lambda: False)() for name in checks)
 
 
 def init_dist_pytorch_cpu_aware(backend, init_backend='torch', **kwargs):
@@ -210,9 +209,11 @@ def fix_cpu_distributed() -> bool:
         if first is not None and first.device.type == 'cpu':
             kwargs['device_ids'] = None
             kwargs.pop('output_device', None)
-        original_init(self, module,
-                      detect_anomalous_params=detect_anomalous_params,
-                      **kwargs)
+        original_init(
+            self,
+            module,
+            detect_anomalous_params=detect_anomalous_params,
+            **kwargs)
 
     init._cpu_aware = True
     MMDistributedDataParallel.__init__ = init
@@ -288,8 +289,8 @@ class PlaceholderOpsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def mmcv_ops_placeholders_installed() -> bool:
-    return any(isinstance(finder, PlaceholderOpsFinder)
-               for finder in sys.meta_path)
+    return any(
+        isinstance(finder, PlaceholderOpsFinder) for finder in sys.meta_path)
 
 
 def install_mmcv_ops_placeholders() -> bool:
@@ -313,7 +314,9 @@ def install_mmcv_ops_placeholders() -> bool:
             'mmcv-lite (no compiled mmcv.ops): zeroi2v_mm put placeholder '
             "mmcv.ops modules in place so that mmdet's model zoo imports; "
             'they raise if called. RoIs are pooled with torchvision '
-            '(ZeroI2VRoIExtractor3D).', logger='current', level=logging.INFO)
+            '(ZeroI2VRoIExtractor3D).',
+            logger='current',
+            level=logging.INFO)
     # mmcv.cnn's transformer bricks tried `from mmcv.ops import ...` before
     # the placeholders existed and left the name undefined; mmdet imports it
     # from there.

@@ -34,8 +34,7 @@ def _linear(rows: int, inputs: int, outputs: int) -> int:
     return rows * inputs * outputs
 
 
-def _block_flops(width: int, tokens: int, frames: int,
-                 mlp_dims: int) -> int:
+def _block_flops(width: int, tokens: int, frames: int, mlp_dims: int) -> int:
     """One CLIP transformer block over ``frames`` frames of ``tokens``
     tokens: two norms, qkv, attention (``2 L^2 C``), out-projection, MLP."""
     rows = frames * tokens
@@ -64,8 +63,10 @@ def compressor_costs(cfg: dict, width: int, frames: int,
     if kind != 'InTI':
         raise ValueError(f'no cost formula for compress type {kind!r}')
     half = width // 2
-    defaults = {name: p.default for name, p in
-                inspect.signature(InTI.__init__).parameters.items()}
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(InTI.__init__).parameters.items()
+    }
     use_cube = cfg.get('use_cube', defaults['use_cube'])
     use_frame = cfg.get('use_frame', defaults['use_frame'])
     use_global = cfg.get('use_global', defaults['use_global'])
@@ -108,8 +109,11 @@ def _frames_per_block(layers: int, frames: int,
 
 def _uniformerv2_defaults() -> dict:
     params = inspect.signature(UniFormerV2.__init__).parameters
-    return {name: p.default for name, p in params.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in params.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def backbone_costs(cfg: dict) -> Dict[str, int]:
@@ -118,8 +122,10 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
     kind = cfg['type']
     compress = cfg.get('compress') or None
     after = tuple(compress['after_blocks']) if compress else ()
-    layer_cfg = ({k: v for k, v in compress.items() if k != 'after_blocks'}
-                 if compress else None)
+    layer_cfg = ({
+        k: v
+        for k, v in compress.items() if k != 'after_blocks'
+    } if compress else None)
     if kind == 'ZeroI2VViT':
         if cfg.get('adapters') or cfg.get('peft'):
             raise ValueError('backbone_costs covers ZeroI2VViT without '
@@ -134,8 +140,8 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         per_block = _frames_per_block(layers, frames, after)
         flops = frames * grid[0] * grid[1] * width * 3 * patch * patch
         flops += _norm(frames * tokens * width)  # ln_pre
-        flops += sum(_block_flops(width, tokens, t, 4 * width)
-                     for t in per_block)
+        flops += sum(
+            _block_flops(width, tokens, t, 4 * width) for t in per_block)
         out = per_block[-1]
         flops += _norm(out * width)  # ln_post on the CLS tokens
         params = width * 3 * patch * patch + width + tokens * width
@@ -158,16 +164,17 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         per_block = _frames_per_block(layers, frames, after)
         flops = frames * grid[0] * grid[1] * width * 3 * stem_t * patch * patch
         flops += _norm(frames * tokens * width)  # ln_pre
-        params = (width * 3 * stem_t * patch * patch + width + tokens * width +
-                  2 * width + layers * _block_params(width, 4 * width))
+        params = (
+            width * 3 * stem_t * patch * patch + width + tokens * width +
+            2 * width + layers * _block_params(width, 4 * width))
         reduced = int(width // full['dw_reduction'])
         lmhra = 0 if full['no_lmhra'] else (2 if full['double_lmhra'] else 1)
         for t in per_block:
             flops += _block_flops(width, tokens, t, 4 * width)
             positions = t * (tokens - 1)
-            flops += lmhra * (2 * width * positions +  # eval batch norm
-                              2 * width * reduced * positions +
-                              3 * reduced * positions)
+            flops += lmhra * (
+                2 * width * positions +  # eval batch norm
+                2 * width * reduced * positions + 3 * reduced * positions)
         params += layers * lmhra * (2 * width + 2 * width * reduced +
                                     3 * reduced + width + 2 * reduced)
         # global UniBlocks: DPE + one query over all T*L tokens
@@ -192,8 +199,9 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
     else:
         raise ValueError(f'no cost formula for backbone type {kind!r}')
     for position in after:
-        layer_flops, layer_params = compressor_costs(
-            layer_cfg, width, per_block[position - 1], grid)
+        layer_flops, layer_params = compressor_costs(layer_cfg, width,
+                                                     per_block[position - 1],
+                                                     grid)
         flops += layer_flops
         params += layer_params
     return dict(flops=int(flops), params=int(params), width=width)

@@ -4,8 +4,7 @@
 # full fine-tuning uses 1/10 of the learning rate to avoid collapse.
 _base_ = ['zeroi2v_synthetic.py']
 
-model = dict(backbone=dict(stdha=None, adapters=None,
-                           freeze_pretrained=False))
+model = dict(backbone=dict(stdha=None, adapters=None, freeze_pretrained=False))
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 # No adapters, nothing to merge: drop the base config's MergeAdaptersHook.
 custom_hooks = []

@@ -7,7 +7,9 @@ _base_ = ['zeroi2v_synthetic.py']
 
 model = dict(backbone=dict(stdha=None, adapters=None))
 # Keep the (otherwise trainable) temporal embedding at zero.
-optim_wrapper = dict(paramwise_cfg=dict(
-    custom_keys=dict(temporal_embedding=dict(lr_mult=0.0, decay_mult=0.0))))
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            temporal_embedding=dict(lr_mult=0.0, decay_mult=0.0))))
 # No adapters, nothing to merge: drop the base config's MergeAdaptersHook.
 custom_hooks = []

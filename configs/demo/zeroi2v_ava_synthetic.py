@@ -5,7 +5,9 @@
 # motions (move right / left, bounce, stand still) that no single frame
 # shows, and that change every second. Generate the data first:
 #     python tools/data/make_synthetic_ava.py --out data/synthetic_ava
-_base_ = ['../detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py']
+_base_ = [
+    '../detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py'
+]
 
 num_frames = 8
 image_size = 64
@@ -17,8 +19,13 @@ anno_root = f'{data_root}/annotations'
 
 model = dict(
     backbone=dict(
-        arch=dict(_delete_=True, width=128, layers=4, heads=8,
-                  patch_size=patch_size, image_size=image_size),
+        arch=dict(
+            _delete_=True,
+            width=128,
+            layers=4,
+            heads=8,
+            patch_size=patch_size,
+            image_size=image_size),
         num_frames=num_frames,
         pretrained=None,
         act='gelu',
@@ -42,8 +49,11 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=num_frames, frame_interval=1,
-         test_mode=True),
+    dict(
+        type='SampleAVAFrames',
+        clip_len=num_frames,
+        frame_interval=1,
+        test_mode=True),
     dict(type='RawFrameDecode'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
@@ -59,7 +69,9 @@ synthetic = dict(
     timestamp_start=900,
     timestamp_end=900 + seconds)
 train_dataloader = dict(
-    batch_size=8, num_workers=0, persistent_workers=False,
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         synthetic,
         ann_file=f'{anno_root}/ava_train_v2.2.csv',
@@ -68,7 +80,9 @@ train_dataloader = dict(
         'recall_93.9.pkl',
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         synthetic,
         ann_file=f'{anno_root}/ava_val_v2.2.csv',
@@ -93,11 +107,21 @@ optim_wrapper = dict(optimizer=dict(lr=2e-3))
 # the base config's 64: --auto-scale-lr scales by (GPUs x 8) / 8.
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=0, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 default_hooks = dict(
     checkpoint=dict(interval=6, max_keep_ckpts=2, save_best='auto'),

@@ -45,8 +45,11 @@ model = dict(
 # the frames are those DecordInit + DecordDecode give.
 train_pipeline = [
     dict(type='CachedDecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=2,
-         num_clips=1),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=2,
+        num_clips=1),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -54,27 +57,42 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='CachedDecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=2,
-         num_clips=1, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=2,
+        num_clips=1,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 
-dataset = dict(type='CheckedVideoDataset', data_prefix=dict(video=data_root +
-                                                             '/videos'),
-               data_hint=data_hint, num_classes=10)
+dataset = dict(
+    type='CheckedVideoDataset',
+    data_prefix=dict(video=data_root + '/videos'),
+    data_hint=data_hint,
+    num_classes=10)
 train_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False,
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(dataset, ann_file=data_root + '/train_list.txt',
-                 pipeline=train_pipeline))
+    dataset=dict(
+        dataset,
+        ann_file=data_root + '/train_list.txt',
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False,
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, ann_file=data_root + '/val_list.txt',
-                 pipeline=test_pipeline, test_mode=True))
+    dataset=dict(
+        dataset,
+        ann_file=data_root + '/val_list.txt',
+        pipeline=test_pipeline,
+        test_mode=True))
 test_dataloader = val_dataloader
 # The batch these settings were tuned at (one process, no accumulation):
 # --auto-scale-lr scales the lr by (GPUs x batch_size) / base_batch_size.
@@ -92,11 +110,21 @@ optim_wrapper = dict(
     paramwise_cfg=dict(bias_decay_mult=0.0),
     clip_grad=dict(max_norm=20, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=0, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 default_hooks = dict(
     checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'),

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import MMLogger, MessageHub
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import weights_to_cpu
@@ -32,8 +32,11 @@ from mmengine.runner.checkpoint import weights_to_cpu
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides, as for tools/train.py')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides, as for tools/train.py')
     return parser.parse_args(argv)
 
 
@@ -93,12 +96,15 @@ def measure(config: str, cfg_options=None) -> dict:
         restore_small_checkpoint(checkpoint, model, 'the small checkpoint')
         whole = model.state_dict()
         assert checkpoint['state_dict'].keys() == whole.keys()
-        assert all(torch.equal(checkpoint['state_dict'][k], v)
-                   for k, v in whole.items())
-    return dict(full=full, small=small,
-                small_without_optimizer=small_without_optimizer,
-                trained=sum(p.numel() for p in trained),
-                total=sum(p.numel() for p in model.parameters()))
+        assert all(
+            torch.equal(checkpoint['state_dict'][k], v)
+            for k, v in whole.items())
+    return dict(
+        full=full,
+        small=small,
+        small_without_optimizer=small_without_optimizer,
+        trained=sum(p.numel() for p in trained),
+        total=sum(p.numel() for p in model.parameters()))
 
 
 def main(argv=None) -> int:
@@ -122,7 +128,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')
     sys.exit(main())

@@ -16,17 +16,23 @@ from mmengine.config import Config, DictAction
 
 from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
-from zeroi2v_mm.utils.complexity import complexity
 from zeroi2v_mm.reparam import merge_adapters
+from zeroi2v_mm.utils.complexity import complexity
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--shape', type=int, nargs=3, metavar=('T', 'H', 'W'),
-                        help='view shape (default: from the backbone)')
-    parser.add_argument('--merged', action='store_true',
-                        help='fold the linear adapters before counting')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=3,
+        metavar=('T', 'H', 'W'),
+        help='view shape (default: from the backbone)')
+    parser.add_argument(
+        '--merged',
+        action='store_true',
+        help='fold the linear adapters before counting')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     register_all_modules(init_default_scope=True)

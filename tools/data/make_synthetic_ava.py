@@ -22,9 +22,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='output directory')
     for name in ('train_videos', 'val_videos', 'actors', 'size', 'fps',
                  'seconds', 'seed'):
-        parser.add_argument('--' + name.replace('_', '-'), type=int,
-                            default=DEFAULTS[name],
-                            help=f'default {DEFAULTS[name]}')
+        parser.add_argument(
+            '--' + name.replace('_', '-'),
+            type=int,
+            default=DEFAULTS[name],
+            help=f'default {DEFAULTS[name]}')
     return parser.parse_args(argv)
 
 

@@ -16,38 +16,60 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from zeroi2v_mm.datasets.synthetic_videos import (
-    DEFAULTS, OutputDirectoryConflictError, make_dataset)
+from zeroi2v_mm.datasets.synthetic_videos import (DEFAULTS,
+                                                  OutputDirectoryConflictError,
+                                                  make_dataset)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.strip().splitlines()[0])
     parser.add_argument('--out', required=True, help='output directory')
-    parser.add_argument('--videos-per-class', type=int,
-                        default=DEFAULTS['videos_per_class'],
-                        help='training videos per class')
-    parser.add_argument('--val-per-class', type=int,
-                        default=DEFAULTS['val_per_class'],
-                        help='validation videos per class')
-    parser.add_argument('--frames', type=int, default=DEFAULTS['frames'],
-                        help='frames per video')
-    parser.add_argument('--size', type=int, default=DEFAULTS['size'],
-                        help='frame height and width in pixels (even, >= 32)')
-    parser.add_argument('--fps', type=float, default=DEFAULTS['fps'],
-                        help='frame rate stored in the mp4 files')
-    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'],
-                        help='non-negative seed; same seed, same dataset')
-    parser.add_argument('--images-per-class', type=int,
-                        default=DEFAULTS['images_per_class'],
-                        help='training still images per image class '
-                        '(shape x 3 x 3 grid cell: 36 classes) for image '
-                        'pretraining (validation gets max(1, K // 5)); '
-                        '0 writes no image set')
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
-                        help='processes that render and encode (default: '
-                        'one per CPU core); the dataset does not depend on '
-                        'it')
+    parser.add_argument(
+        '--videos-per-class',
+        type=int,
+        default=DEFAULTS['videos_per_class'],
+        help='training videos per class')
+    parser.add_argument(
+        '--val-per-class',
+        type=int,
+        default=DEFAULTS['val_per_class'],
+        help='validation videos per class')
+    parser.add_argument(
+        '--frames',
+        type=int,
+        default=DEFAULTS['frames'],
+        help='frames per video')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=DEFAULTS['size'],
+        help='frame height and width in pixels (even, >= 32)')
+    parser.add_argument(
+        '--fps',
+        type=float,
+        default=DEFAULTS['fps'],
+        help='frame rate stored in the mp4 files')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=DEFAULTS['seed'],
+        help='non-negative seed; same seed, same dataset')
+    parser.add_argument(
+        '--images-per-class',
+        type=int,
+        default=DEFAULTS['images_per_class'],
+        help='training still images per image class '
+        '(shape x 3 x 3 grid cell: 36 classes) for image '
+        'pretraining (validation gets max(1, K // 5)); '
+        '0 writes no image set')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='processes that render and encode (default: '
+        'one per CPU core); the dataset does not depend on '
+        'it')
     return parser.parse_args(argv)
 
 

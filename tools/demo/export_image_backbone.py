@@ -53,8 +53,10 @@ def export(src: str, out: str) -> dict:
     path = find_checkpoint(src)
     checkpoint = load_checkpoint_file(path, map_location='cpu')
     state = checkpoint.get('state_dict', checkpoint)
-    backbone = {k[len(PREFIX):]: v for k, v in state.items()
-                if k.startswith(PREFIX)}
+    backbone = {
+        k[len(PREFIX):]: v
+        for k, v in state.items() if k.startswith(PREFIX)
+    }
     if 'conv1.weight' not in backbone:
         raise ValueError(f'{path}: no {PREFIX}conv1.weight; not a checkpoint '
                          'of an ImageClassifier with a ZeroI2VImageViT '
@@ -62,10 +64,11 @@ def export(src: str, out: str) -> dict:
     if 'temporal_embedding' in backbone:
         raise ValueError(f'{path}: the backbone has a temporal embedding; an '
                          'image model (ZeroI2VImageViT) has none')
-    meta = dict(source=osp.abspath(path),
-                epoch=checkpoint.get('meta', {}).get('epoch'),
-                note='ZeroI2VImageViT backbone exported by '
-                'tools/demo/export_image_backbone.py')
+    meta = dict(
+        source=osp.abspath(path),
+        epoch=checkpoint.get('meta', {}).get('epoch'),
+        note='ZeroI2VImageViT backbone exported by '
+        'tools/demo/export_image_backbone.py')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(dict(state_dict=backbone, meta=meta), out)
     print(f'{out}: {len(backbone)} backbone tensors '

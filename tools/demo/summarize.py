@@ -36,8 +36,9 @@ def newest(pattern: str, what: str) -> str:
 
 def test_metrics(test_dir: str) -> Dict[str, float]:
     """Metrics of the newest ``mim test`` run in ``test_dir``."""
-    path = newest(osp.join(test_dir, '*', '*.json'),
-                  f'the metrics of `mim test --work-dir {test_dir}`')
+    path = newest(
+        osp.join(test_dir, '*', '*.json'),
+        f'the metrics of `mim test --work-dir {test_dir}`')
     with open(path) as f:
         metrics = json.load(f)
     if 'acc/top1' not in metrics:
@@ -47,8 +48,9 @@ def test_metrics(test_dir: str) -> Dict[str, float]:
 
 def best_image_accuracy(pretrain_dir: str) -> Optional[float]:
     """Best validation top-1 (%) of the mmpretrain run in ``pretrain_dir``."""
-    path = newest(osp.join(pretrain_dir, '*', 'vis_data', 'scalars.json'),
-                  'the validation log of the image pretraining')
+    path = newest(
+        osp.join(pretrain_dir, '*', 'vis_data', 'scalars.json'),
+        'the validation log of the image pretraining')
     best = None
     with open(path) as f:
         for line in f:
@@ -75,14 +77,16 @@ def parse_stages(values: Optional[Sequence[str]]) -> List[Tuple[str, float]]:
     return stages
 
 
-def summary_rows(work_dir: str, pretrain_dir: Optional[str],
-                 seconds: Optional[float],
-                 stages: Sequence[Tuple[str, float]] = ()
-                 ) -> List[List[str]]:
+def summary_rows(
+    work_dir: str,
+    pretrain_dir: Optional[str],
+    seconds: Optional[float],
+    stages: Sequence[Tuple[str, float]] = ()
+) -> List[List[str]]:
     unmerged = test_metrics(osp.join(work_dir, 'test_unmerged'))
     merged = test_metrics(osp.join(work_dir, 'test_merged'))
-    report_path = newest(osp.join(work_dir, '*_merged.json'),
-                         'the MergeAdaptersHook report')
+    report_path = newest(
+        osp.join(work_dir, '*_merged.json'), 'the MergeAdaptersHook report')
     with open(report_path) as f:
         report = json.load(f)
     params = report.get('params')
@@ -95,23 +99,33 @@ def summary_rows(work_dir: str, pretrain_dir: Optional[str],
     if pretrain_dir:
         accuracy = best_image_accuracy(pretrain_dir)
         if accuracy is not None:
-            rows.append(['image model (mmpretrain), what-and-where top-1 %',
-                         f'{accuracy:.1f}', '', ''])
-    rows.append(['video top-1 % (val)', f"{100 * unmerged['acc/top1']:.1f}",
-                 f"{100 * merged['acc/top1']:.1f}", ''])
-    rows.append(['max abs logit difference, merged vs unmerged',
-                 '', f"{report['max_abs_diff']:.2e}",
-                 f"top-1 agreement {report['top1_agreement']:.4f}"])
+            rows.append([
+                'image model (mmpretrain), what-and-where top-1 %',
+                f'{accuracy:.1f}', '', ''
+            ])
+    rows.append([
+        'video top-1 % (val)', f"{100 * unmerged['acc/top1']:.1f}",
+        f"{100 * merged['acc/top1']:.1f}", ''
+    ])
+    rows.append([
+        'max abs logit difference, merged vs unmerged', '',
+        f"{report['max_abs_diff']:.2e}",
+        f"top-1 agreement {report['top1_agreement']:.4f}"
+    ])
     image_vit = params.get('image_vit')
-    rows.append(['parameters (whole model)', f"{params['before']:,}",
-                 f"{params['after']:,}",
-                 f'plain image ViT backbone {image_vit:,} + T x D temporal '
-                 f"embedding {params.get('temporal_embedding', 0):,} + head"
-                 if image_vit is not None else ''])
+    rows.append([
+        'parameters (whole model)', f"{params['before']:,}",
+        f"{params['after']:,}",
+        f'plain image ViT backbone {image_vit:,} + T x D temporal '
+        f"embedding {params.get('temporal_embedding', 0):,} + head"
+        if image_vit is not None else ''
+    ])
     shape = 'x'.join(str(s) for s in flops.get('input_shape', ()))
-    rows.append([f'GFLOPs per view ({shape})', f"{flops['before']:.4f}",
-                 f"{flops['after']:.4f}",
-                 f"merged / unmerged {flops['after'] / flops['before']:.3f}"])
+    rows.append([
+        f'GFLOPs per view ({shape})', f"{flops['before']:.4f}",
+        f"{flops['after']:.4f}",
+        f"merged / unmerged {flops['after'] / flops['before']:.3f}"
+    ])
     if seconds is not None:
         rows.append(['wall time of the demo', '', '', f'{seconds:.0f} s'])
     for name, stage_seconds in stages:
@@ -120,8 +134,10 @@ def summary_rows(work_dir: str, pretrain_dir: Optional[str],
 
 
 def markdown(rows: Sequence[Sequence[str]]) -> str:
-    lines = ['| | unmerged (training) | merged (deployed) | |',
-             '|---|---:|---:|---|']
+    lines = [
+        '| | unmerged (training) | merged (deployed) | |',
+        '|---|---:|---:|---|'
+    ]
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
     return '\n'.join(lines) + '\n'
 
@@ -130,17 +146,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('work_dir')
     parser.add_argument('--pretrain-dir', default=None)
-    parser.add_argument('--seconds', type=float, default=None,
-                        help='wall time of the whole demo, to print')
-    parser.add_argument('--stage', nargs='+', default=None,
-                        metavar='NAME=SECONDS',
-                        help='time of each stage of the demo, in order')
+    parser.add_argument(
+        '--seconds',
+        type=float,
+        default=None,
+        help='wall time of the whole demo, to print')
+    parser.add_argument(
+        '--stage',
+        nargs='+',
+        default=None,
+        metavar='NAME=SECONDS',
+        help='time of each stage of the demo, in order')
     parser.add_argument('--md', default=None, help='also write the table here')
     args = parser.parse_args(argv)
     try:
-        table = markdown(summary_rows(args.work_dir, args.pretrain_dir,
-                                      args.seconds,
-                                      parse_stages(args.stage)))
+        table = markdown(
+            summary_rows(args.work_dir, args.pretrain_dir, args.seconds,
+                         parse_stages(args.stage)))
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f'summarize: {error}', file=sys.stderr)
         return 1

@@ -43,14 +43,20 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='weights (default: random)')
-    parser.add_argument('--exporter', choices=['torchscript', 'dynamo'],
-                        default='torchscript')
-    parser.add_argument('--batch', type=int, default=1,
-                        help='views per timed call (default 1)')
+    parser.add_argument(
+        '--exporter', choices=['torchscript', 'dynamo'], default='torchscript')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=1,
+        help='views per timed call (default 1)')
     parser.add_argument('--rounds', type=int, default=7)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch and onnxruntime intra-op threads')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch and onnxruntime intra-op threads')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -71,8 +77,9 @@ def build_pair(cfg, checkpoint):
     plain_cfg.model.backbone.stdha = None
     plain = MODELS.build(plain_cfg.model)
     plain.load_state_dict(merged.state_dict())  # STDHA has no parameters
-    return dict(merged=DeployedRecognizer(merged.eval()).eval(),
-                plain=DeployedRecognizer(plain.eval()).eval())
+    return dict(
+        merged=DeployedRecognizer(merged.eval()).eval(),
+        plain=DeployedRecognizer(plain.eval()).eval())
 
 
 def ort_session(path, threads):
@@ -97,12 +104,17 @@ def main(argv=None):
     shape = view_shape(models['merged'].recognizer)
     clips = random_clips((args.batch, ) + shape, seed=0)
     export_clips = random_clips((2, ) + shape, seed=1)
-    report = dict(config=args.config, exporter=args.exporter,
-                  input_shape=list(clips.shape), rounds=args.rounds,
-                  warmup=args.warmup,
-                  threads=args.threads or torch.get_num_threads(),
-                  machine=dict(cpu=platform.processor() or platform.machine(),
-                               torch=torch.__version__), graphs={})
+    report = dict(
+        config=args.config,
+        exporter=args.exporter,
+        input_shape=list(clips.shape),
+        rounds=args.rounds,
+        warmup=args.warmup,
+        threads=args.threads or torch.get_num_threads(),
+        machine=dict(
+            cpu=platform.processor() or platform.machine(),
+            torch=torch.__version__),
+        graphs={})
     calls = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
@@ -123,6 +135,7 @@ def main(argv=None):
             def torch_call(model=model):
                 with torch.inference_mode():
                     return model(clips)
+
             calls[f'pytorch_{name}'] = torch_call
         times = {key: [] for key in calls}
         names = list(calls)
@@ -136,18 +149,22 @@ def main(argv=None):
                 calls[key]()
                 if round_index >= args.warmup:
                     times[key].append(time.perf_counter() - start)
-    report['seconds'] = {key: dict(median=statistics.median(v),
-                                   min=min(v), max=max(v))
-                         for key, v in times.items()}
+    report['seconds'] = {
+        key: dict(median=statistics.median(v), min=min(v), max=max(v))
+        for key, v in times.items()
+    }
     report['merged_over_plain'] = {
-        runtime: statistics.median(
-            m / p for m, p in zip(times[f'{runtime}_merged'],
-                                  times[f'{runtime}_plain']))
-        for runtime in ('onnxruntime', 'pytorch')}
+        runtime:
+        statistics.median(m / p for m, p in zip(times[f'{runtime}_merged'],
+                                                times[f'{runtime}_plain']))
+        for runtime in ('onnxruntime', 'pytorch')
+    }
     report['onnxruntime_over_pytorch'] = {
-        name: statistics.median(o / p for o, p in zip(
-            times[f'onnxruntime_{name}'], times[f'pytorch_{name}']))
-        for name in models}
+        name:
+        statistics.median(o / p for o, p in zip(times[f'onnxruntime_{name}'],
+                                                times[f'pytorch_{name}']))
+        for name in models
+    }
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -43,54 +43,88 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Export a zeroi2v_mm recognizer (merged) to ONNX / '
         'TorchScript / torch.export and verify it against PyTorch')
-    parser.add_argument('config', help='the config the checkpoint was '
-                        'trained with (or its _merged variant)')
+    parser.add_argument(
+        'config',
+        help='the config the checkpoint was '
+        'trained with (or its _merged variant)')
     parser.add_argument('checkpoint', help='merged or unmerged checkpoint')
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument('--out', help='file to write (.onnx, .pt for '
-                        'TorchScript, .pt2 for torch.export)')
-    target.add_argument('--check', metavar='FILE', help='verify an existing '
-                        'exported file instead of exporting')
-    parser.add_argument('--shape', type=int, nargs=4, metavar=('N', 'T', 'H',
-                                                               'W'),
-                        help='example input (default: 2 clips of the '
-                        "backbone's frames and image size); N >= 2")
-    parser.add_argument('--format', choices=FORMATS, default=None,
-                        help='default: from the --out extension')
-    parser.add_argument('--exporter', choices=ONNX_EXPORTERS,
-                        default='torchscript', help='ONNX exporter: '
-                        'torch.onnx.export(dynamo=False) (default) or the '
-                        'dynamo exporter')
+    target.add_argument(
+        '--out',
+        help='file to write (.onnx, .pt for '
+        'TorchScript, .pt2 for torch.export)')
+    target.add_argument(
+        '--check',
+        metavar='FILE',
+        help='verify an existing '
+        'exported file instead of exporting')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=4,
+        metavar=('N', 'T', 'H', 'W'),
+        help='example input (default: 2 clips of the '
+        "backbone's frames and image size); N >= 2")
+    parser.add_argument(
+        '--format',
+        choices=FORMATS,
+        default=None,
+        help='default: from the --out extension')
+    parser.add_argument(
+        '--exporter',
+        choices=ONNX_EXPORTERS,
+        default='torchscript',
+        help='ONNX exporter: '
+        'torch.onnx.export(dynamo=False) (default) or the '
+        'dynamo exporter')
     parser.add_argument('--opset', type=int, default=None)
-    parser.add_argument('--verify', action='store_true',
-                        help='run the written file and compare with PyTorch')
-    parser.add_argument('--video', help='a real video for --verify/--check '
-                        "(decoded by the config's test pipeline)")
-    parser.add_argument('--tolerance', type=float, default=1e-4,
-                        help='largest accepted max-abs logit difference')
-    parser.add_argument('--merge-tolerance', type=float, default=1e-4,
-                        help='largest accepted max-abs logit difference '
-                        'between merged and unmerged PyTorch models')
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite an existing --out')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='run the written file and compare with PyTorch')
+    parser.add_argument(
+        '--video',
+        help='a real video for --verify/--check '
+        "(decoded by the config's test pipeline)")
+    parser.add_argument(
+        '--tolerance',
+        type=float,
+        default=1e-4,
+        help='largest accepted max-abs logit difference')
+    parser.add_argument(
+        '--merge-tolerance',
+        type=float,
+        default=1e-4,
+        help='largest accepted max-abs logit difference '
+        'between merged and unmerged PyTorch models')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite an existing --out')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     return parser.parse_args(argv)
 
 
 def verification_inputs(cfg, model, shape, video):
     """{description: clips}: random clips at two batch sizes and a real clip
     (``video``, or the first clip of the config's test set if on disk)."""
-    inputs = {f'random clips, batch {shape[0]}': random_clips(shape, seed=0),
-              f'random clips, batch {shape[0] + 1}':
-              random_clips((shape[0] + 1, ) + tuple(shape[1:]), seed=1)}
+    inputs = {
+        f'random clips, batch {shape[0]}':
+        random_clips(shape, seed=0),
+        f'random clips, batch {shape[0] + 1}':
+        random_clips((shape[0] + 1, ) + tuple(shape[1:]), seed=1)
+    }
     if video:
         inputs[f'decoded {video}'] = decode_video(cfg, video)
     else:
         found = first_test_clip(cfg)
         if found is None:
-            print('note: no --video and the test set is not on disk: '
-                  'verified on random clips only', file=sys.stderr)
+            print(
+                'note: no --video and the test set is not on disk: '
+                'verified on random clips only',
+                file=sys.stderr)
         else:
             clips, source = found
             inputs[f'decoded {source}'] = clips
@@ -106,9 +140,9 @@ def main(argv=None) -> int:
     if args.check and not osp.isfile(args.check):
         raise SystemExit(f'--check {args.check}: file not found')
     try:
-        model, cfg, info = load_deployable_model(
-            args.config, args.checkpoint, args.cfg_options,
-            args.merge_tolerance)
+        model, cfg, info = load_deployable_model(args.config, args.checkpoint,
+                                                 args.cfg_options,
+                                                 args.merge_tolerance)
     except (FileNotFoundError, ValueError, MergeVerificationError) as error:
         raise SystemExit(f'cannot load the model: {error}') from None
     if info['merged_here']:
@@ -130,11 +164,16 @@ def main(argv=None) -> int:
         # there once verified: a failed export never replaces a good file.
         stem, ext = osp.splitext(args.out)
         written = f'{stem}.unverified{ext}' if args.verify else args.out
-        export_model(deployed, written, random_clips(shape), fmt=fmt,
-                     exporter=args.exporter, opset=args.opset)
-        print(f'exported {fmt}'
-              + (f' ({args.exporter} exporter)' if fmt == 'onnx' else '')
-              + f': {osp.abspath(written)}')
+        export_model(
+            deployed,
+            written,
+            random_clips(shape),
+            fmt=fmt,
+            exporter=args.exporter,
+            opset=args.opset)
+        print(f'exported {fmt}' +
+              (f' ({args.exporter} exporter)' if fmt == 'onnx' else '') +
+              f': {osp.abspath(written)}')
         if fmt == 'onnx':
             counts = onnx_node_counts(written)
             print(f"ONNX nodes: {counts['total']} ({counts['compute']} "
@@ -149,8 +188,8 @@ def main(argv=None) -> int:
             print(f'VERIFICATION FAILED: {error}', file=sys.stderr)
             if args.out:
                 os.remove(path)  # never leave a wrong model behind
-                print(f'removed {path}; {args.out} not written',
-                      file=sys.stderr)
+                print(
+                    f'removed {path}; {args.out} not written', file=sys.stderr)
             return 1
         print('verified: ' + json.dumps(report['per_input']) +
               f" (max {report['max_abs_diff']:.3g} <= {args.tolerance:g})")

@@ -14,5 +14,7 @@ from .settings import BenchmarkSettings
 from .suite import benchmark
 from .timing import Timing, summarize
 
-__all__ = ['BenchmarkSettings', 'Timing', 'benchmark', 'markdown',
-           'parse_accuracy', 'plot_accuracy', 'summarize', 'write_report']
+__all__ = [
+    'BenchmarkSettings', 'Timing', 'benchmark', 'markdown', 'parse_accuracy',
+    'plot_accuracy', 'summarize', 'write_report'
+]

@@ -10,9 +10,10 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from mmaction.registry import MODELS
-from ..utils.complexity import complexity
+
 from ..models.layers import AdaptedLinear
 from ..reparam import count_adapted_linears, merge_adapters
+from ..utils.complexity import complexity
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -22,10 +23,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-
 def backbone_cfg(model_cfg: dict) -> dict:
     return model_cfg.get('backbone', model_cfg)
-
 
 
 def plain_model_cfg(model_cfg: dict) -> dict:
@@ -39,7 +38,6 @@ def plain_model_cfg(model_cfg: dict) -> dict:
     return cfg
 
 
-
 def build_model(model_cfg: dict, device: torch.device) -> nn.Module:
     cfg = copy.deepcopy(model_cfg)
     backbone = backbone_cfg(cfg)
@@ -50,7 +48,6 @@ def build_model(model_cfg: dict, device: torch.device) -> nn.Module:
     backbone.pop('init_cfg', None)
     model = MODELS.build(cfg)
     return model.to(device).eval()
-
 
 
 def frozen_by_lr_mult(cfg: Config, model: nn.Module) -> List[str]:
@@ -68,7 +65,6 @@ def frozen_by_lr_mult(cfg: Config, model: nn.Module) -> List[str]:
         if match is not None and custom[match].get('lr_mult', 1.0) == 0:
             frozen.append(name)
     return frozen
-
 
 
 def test_views(cfg: Config) -> int:
@@ -91,12 +87,10 @@ def test_views(cfg: Config) -> int:
     return clips * crops
 
 
-
 def view_shape_of(model: nn.Module) -> Tuple[int, int, int, int]:
     backbone = getattr(model, 'backbone', model)
     size = backbone.arch['image_size']
     return (3, int(backbone.num_frames), int(size), int(size))
-
 
 
 def describe_method(model_cfg: dict) -> str:
@@ -118,14 +112,12 @@ def describe_method(model_cfg: dict) -> str:
     return ' + '.join(parts)
 
 
-
 def size_label(model: nn.Module) -> str:
     backbone = getattr(model, 'backbone', model)
     arch = backbone.arch
     return (f"width {arch['width']}, {arch['layers']} blocks, "
             f"{arch['heads']} heads, patch {arch['patch_size']}, "
             f"{arch['image_size']} px, {backbone.num_frames} frames")
-
 
 
 def signature(model: nn.Module) -> str:
@@ -147,12 +139,12 @@ def signature(model: nn.Module) -> str:
     return '\n'.join(parts) + repr(shapes)
 
 
-
 def measure_static(model: nn.Module, shape: tuple) -> Dict[str, Any]:
     report = complexity(model, shape)
-    return dict(params=report['params'], flops=report['flops'],
-                gflops=report['gflops'])
-
+    return dict(
+        params=report['params'],
+        flops=report['flops'],
+        gflops=report['gflops'])
 
 
 def deployed(model: nn.Module) -> nn.Module:

@@ -28,7 +28,6 @@ def parse_accuracy(values: Optional[List[str]]) -> Dict[str, float]:
     return accuracy
 
 
-
 def num(value: float, digits: int = 4) -> str:
     """``digits`` significant digits, never in exponent notation."""
     if value == 0:
@@ -37,14 +36,13 @@ def num(value: float, digits: int = 4) -> str:
     return f'{value:.{decimals}f}'
 
 
-
-def with_ratio(value: Optional[float], ratio: Optional[float],
+def with_ratio(value: Optional[float],
+               ratio: Optional[float],
                digits: int = 4) -> str:
     if value is None:
         return 'n/a'
     text = num(value, digits)
     return f'{text} (x{ratio:.3f})' if ratio is not None else text
-
 
 
 def timing_cell(summary: Optional[dict], ratio: Optional[float]) -> str:
@@ -55,13 +53,14 @@ def timing_cell(summary: Optional[dict], ratio: Optional[float]) -> str:
     return f'{text} (x{ratio:.3f})' if ratio is not None else text
 
 
-
 def settings_line(report: Dict[str, Any]) -> str:
     info, settings = report['machine'], report['settings']
     if settings.get('counts_only'):
         return 'Settings: parameter and FLOP counts only (--counts-only).'
-    parts = [f"latency {settings['warmup']} warm-up + {settings['repeats']} "
-             'timed rounds, batch 1 clip']
+    parts = [
+        f"latency {settings['warmup']} warm-up + {settings['repeats']} "
+        'timed rounds, batch 1 clip'
+    ]
     if settings.get('throughput'):
         parts.append(f"throughput batch <= {settings['max_batch']} views")
     if settings.get('train'):
@@ -73,20 +72,19 @@ def settings_line(report: Dict[str, Any]) -> str:
             f"{report.get('seconds', 0):.0f} s in all.")
 
 
-
 def markdown(report: Dict[str, Any]) -> str:
     info = report['machine']
     where = info.get('gpu') or info.get('cpu')
     accuracy = report.get('accuracy') or {}
     memory_measure = next(
-        (row['train_memory']['measure'] for row in report['results']
-         if row.get('train_memory')), None)
+        (row['train_memory']['measure']
+         for row in report['results'] if row.get('train_memory')), None)
     lines = [
         f"Machine: {where}, {info['device']}, {info['threads']} threads, "
-        f"torch {info['torch']}"
-        + (f"; load average {info['load_average_at_start']} at start, "
-           f"{info.get('load_average_at_end')} at end"
-           if 'load_average_at_start' in info else '') + '.',
+        f"torch {info['torch']}" +
+        (f"; load average {info['load_average_at_start']} at start, "
+         f"{info.get('load_average_at_end')} at end"
+         if 'load_average_at_start' in info else '') + '.',
         settings_line(report),
         '',
         'Every figure: value (x ratio to the plain image ViT of the same size '
@@ -98,14 +96,17 @@ def markdown(report: Dict[str, Any]) -> str:
     ]
     if memory_measure:
         lines.append(f'Training peak memory: {memory_measure}.')
-    header = ['config', 'method', 'params (M)', 'trainable (M)',
-              'new at inference (M)', 'GFLOPs / view', 'GFLOPs / clip',
-              'latency (ms)', 'throughput (views/s)',
-              'train peak memory (MiB)', 'train step (ms)']
+    header = [
+        'config', 'method', 'params (M)', 'trainable (M)',
+        'new at inference (M)', 'GFLOPs / view', 'GFLOPs / clip',
+        'latency (ms)', 'throughput (views/s)', 'train peak memory (MiB)',
+        'train step (ms)'
+    ]
     if accuracy:
         header.append('top-1')
-    lines += ['', '| ' + ' | '.join(header) + ' |',
-              '|' + ' --- |' * len(header)]
+    lines += [
+        '', '| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)
+    ]
     shared_note = {}
 
     def latency_cell(row, field):
@@ -114,26 +115,28 @@ def markdown(report: Dict[str, Any]) -> str:
             return 'n/a'
         text = timing_cell(summary, summary['paired_ratio'])
         unit = summary.get('unit')
-        own = row['name'] + (':unmerged' if field == 'latency_unmerged'
-                             else '')
+        own = row['name'] + (':unmerged'
+                             if field == 'latency_unmerged' else '')
         if unit and unit != own:
             shared_note[own] = unit
             text += ' ¹'
         return text
 
     for plain in report['plain']:
-        cells = [f"plain ({plain['key']})", 'image ViT, all trainable',
-                 num(plain['params']['total'] / 1e6),
-                 num(plain['params']['total'] / 1e6), '0',
-                 num(plain['gflops']['per_view']),
-                 f"{num(plain['gflops']['per_clip'])} "
-                 f"({plain['test_views']} views)",
-                 timing_cell(plain.get('latency'), None),
-                 num(plain['throughput']['views_per_s'])
-                 if plain.get('throughput') else 'n/a',
-                 num(plain['train_memory']['peak_mib'])
-                 if plain.get('train_memory') else 'n/a',
-                 timing_cell(plain.get('train_step'), None)]
+        cells = [
+            f"plain ({plain['key']})", 'image ViT, all trainable',
+            num(plain['params']['total'] / 1e6),
+            num(plain['params']['total'] / 1e6), '0',
+            num(plain['gflops']['per_view']),
+            f"{num(plain['gflops']['per_clip'])} "
+            f"({plain['test_views']} views)",
+            timing_cell(plain.get('latency'), None),
+            num(plain['throughput']['views_per_s'])
+            if plain.get('throughput') else 'n/a',
+            num(plain['train_memory']['peak_mib'])
+            if plain.get('train_memory') else 'n/a',
+            timing_cell(plain.get('train_step'), None)
+        ]
         if accuracy:
             top1 = accuracy.get(plain['key'])
             cells.append('n/a' if top1 is None else f'{top1:.2f}')
@@ -142,7 +145,8 @@ def markdown(report: Dict[str, Any]) -> str:
         params, ratios = row['params'], row['ratios']
         throughput, memory = row.get('throughput'), row.get('train_memory')
         cells = [
-            row['name'], row['method'],
+            row['name'],
+            row['method'],
             with_ratio(params['deployed'] / 1e6, ratios['params_deployed']),
             num(params['trainable'] / 1e6),
             num(params['new_after_merge'] / 1e6),
@@ -163,20 +167,23 @@ def markdown(report: Dict[str, Any]) -> str:
             gflops = row['gflops']
             cells = [
                 f"{row['name']} unmerged", 'as trained',
-                with_ratio(params['total'] / 1e6, ratios['params']),
-                '', num((params['total'] - params['plain']) / 1e6),
+                with_ratio(params['total'] / 1e6, ratios['params']), '',
+                num((params['total'] - params['plain']) / 1e6),
                 with_ratio(gflops['per_view_unmerged'],
                            ratios['gflops_unmerged']),
                 f"{num(gflops['per_view_unmerged'] * row['test_views'])} "
                 f"({row['test_views']} views)",
-                latency_cell(row, 'latency_unmerged'), '', '', '']
+                latency_cell(row, 'latency_unmerged'), '', '', ''
+            ]
             if accuracy:
                 cells.append('')
             lines.append('| ' + ' | '.join(cells) + ' |')
     if shared_note:
-        lines += ['', '¹ the same network as another row, timed once: ' +
-                  '; '.join(f'{own} = {unit}'
-                            for own, unit in shared_note.items()) + '.']
+        lines += [
+            '', '¹ the same network as another row, timed once: ' +
+            '; '.join(f'{own} = {unit}'
+                      for own, unit in shared_note.items()) + '.'
+        ]
     lines += ['', 'Plain image ViTs (the ratios\' reference):', '']
     for plain in report['plain']:
         lines.append(
@@ -198,20 +205,25 @@ def markdown(report: Dict[str, Any]) -> str:
             f"x{layer['paired_ratio']:.3f}; relocation + attention "
             f"between the projections {num(core['ms']['median'])} vs "
             f"{num(core['plain_ms']['median'])} ms, "
-            f"x{core['paired_ratio']:.3f} (medians of per-round ratios)."]
+            f"x{core['paired_ratio']:.3f} (medians of per-round ratios)."
+        ]
         kernels = attention.get('sdpa_kernels')
         if kernels:
-            lines += ['', 'Attention kernels that ran (torch.profiler): '
-                      f"STDHA {', '.join(kernels['stdha']) or 'none'}; "
-                      f"plain {', '.join(kernels['plain']) or 'none'}."]
+            lines += [
+                '', 'Attention kernels that ran (torch.profiler): '
+                f"STDHA {', '.join(kernels['stdha']) or 'none'}; "
+                f"plain {', '.join(kernels['plain']) or 'none'}."
+            ]
     lines += compression_lines(report)
-    compiled = [(row.get('name') or f"plain ({row['key']})",
-                 row['latency_compiled'])
+    compiled = [(row.get('name')
+                 or f"plain ({row['key']})", row['latency_compiled'])
                 for row in report['plain'] + report['results']
                 if row.get('latency_compiled')]
     if compiled:
-        lines += ['', 'torch.compile (Inductor) vs eager, same network, same '
-                  'rounds:', '']
+        lines += [
+            '', 'torch.compile (Inductor) vs eager, same network, same '
+            'rounds:', ''
+        ]
         for name, summary in compiled:
             if summary.get('unit') and summary['unit'] != name:
                 continue  # shared network: reported under its own row
@@ -223,7 +235,6 @@ def markdown(report: Dict[str, Any]) -> str:
     elif report.get('plot_error'):
         lines += ['', f"No plot: {report['plot_error']}"]
     return '\n'.join(lines) + '\n'
-
 
 
 # The InTI paper's figures (ViT-B/16, 16 frames, K400): GFLOPs per clip of
@@ -238,11 +249,12 @@ def compression_lines(report: Dict[str, Any]) -> List[str]:
     rows = [row for row in report['results'] if row.get('compress')]
     if not rows:
         return []
-    lines = ['', 'Frame compression vs the naive model of the same frame '
-             'count (its plain row; InTI paper, ViT-B/16 16 frames: '
-             f"{PAPER_INTI['inti_gflops']} vs {PAPER_INTI['naive_gflops']} "
-             f"GFLOPs per clip, latency -{PAPER_INTI['latency_cut']:.0%}):",
-             '']
+    lines = [
+        '', 'Frame compression vs the naive model of the same frame '
+        'count (its plain row; InTI paper, ViT-B/16 16 frames: '
+        f"{PAPER_INTI['inti_gflops']} vs {PAPER_INTI['naive_gflops']} "
+        f"GFLOPs per clip, latency -{PAPER_INTI['latency_cut']:.0%}):", ''
+    ]
     for row in rows:
         compress, ratios = row['compress'], row['ratios']
         where = ','.join(str(b) for b in compress['after_blocks'])
@@ -272,8 +284,11 @@ def plot_accuracy(report: Dict[str, Any], path: str) -> None:
             continue
         x = row['gflops']['per_clip']
         axes.scatter([x], [top1])
-        axes.annotate(row['name'], (x, top1), fontsize=7,
-                      xytext=(3, 3), textcoords='offset points')
+        axes.annotate(
+            row['name'], (x, top1),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords='offset points')
     axes.set_xlabel('GFLOPs per clip (test views, deployed model)')
     axes.set_ylabel('top-1 (%)')
     axes.grid(alpha=0.3)
@@ -283,7 +298,8 @@ def plot_accuracy(report: Dict[str, Any], path: str) -> None:
     plt.close(figure)
 
 
-def write_report(report: Dict[str, Any], json_path: Optional[str] = None,
+def write_report(report: Dict[str, Any],
+                 json_path: Optional[str] = None,
                  md_path: Optional[str] = None,
                  accuracy: Optional[Dict[str, float]] = None,
                  plot_path: Optional[str] = None) -> str:
@@ -293,8 +309,8 @@ def write_report(report: Dict[str, Any], json_path: Optional[str] = None,
     missing matplotlib is noted in the report, not raised."""
     if accuracy:
         report['accuracy'] = accuracy
-        plot = plot_path or (osp.splitext(md_path)[0] + '_accuracy.png'
-                             if md_path else None)
+        plot = plot_path or (osp.splitext(md_path)[0] +
+                             '_accuracy.png' if md_path else None)
         if plot is None:
             report['plot_error'] = ('give --plot PATH (or --md) to write the '
                                     'top-1 vs GFLOPs plot')

@@ -13,11 +13,9 @@ from .timing import (autocast, interleaved_timings, is_oom, make_clips,
 
 MIB = 2**20
 
-
 CPU_MEMORY_MEASURE = ('parameters + buffers + AdamW state, plus the peak '
                       'running sum of tensor allocations during the step '
                       '(torch.profiler, profile_memory=True)')
-
 
 CUDA_MEMORY_MEASURE = ('parameters + buffers + AdamW state, plus '
                        'torch.cuda.max_memory_allocated during the step minus '
@@ -37,7 +35,6 @@ def inference_call(model: nn.Module, clips: torch.Tensor,
             return model(clips.flatten(0, 1))
 
     return run
-
 
 
 def throughput_batch(model: nn.Module, shape: tuple, device: torch.device,
@@ -65,22 +62,25 @@ def throughput_batch(model: nn.Module, shape: tuple, device: torch.device,
     return best
 
 
-
 class TrainStep:
     """One training step (forward, cross-entropy, backward, AdamW step) of
     ``model`` as configured (frozen parameters stay frozen). The AdamW state
     is created up front (a step on zero gradients with lr 0, which changes
     no weight), so every measured step sees the steady-state memory."""
 
-    def __init__(self, model: nn.Module, batch: int, shape: tuple,
-                 device: torch.device, lr: float = 1e-4):
+    def __init__(self,
+                 model: nn.Module,
+                 batch: int,
+                 shape: tuple,
+                 device: torch.device,
+                 lr: float = 1e-4):
         self.model = model.train()
         self.device = device
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=lr,
-                                           weight_decay=0.05)
-        self.scaler = torch.amp.GradScaler('cuda',
-                                           enabled=device.type == 'cuda')
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=lr, weight_decay=0.05)
+        self.scaler = torch.amp.GradScaler(
+            'cuda', enabled=device.type == 'cuda')
         self.clips = make_clips(batch, 1, shape, device)
         head = getattr(model, 'cls_head', None)
         classes = getattr(head, 'num_classes', 2)
@@ -131,14 +131,13 @@ class TrainStep:
         return total
 
 
-
 def cpu_step_allocation_peak(step: Callable[[], Any]) -> int:
     """Peak of the running sum of tensor allocations minus frees during
     ``step``, from ``torch.profiler`` memory events (bytes)."""
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU],
-                 profile_memory=True) as prof:
+    with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     events = []
     stack = list(prof.profiler.kineto_results.experimental_event_tree())
@@ -154,7 +153,6 @@ def cpu_step_allocation_peak(step: Callable[[], Any]) -> int:
         running += size
         peak = max(peak, running)
     return peak
-
 
 
 def train_peak_memory(step: TrainStep) -> int:
@@ -199,7 +197,6 @@ def sdpa_kernels(run: Callable[[], Any], device: torch.device) -> List[str]:
     return sorted(names)
 
 
-
 def attention_core(qkv: torch.Tensor, heads: int, groups, num_frames: int):
     """STDHAttention's forward between its projections, on a q/k/v buffer
     ``(B*T, L, 3C)`` (relocated in place on a copy, as the layer does on its
@@ -209,14 +206,12 @@ def attention_core(qkv: torch.Tensor, heads: int, groups, num_frames: int):
     qkv = qkv.view(rows, length, 3, heads, width3 // (3 * heads))
     shift_heads_in_time_(qkv[:, :, 1:], groups, num_frames)
     q, k, v = qkv.unbind(2)
-    return F.scaled_dot_product_attention(q.transpose(1, 2),
-                                          k.transpose(1, 2),
-                                          v.transpose(1, 2))
+    return F.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
 
 
-
-def attention_benchmark(arch: dict, num_frames: int, offsets: dict,
-                        views: int, device: torch.device, warmup: int,
+def attention_benchmark(arch: dict, num_frames: int, offsets: dict, views: int,
+                        device: torch.device, warmup: int,
                         repeats: int) -> Dict[str, Any]:
     """One STDHA layer vs the same layer without head relocation (whole
     layer and its core between the projections)."""
@@ -228,34 +223,47 @@ def attention_benchmark(arch: dict, num_frames: int, offsets: dict,
     plain.load_state_dict(stdha.state_dict())
     stdha, plain = stdha.to(device).eval(), plain.to(device).eval()
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(views * num_frames, tokens, width,
-                    generator=generator).to(device)
-    qkv = torch.randn(views * num_frames, tokens, 3 * width,
-                      generator=generator).to(device)
+    x = torch.randn(
+        views * num_frames, tokens, width, generator=generator).to(device)
+    qkv = torch.randn(
+        views * num_frames, tokens, 3 * width, generator=generator).to(device)
 
     def layer(module):
+
         def run():
             with torch.inference_mode(), autocast(device):
                 return module(x)
+
         return run
 
     def core(groups):
+
         def run():
             with torch.inference_mode(), autocast(device):
                 # The clone stands for the in-projection's fresh output: both
                 # sides pay it, so the ratio is relocation + attention.
                 return attention_core(qkv.clone(), heads, groups, num_frames)
+
         return run
 
     times = interleaved_timings(
-        dict(layer_stdha=layer(stdha), layer_plain=layer(plain),
-             core_stdha=core(stdha.head_groups), core_plain=core([])),
-        device, warmup, repeats)
-    result = dict(layer=paired_summary(times, 'layer_stdha', 'layer_plain'),
-                  core=paired_summary(times, 'core_stdha', 'core_plain'))
-    result['sdpa_kernels'] = dict(stdha=sdpa_kernels(layer(stdha), device),
-                                  plain=sdpa_kernels(layer(plain), device))
-    result.update(shape=list(x.shape), heads=heads,
-                  temporal_heads=stdha.head_groups[-1][1],
-                  offsets={str(k): v for k, v in offsets.items()})
+        dict(
+            layer_stdha=layer(stdha),
+            layer_plain=layer(plain),
+            core_stdha=core(stdha.head_groups),
+            core_plain=core([])), device, warmup, repeats)
+    result = dict(
+        layer=paired_summary(times, 'layer_stdha', 'layer_plain'),
+        core=paired_summary(times, 'core_stdha', 'core_plain'))
+    result['sdpa_kernels'] = dict(
+        stdha=sdpa_kernels(layer(stdha), device),
+        plain=sdpa_kernels(layer(plain), device))
+    result.update(
+        shape=list(x.shape),
+        heads=heads,
+        temporal_heads=stdha.head_groups[-1][1],
+        offsets={
+            str(k): v
+            for k, v in offsets.items()
+        })
     return result

@@ -58,24 +58,34 @@ class BenchmarkSettings:
         (seconds per ViT-B call), longer on a GPU; ``quick`` is a smoke
         test."""
         if quick:
-            return dict(warmup=1, repeats=2, train_warmup=0, train_repeats=1,
-                        train_batch=1, max_batch=2)
+            return dict(
+                warmup=1,
+                repeats=2,
+                train_warmup=0,
+                train_repeats=1,
+                train_batch=1,
+                max_batch=2)
         cuda = device == 'cuda'
-        return dict(warmup=3 if cuda else 1, repeats=20 if cuda else 5,
-                    train_warmup=2 if cuda else 0,
-                    train_repeats=10 if cuda else 3,
-                    train_batch=8 if cuda else 1,
-                    max_batch=1024 if cuda else 4)
+        return dict(
+            warmup=3 if cuda else 1,
+            repeats=20 if cuda else 5,
+            train_warmup=2 if cuda else 0,
+            train_repeats=10 if cuda else 3,
+            train_batch=8 if cuda else 1,
+            max_batch=1024 if cuda else 4)
 
     @classmethod
-    def for_device(cls, configs: List[str], device: str = 'cpu',
-                   quick: bool = False, **fields) -> 'BenchmarkSettings':
+    def for_device(cls,
+                   configs: List[str],
+                   device: str = 'cpu',
+                   quick: bool = False,
+                   **fields) -> 'BenchmarkSettings':
         """Settings with :meth:`defaults` for every count left None."""
         for key, value in cls.defaults(device, quick).items():
             if fields.get(key) is None:
                 fields[key] = value
-        settings = cls(configs=list(configs), device=device, quick=quick,
-                       **fields)
+        settings = cls(
+            configs=list(configs), device=device, quick=quick, **fields)
         settings.validate()
         return settings
 
@@ -100,9 +110,16 @@ class BenchmarkSettings:
     def for_report(self) -> Dict[str, Any]:
         """The settings as the JSON report records them."""
         return dict(
-            warmup=self.warmup, repeats=self.repeats,
-            train_warmup=self.train_warmup, train_repeats=self.train_repeats,
-            train_batch=self.train_batch, max_batch=self.max_batch,
-            views=self.views, quick=self.quick, share=self.share,
-            throughput=self.throughput, train=self.train,
-            counts_only=self.counts_only, compile=self.compile)
+            warmup=self.warmup,
+            repeats=self.repeats,
+            train_warmup=self.train_warmup,
+            train_repeats=self.train_repeats,
+            train_batch=self.train_batch,
+            max_batch=self.max_batch,
+            views=self.views,
+            quick=self.quick,
+            share=self.share,
+            throughput=self.throughput,
+            train=self.train,
+            counts_only=self.counts_only,
+            compile=self.compile)

@@ -15,13 +15,14 @@ import torch
 import torch.nn as nn
 
 from mmaction.utils import register_all_modules
+
 from .models import (backbone_cfg, build_model, deployed, describe_method,
                      frozen_by_lr_mult, load_config, measure_static,
-                     plain_model_cfg, size_label, signature, test_views,
+                     plain_model_cfg, signature, size_label, test_views,
                      view_shape_of)
-from .runners import (CPU_MEMORY_MEASURE, CUDA_MEMORY_MEASURE, MIB,
-                      TrainStep, attention_benchmark, inference_call,
-                      throughput_batch, train_peak_memory)
+from .runners import (CPU_MEMORY_MEASURE, CUDA_MEMORY_MEASURE, MIB, TrainStep,
+                      attention_benchmark, inference_call, throughput_batch,
+                      train_peak_memory)
 from .settings import BenchmarkSettings
 from .timing import interleaved_timings, make_clips, paired_summary, summarize
 
@@ -45,12 +46,14 @@ class Entry:
         self.shape = view_shape_of(self.model)
         self.views = settings.views or test_views(self.cfg)
         self.plain_cfg = plain_model_cfg(self.model_cfg)
-        self.plain_key = json.dumps(self.plain_cfg, sort_keys=True,
-                                    default=str) + f'|{self.views}'
+        self.plain_key = json.dumps(
+            self.plain_cfg, sort_keys=True, default=str) + f'|{self.views}'
         self.result: Dict[str, Any] = dict(
-            config=path, name=self.name,
+            config=path,
+            name=self.name,
             method=describe_method(self.model_cfg),
-            view_shape=list(self.shape), test_views=self.views,
+            view_shape=list(self.shape),
+            test_views=self.views,
             merged=self.merges)
         compress = backbone_cfg(self.model_cfg).get('compress')
         if compress:
@@ -60,9 +63,9 @@ class Entry:
             self.result['compress'] = dict(
                 type=compress.get('type'),
                 after_blocks=list(compress.get('after_blocks', ())),
-                frames_per_block=[int(f) for f in
-                                  getattr(backbone, 'frames_per_block', [])])
-
+                frames_per_block=[
+                    int(f) for f in getattr(backbone, 'frames_per_block', [])
+                ])
 
 
 class Plain:
@@ -81,22 +84,25 @@ class Plain:
         # InTI's naive model has none (temporal_embedding=False)
         self.temporal_numel = 0 if temporal is None else temporal.numel()
         self.result: Dict[str, Any] = dict(
-            key=self.key, size=self.size, view_shape=list(self.shape),
+            key=self.key,
+            size=self.size,
+            view_shape=list(self.shape),
             test_views=self.views,
-            params=dict(total=self.static['params'],
-                        image_vit=self.static['params'] - self.temporal_numel,
-                        temporal_embedding=self.temporal_numel),
-            gflops=dict(per_view=self.static['gflops'],
-                        per_clip=self.static['gflops'] * self.views,
-                        flops=self.static['flops']))
-
+            params=dict(
+                total=self.static['params'],
+                image_vit=self.static['params'] - self.temporal_numel,
+                temporal_embedding=self.temporal_numel),
+            gflops=dict(
+                per_view=self.static['gflops'],
+                per_clip=self.static['gflops'] * self.views,
+                flops=self.static['flops']))
 
 
 def count_static(entry: Entry, plain: Plain) -> None:
     model, deploy = entry.model, entry.deployed
     train_static = measure_static(model, entry.shape)
-    deploy_static = (measure_static(deploy, entry.shape) if entry.merges
-                     else train_static)
+    deploy_static = (
+        measure_static(deploy, entry.shape) if entry.merges else train_static)
     plain_static = plain.static
     entry.result['params'] = dict(
         total=train_static['params'],
@@ -113,7 +119,8 @@ def count_static(entry: Entry, plain: Plain) -> None:
         per_clip=deploy_static['gflops'] * entry.views,
         per_view_unmerged=train_static['gflops'],
         plain_per_view=plain_static['gflops'],
-        flops=deploy_static['flops'], flops_unmerged=train_static['flops'],
+        flops=deploy_static['flops'],
+        flops_unmerged=train_static['flops'],
         plain_flops=plain_static['flops'])
     entry.result['ratios'] = dict(
         params=train_static['params'] / plain_static['params'],
@@ -122,11 +129,9 @@ def count_static(entry: Entry, plain: Plain) -> None:
         gflops_unmerged=train_static['flops'] / plain_static['flops'])
 
 
-
-def inference_units(entries: List[Entry], plains: Dict[str, Plain],
-                    settings: BenchmarkSettings
-                    ) -> Tuple[Dict[str, nn.Module], Dict[str, str],
-                               Dict[str, str]]:
+def inference_units(
+    entries: List[Entry], plains: Dict[str, Plain], settings: BenchmarkSettings
+) -> Tuple[Dict[str, nn.Module], Dict[str, str], Dict[str, str]]:
     """The networks to time: ``({unit: model}, {entry key: unit},
     {unit: plain key})``. Entry keys: ``name`` (deployed) and
     ``name:unmerged``. Identical networks share a unit unless
@@ -156,7 +161,6 @@ def inference_units(entries: List[Entry], plains: Dict[str, Plain],
     return units, owner, unit_plain
 
 
-
 def build_entries(settings: BenchmarkSettings, device: torch.device
                   ) -> Tuple[List[Entry], Dict[str, Plain]]:
     """Build every config's model (and merged copy) and its plain model;
@@ -183,7 +187,6 @@ def build_entries(settings: BenchmarkSettings, device: torch.device
     return entries, plains
 
 
-
 def measure_inference(entries: List[Entry], plains: Dict[str, Plain],
                       settings: BenchmarkSettings,
                       device: torch.device) -> None:
@@ -202,32 +205,43 @@ def measure_inference(entries: List[Entry], plains: Dict[str, Plain],
             inputs[size] = make_clips(batch, views, shape, device)
         return inputs[size][:batch]
 
-    calls = {key: inference_call(
-        model, clips_for(key, 1, plain_of[unit_plain[key]].views), device)
-        for key, model in units.items()}
+    calls = {
+        key:
+        inference_call(model, clips_for(key, 1,
+                                        plain_of[unit_plain[key]].views),
+                       device)
+        for key, model in units.items()
+    }
     if settings.compile:
         # Compiled during the warm-up rounds (Inductor needs at least one).
         for key, model in list(units.items()):
             if not key.endswith(':unmerged'):
                 calls[f'{key}:compiled'] = inference_call(
-                    torch.compile(model), clips_for(
-                        key, 1, plain_of[unit_plain[key]].views), device)
+                    torch.compile(model),
+                    clips_for(key, 1, plain_of[unit_plain[key]].views), device)
     log(f'latency: {len(calls)} networks x ({settings.warmup} warm-up + '
         f'{settings.repeats} timed) rounds, batch 1 clip')
     times = interleaved_timings(
-        calls, device, settings.warmup, settings.repeats,
+        calls,
+        device,
+        settings.warmup,
+        settings.repeats,
         on_round=lambda r: log(f'  latency round {r + 1}/{settings.repeats}'))
-    latency = {key: paired_summary(times, key, unit_plain[key])
-               for key in units}
-    compiled = {key: paired_summary(times, f'{key}:compiled', key)
-                for key in units if f'{key}:compiled' in times}
+    latency = {
+        key: paired_summary(times, key, unit_plain[key])
+        for key in units
+    }
+    compiled = {
+        key: paired_summary(times, f'{key}:compiled', key)
+        for key in units if f'{key}:compiled' in times
+    }
     for plain in plains.values():
         plain.result['latency'] = dict(ms=latency[plain.key]['ms'])
         if plain.key in compiled:
             plain.result['latency_compiled'] = compiled[plain.key]
     for entry in entries:
-        for key, field in ((entry.name, 'latency'),
-                           (f'{entry.name}:unmerged', 'latency_unmerged')):
+        for key, field in ((entry.name, 'latency'), (f'{entry.name}:unmerged',
+                                                     'latency_unmerged')):
             if key not in owner:
                 continue
             result = dict(latency[owner[key]], unit=owner[key])
@@ -236,24 +250,29 @@ def measure_inference(entries: List[Entry], plains: Dict[str, Plain],
         unit = owner[entry.name]
         if unit in compiled:
             # paired ratio here: compiled / eager of the same network
-            entry.result['latency_compiled'] = dict(compiled[unit],
-                                                    unit=unit)
+            entry.result['latency_compiled'] = dict(compiled[unit], unit=unit)
             entry.result['ratios']['compiled_vs_eager'] = compiled[unit][
                 'paired_ratio']
     if not settings.throughput:
         return
 
-    deploy_units = {key: model for key, model in units.items()
-                    if not key.endswith(':unmerged')}
+    deploy_units = {
+        key: model
+        for key, model in units.items() if not key.endswith(':unmerged')
+    }
     inputs.clear()
-    batches = {key: throughput_batch(model, plain_of[unit_plain[key]].shape,
-                                     device, settings.max_batch)
-               for key, model in deploy_units.items()}
+    batches = {
+        key:
+        throughput_batch(model, plain_of[unit_plain[key]].shape, device,
+                         settings.max_batch)
+        for key, model in deploy_units.items()
+    }
     for key in sorted(batches, key=batches.get, reverse=True):
         clips_for(key, batches[key], 1)  # the largest batch first
-    calls = {key: inference_call(model, clips_for(key, batches[key], 1),
-                                 device)
-             for key, model in deploy_units.items()}
+    calls = {
+        key: inference_call(model, clips_for(key, batches[key], 1), device)
+        for key, model in deploy_units.items()
+    }
     rounds = max(1, settings.repeats // 2)
     log(f'throughput: {len(calls)} networks x ({min(settings.warmup, 1)} '
         f'warm-up + {rounds} timed) rounds')
@@ -261,28 +280,32 @@ def measure_inference(entries: List[Entry], plains: Dict[str, Plain],
     throughput = {}
     for key in calls:
         ms = summarize(times[key])
-        throughput[key] = dict(batch_views=batches[key], ms=ms,
-                               views_per_s=1e3 * batches[key] / ms['median'])
+        throughput[key] = dict(
+            batch_views=batches[key],
+            ms=ms,
+            views_per_s=1e3 * batches[key] / ms['median'])
     for plain in plains.values():
         plain.result['throughput'] = throughput[plain.key]
     for entry in entries:
         unit = owner[entry.name]
-        result = dict(throughput[unit], unit=unit,
-                      plain_views_per_s=throughput[unit_plain[unit]][
-                          'views_per_s'])
+        result = dict(
+            throughput[unit],
+            unit=unit,
+            plain_views_per_s=throughput[unit_plain[unit]]['views_per_s'])
         entry.result['throughput'] = result
         entry.result['ratios']['throughput'] = (
             result['views_per_s'] / result['plain_views_per_s'])
-
 
 
 def measure_training(entries: List[Entry], plains: Dict[str, Plain],
                      settings: BenchmarkSettings,
                      device: torch.device) -> None:
     """Peak memory of one step per model, then interleaved step times."""
-    steps = {plain.key: TrainStep(plain.model, settings.train_batch,
-                                  plain.shape, device)
-             for plain in plains.values()}
+    steps = {
+        plain.key:
+        TrainStep(plain.model, settings.train_batch, plain.shape, device)
+        for plain in plains.values()
+    }
     for entry in entries:
         steps[entry.name] = TrainStep(entry.model, settings.train_batch,
                                       entry.shape, device)
@@ -295,15 +318,19 @@ def measure_training(entries: List[Entry], plains: Dict[str, Plain],
         memory[key] = train_peak_memory(step)  # also the first warm-up
     log('  memory measured')
     times = interleaved_timings(
-        steps, device, settings.train_warmup, settings.train_repeats,
+        steps,
+        device,
+        settings.train_warmup,
+        settings.train_repeats,
         on_round=lambda r: log(f'  training round {r + 1}/'
                                f'{settings.train_repeats}'))
-    measure = (CUDA_MEMORY_MEASURE if device.type == 'cuda' else
-               CPU_MEMORY_MEASURE)
+    measure = (
+        CUDA_MEMORY_MEASURE if device.type == 'cuda' else CPU_MEMORY_MEASURE)
     for plain in plains.values():
         plain.result['train_step'] = dict(ms=summarize(times[plain.key]))
         plain.result['train_memory'] = dict(
-            batch=settings.train_batch, peak_mib=memory[plain.key] / MIB,
+            batch=settings.train_batch,
+            peak_mib=memory[plain.key] / MIB,
             measure=measure)
     for entry in entries:
         plain_key = plains[entry.plain_key].key
@@ -311,23 +338,28 @@ def measure_training(entries: List[Entry], plains: Dict[str, Plain],
         entry.result['train_step'] = timing
         entry.result['ratios']['train_step'] = timing['paired_ratio']
         entry.result['train_memory'] = dict(
-            batch=settings.train_batch, peak_mib=memory[entry.name] / MIB,
-            plain_peak_mib=memory[plain_key] / MIB, measure=measure)
-        entry.result['ratios']['train_memory'] = (memory[entry.name] /
-                                                  memory[plain_key])
-
+            batch=settings.train_batch,
+            peak_mib=memory[entry.name] / MIB,
+            plain_peak_mib=memory[plain_key] / MIB,
+            measure=measure)
+        entry.result['ratios']['train_memory'] = (
+            memory[entry.name] / memory[plain_key])
 
 
 def measure_attention(entries: List[Entry], settings: BenchmarkSettings,
                       device: torch.device) -> Dict[str, Any]:
     """STDHA vs plain attention at the size (and offsets) of the first
     config with STDHA (or the first config, with offsets {+1: 1, -1: 1})."""
-    source = next((entry for entry in entries
-                   if backbone_cfg(entry.model_cfg).get('stdha')), entries[0])
+    source = next(
+        (entry
+         for entry in entries if backbone_cfg(entry.model_cfg).get('stdha')),
+        entries[0])
     backbone = getattr(source.model, 'backbone', source.model)
     # the backbone's checked {dt: heads}, whichever form the config used
-    offsets = dict((getattr(backbone, 'stdha_cfg', None)
-                    or dict(offsets={1: 1, -1: 1}))['offsets'])
+    offsets = dict((getattr(backbone, 'stdha_cfg', None) or dict(offsets={
+        1: 1,
+        -1: 1
+    }))['offsets'])
     repeats = max(settings.repeats, 3) * 3
     log(f'attention: STDHA {offsets} vs plain, {repeats} rounds')
     result = attention_benchmark(
@@ -338,7 +370,6 @@ def measure_attention(entries: List[Entry], settings: BenchmarkSettings,
         f"x{result['layer']['paired_ratio']:.3f}, core "
         f"x{result['core']['paired_ratio']:.3f}")
     return result
-
 
 
 def run_benchmark(settings: BenchmarkSettings,
@@ -360,20 +391,24 @@ def run_benchmark(settings: BenchmarkSettings,
     return report
 
 
-
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-
 def machine(device: torch.device) -> Dict[str, Any]:
-    info = dict(platform=platform.platform(), python=platform.python_version(),
-                torch=torch.__version__, device=device.type,
-                threads=torch.get_num_threads(), cpu_count=os.cpu_count())
+    info = dict(
+        platform=platform.platform(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        device=device.type,
+        threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count())
     try:
         with open('/proc/cpuinfo') as handle:
-            names = [line.split(':', 1)[1].strip() for line in handle
-                     if line.startswith('model name')]
+            names = [
+                line.split(':', 1)[1].strip() for line in handle
+                if line.startswith('model name')
+            ]
         info['cpu'] = names[0] if names else platform.processor()
     except OSError:
         info['cpu'] = platform.processor()
@@ -381,10 +416,8 @@ def machine(device: torch.device) -> Dict[str, Any]:
         info['gpu'] = torch.cuda.get_device_name(device)
         info['amp'] = 'fp16 autocast'
     if hasattr(os, 'getloadavg'):
-        info['load_average_at_start'] = [round(v, 2)
-                                         for v in os.getloadavg()]
+        info['load_average_at_start'] = [round(v, 2) for v in os.getloadavg()]
     return info
-
 
 
 def benchmark(settings: BenchmarkSettings) -> Dict[str, Any]:

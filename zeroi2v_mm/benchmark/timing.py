@@ -31,8 +31,14 @@ class Timing:
             q1, _, q3 = statistics.quantiles(ms, n=4, method='inclusive')
         else:
             q1 = q3 = ms[0]
-        return cls(median=statistics.median(ms), q1=q1, q3=q3, iqr=q3 - q1,
-                   min=ms[0], max=ms[-1], n=len(ms))
+        return cls(
+            median=statistics.median(ms),
+            q1=q1,
+            q3=q3,
+            iqr=q3 - q1,
+            min=ms[0],
+            max=ms[-1],
+            n=len(ms))
 
     def as_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -48,12 +54,10 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-
 def autocast(device: torch.device):
     if device.type == 'cuda':
         return torch.autocast('cuda', dtype=torch.float16)
     return nullcontext()
-
 
 
 def round_order(names: List[str], round_index: int) -> List[str]:
@@ -65,9 +69,10 @@ def round_order(names: List[str], round_index: int) -> List[str]:
     return order[::-1] if round_index % 2 else order
 
 
-
 def interleaved_timings(functions: Dict[str, Callable[[], Any]],
-                        device: torch.device, warmup: int, repeats: int,
+                        device: torch.device,
+                        warmup: int,
+                        repeats: int,
                         on_round: Optional[Callable[[int], None]] = None
                         ) -> Dict[str, List[float]]:
     """Run every function ``warmup`` times, then ``repeats`` timed rounds in
@@ -90,7 +95,6 @@ def interleaved_timings(functions: Dict[str, Callable[[], Any]],
     return times
 
 
-
 def paired_summary(times: Dict[str, List[float]], name: str,
                    reference: str) -> Dict[str, Any]:
     """Summaries of ``name`` and ``reference`` (timed in the same rounds)
@@ -99,10 +103,12 @@ def paired_summary(times: Dict[str, List[float]], name: str,
     the fastest runs (``min_ratio``)."""
     ours, ref = summarize(times[name]), summarize(times[reference])
     rounds = [a / b for a, b in zip(times[name], times[reference])]
-    return dict(ms=ours, plain_ms=ref, ratio=ours['median'] / ref['median'],
-                paired_ratio=statistics.median(rounds),
-                min_ratio=ours['min'] / ref['min'])
-
+    return dict(
+        ms=ours,
+        plain_ms=ref,
+        ratio=ours['median'] / ref['median'],
+        paired_ratio=statistics.median(rounds),
+        min_ratio=ours['min'] / ref['min'])
 
 
 def is_oom(error: BaseException) -> bool:
@@ -110,9 +116,8 @@ def is_oom(error: BaseException) -> bool:
         'out of memory' in str(error)
 
 
-
 def make_clips(batch: int, views: int, shape: tuple,
                device: torch.device) -> torch.Tensor:
     generator = torch.Generator(device=device).manual_seed(0)
-    return torch.randn((batch, views) + tuple(shape), generator=generator,
-                       device=device)
+    return torch.randn(
+        (batch, views) + tuple(shape), generator=generator, device=device)

@@ -2,5 +2,7 @@ from .checked_video_dataset import CheckedVideoDataset
 from .rand_augment import VideoRandAugment
 from .transforms import CachedDecordInit, CheckVideoLength, DecodedVideo
 
-__all__ = ['CachedDecordInit', 'CheckedVideoDataset', 'CheckVideoLength',
-           'DecodedVideo', 'VideoRandAugment']
+__all__ = [
+    'CachedDecordInit', 'CheckedVideoDataset', 'CheckVideoLength',
+    'DecodedVideo', 'VideoRandAugment'
+]

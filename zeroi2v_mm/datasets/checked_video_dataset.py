@@ -53,9 +53,12 @@ class CheckedVideoDataset(VideoDataset):
         **kwargs: as MMAction2's ``VideoDataset``.
     """
 
-    def __init__(self, *args, data_hint: Optional[str] = None,
+    def __init__(self,
+                 *args,
+                 data_hint: Optional[str] = None,
                  on_bad_video: str = 'error',
-                 min_video_frames: Union[int, str, None] = 'auto', **kwargs):
+                 min_video_frames: Union[int, str, None] = 'auto',
+                 **kwargs):
         if on_bad_video not in ('error', 'skip'):
             raise ValueError(f"on_bad_video={on_bad_video!r}: choose 'error' "
                              "or 'skip'")
@@ -80,13 +83,17 @@ class CheckedVideoDataset(VideoDataset):
                 isinstance(t, CheckVideoLength) for t in transforms):
             return
         if min_frames == 'auto':
-            clip_lens = [getattr(t, 'clip_len', None) for t in transforms
-                         if type(t).__name__ in SAMPLERS]
+            clip_lens = [
+                getattr(t, 'clip_len', None) for t in transforms
+                if type(t).__name__ in SAMPLERS
+            ]
             if not clip_lens or not isinstance(clip_lens[0], int):
                 return
             min_frames = clip_lens[0]
-        readers = [i for i, t in enumerate(transforms)
-                   if type(t).__name__.endswith('Init')]
+        readers = [
+            i for i, t in enumerate(transforms)
+            if type(t).__name__.endswith('Init')
+        ]
         if readers:
             transforms.insert(readers[0] + 1, CheckVideoLength(min_frames))
 
@@ -114,10 +121,10 @@ class CheckedVideoDataset(VideoDataset):
                     raise ValueError(f'{self.ann_file}:{number}: label is not '
                                      f'an integer in {line.strip()!r}')
                 for label in map(int, labels):
-                    if label < 0 or (self.num_classes is not None and
-                                     label >= self.num_classes):
-                        allowed = (f'[0, {self.num_classes})' if
-                                   self.num_classes is not None else '>= 0')
+                    if label < 0 or (self.num_classes is not None
+                                     and label >= self.num_classes):
+                        allowed = (f'[0, {self.num_classes})'
+                                   if self.num_classes is not None else '>= 0')
                         raise ValueError(
                             f'{self.ann_file}:{number}: label {label} is '
                             f'outside {allowed} in {line.strip()!r}')
@@ -148,16 +155,18 @@ class CheckedVideoDataset(VideoDataset):
                 self._bad_indices.add(idx)
                 self._bad_in_a_row += 1
                 if len(self._bad_indices) == len(self) or (
-                        not self._loaded_videos and
-                        self._bad_in_a_row >= ALL_BAD_AFTER):
+                        not self._loaded_videos
+                        and self._bad_in_a_row >= ALL_BAD_AFTER):
                     raise RuntimeError(
                         f'{len(self._bad_indices)} of the {len(self)} videos '
                         f'of {self.ann_file} failed to load and none has '
                         'loaded: stopping instead of retrying (check '
                         f'data_prefix and the files). Last: {message}'
                     ) from error
-                print_log(f'{message}; skipped (bad videos skipped so far: '
-                          f'{self.skipped_videos})', logger='current',
-                          level=30)
+                print_log(
+                    f'{message}; skipped (bad videos skipped so far: '
+                    f'{self.skipped_videos})',
+                    logger='current',
+                    level=30)
                 return None  # BaseDataset then draws another sample
             raise RuntimeError(message) from error

@@ -106,13 +106,17 @@ def _affine(video: Tensor, matrix: Sequence[float],
     # grid_sample with align_corners=False: -1 and 1 are the outer pixel
     # edges, i.e. +-W/2 and +-H/2 from the centre.
     grid = torch.stack([(a * x + b * y + c) / (width / 2),
-                        (d * x + e * y + f) / (height / 2)], dim=-1)
+                        (d * x + e * y + f) / (height / 2)],
+                       dim=-1)
     grid = grid.expand(frames, height, width, 2)
     image = video.float()
     inside = torch.ones(frames, 1, height, width)
-    sampled = F.grid_sample(torch.cat([image, inside], dim=1), grid,
-                            mode='bilinear', padding_mode='zeros',
-                            align_corners=False)
+    sampled = F.grid_sample(
+        torch.cat([image, inside], dim=1),
+        grid,
+        mode='bilinear',
+        padding_mode='zeros',
+        align_corners=False)
     image, inside = sampled[:, :channels], sampled[:, channels:]
     fill_value = torch.tensor(fill, dtype=torch.float32).view(1, -1, 1, 1)
     image = image * inside + (1 - inside) * fill_value
@@ -136,8 +140,11 @@ def apply_op(video: Tensor, name: str, arg, fill: Sequence[float]) -> Tensor:
     if name == 'Invert':
         return TF.invert(video)
     if name == 'Rotate':
-        return TF.rotate(video, arg, interpolation=InterpolationMode.BILINEAR,
-                         fill=list(fill))
+        return TF.rotate(
+            video,
+            arg,
+            interpolation=InterpolationMode.BILINEAR,
+            fill=list(fill))
     if name == 'Posterize':
         return video if arg >= 8 else TF.posterize(video, arg)
     if name == 'Solarize':
@@ -178,8 +185,11 @@ class VideoRandAugment(BaseTransform):
             Default 0.5 (as released).
     """
 
-    def __init__(self, magnitude: float = 7, num_layers: int = 4,
-                 prob: float = 0.5, magnitude_std: float = 0.5,
+    def __init__(self,
+                 magnitude: float = 7,
+                 num_layers: int = 4,
+                 prob: float = 0.5,
+                 magnitude_std: float = 0.5,
                  fill: Union[float, Sequence[float]] = 0.5):
         if not 0 <= magnitude <= MAX_LEVEL:
             raise ValueError(f'VideoRandAugment magnitude={magnitude} is not '
@@ -196,8 +206,10 @@ class VideoRandAugment(BaseTransform):
         self.num_layers = num_layers
         self.prob = prob
         self.magnitude_std = magnitude_std
-        self.fill = (tuple(float(v) for v in fill)
-                     if isinstance(fill, (list, tuple)) else (float(fill), ) * 3)
+        self.fill = (
+            tuple(float(v) for v in fill) if isinstance(fill,
+                                                        (list, tuple)) else
+            (float(fill), ) * 3)
 
     @cache_randomness
     def sample(self) -> List[Dict]:
@@ -217,14 +229,16 @@ class VideoRandAugment(BaseTransform):
             if OPS[name][0] == 'plain':
                 draw.append(dict(op=name, level=None, arg=None))
                 continue
-            level = float(np.clip(
-                np.random.normal(self.magnitude, self.magnitude_std), 0,
-                MAX_LEVEL)) if self.magnitude_std > 0 else float(self.magnitude)
+            level = float(
+                np.clip(
+                    np.random.normal(self.magnitude, self.magnitude_std), 0,
+                    MAX_LEVEL)) if self.magnitude_std > 0 else float(
+                        self.magnitude)
             sign = 1
             if OPS[name][0] in ('enhance', 'signed'):
                 sign = 1 if np.random.rand() >= 0.5 else -1
-            draw.append(dict(op=name, level=level,
-                             arg=op_argument(name, level, sign)))
+            draw.append(
+                dict(op=name, level=level, arg=op_argument(name, level, sign)))
         return draw
 
     def apply(self, video: Tensor, draw: List[Dict]) -> Tensor:
@@ -242,9 +256,9 @@ class VideoRandAugment(BaseTransform):
                 raise ValueError(
                     'VideoRandAugment expects imgs as (H, W, 3) uint8 frames '
                     f'(put it before any normalisation); frame {index} is '
-                    f'{img.dtype} {img.shape}'
-                    + (f' of {results["filename"]}'
-                       if 'filename' in results else ''))
+                    f'{img.dtype} {img.shape}' +
+                    (f' of {results["filename"]}' if 'filename' in
+                     results else ''))
         video = torch.from_numpy(np.ascontiguousarray(np.stack(imgs)))
         video = video.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
         video = self.apply(video, self.sample())

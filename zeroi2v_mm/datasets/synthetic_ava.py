@@ -51,7 +51,6 @@ Command line: ``python tools/data/make_synthetic_ava.py --out
 data/synthetic_ava`` (a thin CLI over :func:`make_dataset`).
 """
 from __future__ import annotations
-
 import json
 import pickle
 from pathlib import Path
@@ -84,8 +83,8 @@ def proposal_name(split: str) -> str:
     return f'ava_dense_proposals_{split}.FAIR.recall_93.9.pkl'
 
 
-DEFAULTS = dict(train_videos=64, val_videos=8, actors=2, size=64, fps=8,
-                seconds=6, seed=0)
+DEFAULTS = dict(
+    train_videos=64, val_videos=8, actors=2, size=64, fps=8, seconds=6, seed=0)
 
 
 def keyframe_timestamps(seconds: int) -> List[int]:
@@ -107,9 +106,9 @@ def segment_frames(segment: int, fps: int, frames: int) -> range:
     return range(max(start, 0), min(start + fps, frames))
 
 
-def actor_track(band: Tuple[float, float], box: int, frames: int, fps: int,
-                size: int, rng: np.random.Generator
-                ) -> Tuple[np.ndarray, List[int]]:
+def actor_track(band: Tuple[float,
+                            float], box: int, frames: int, fps: int, size: int,
+                rng: np.random.Generator) -> Tuple[np.ndarray, List[int]]:
     """An actor's top-left corners ``(frames, 2)`` (x, y) and its action in
     each one-second segment (index k: the segment of keyframe k).
 
@@ -130,8 +129,8 @@ def actor_track(band: Tuple[float, float], box: int, frames: int, fps: int,
     for segment in range(frames // fps + 1):
         span = segment_frames(segment, fps, frames)
         travel = speed * len(span)
-        feasible = [3, 4] + ([1] if x + travel <= free_x else []) + (
-            [2] if x - travel >= 0 else [])
+        feasible = [3, 4] + ([1] if x + travel <= free_x else
+                             []) + ([2] if x - travel >= 0 else [])
         action = int(rng.choice(sorted(feasible)))
         actions.append(action)
         for step, frame in enumerate(span):
@@ -148,12 +147,11 @@ def actor_track(band: Tuple[float, float], box: int, frames: int, fps: int,
 
 
 def render_video(tracks: Sequence[np.ndarray], colours: Sequence[np.ndarray],
-                 box: int, size: int, rng: np.random.Generator
-                 ) -> np.ndarray:
+                 box: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``(frames, size, size, 3)`` uint8 BGR frames."""
     coarse = rng.uniform(40, 200, size=(4, 4, 3)).astype(np.float32)
-    background = cv2.resize(coarse, (size, size),
-                            interpolation=cv2.INTER_CUBIC)
+    background = cv2.resize(
+        coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     background += rng.normal(0, 6, size=background.shape).astype(np.float32)
     frames = np.repeat(background[None], len(tracks[0]), axis=0)
     for track, colour in zip(tracks, colours):
@@ -167,8 +165,8 @@ def relative_box(x: float, y: float, box: int, size: int) -> np.ndarray:
     """(x1, y1, x2, y2) of the drawn box, relative to the frame, 3
     decimals as in AVA's CSVs."""
     x0, y0 = int(round(x)), int(round(y))
-    return np.round(np.array([x0, y0, x0 + box, y0 + box],
-                             dtype=np.float64) / size, 3)
+    return np.round(
+        np.array([x0, y0, x0 + box, y0 + box], dtype=np.float64) / size, 3)
 
 
 def make_split(out_dir: Path, split: str, num_videos: int, actors: int,
@@ -187,22 +185,23 @@ def make_split(out_dir: Path, split: str, num_videos: int, actors: int,
         tracks, colours, actions = [], [], []
         for actor in range(actors):
             band = (actor * band_height, (actor + 1) * band_height)
-            track, segment_actions = actor_track(band, box, frames, fps,
-                                                 size, rng)
+            track, segment_actions = actor_track(band, box, frames, fps, size,
+                                                 rng)
             tracks.append(track)
             actions.append(segment_actions)
             colours.append(rng.uniform(0, 255, size=3).astype(np.float32))
         frame_dir = out_dir / 'rawframes' / video_id
         frame_dir.mkdir(parents=True, exist_ok=True)
-        for index, frame in enumerate(render_video(tracks, colours, box, size,
-                                                   rng)):
-            cv2.imwrite(str(frame_dir / f'img_{index + 1:05d}.jpg'), frame,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+        for index, frame in enumerate(
+                render_video(tracks, colours, box, size, rng)):
+            cv2.imwrite(
+                str(frame_dir / f'img_{index + 1:05d}.jpg'), frame,
+                [cv2.IMWRITE_JPEG_QUALITY, 95])
         for timestamp in timestamps:
             key_index = keyframe_index(timestamp, fps)
             boxes = []
-            for person, (track, segment_actions) in enumerate(
-                    zip(tracks, actions)):
+            for person, (track,
+                         segment_actions) in enumerate(zip(tracks, actions)):
                 gt = relative_box(*track[key_index], box, size)
                 boxes.append(gt)
                 action = segment_actions[timestamp - TIMESTAMP_START]
@@ -220,8 +219,11 @@ def make_split(out_dir: Path, split: str, num_videos: int, actors: int,
     (annotations / exclude_name(split)).write_text(excluded + '\n')
     with open(annotations / proposal_name(split), 'wb') as f:
         pickle.dump(proposals, f)
-    return dict(videos=num_videos, keyframes=len(proposals),
-                boxes=len(rows), excluded=1)
+    return dict(
+        videos=num_videos,
+        keyframes=len(proposals),
+        boxes=len(rows),
+        excluded=1)
 
 
 def make_proposals(gt_boxes: Sequence[np.ndarray],
@@ -243,15 +245,19 @@ def make_proposals(gt_boxes: Sequence[np.ndarray],
 def write_label_map(path: Path) -> None:
     """pbtxt in the layout of AVA's label maps (what MMAction2's
     ``read_labelmap`` parses): the evaluated classes only."""
-    items = [f'item {{\n  name: "{ACTIONS[i]}"\n  id: {i}\n}}'
-             for i in EVALUATED_ACTIONS]
+    items = [
+        f'item {{\n  name: "{ACTIONS[i]}"\n  id: {i}\n}}'
+        for i in EVALUATED_ACTIONS
+    ]
     path.write_text('\n'.join(items) + '\n')
 
 
-def make_dataset(out_dir, train_videos: int = DEFAULTS['train_videos'],
+def make_dataset(out_dir,
+                 train_videos: int = DEFAULTS['train_videos'],
                  val_videos: int = DEFAULTS['val_videos'],
                  actors: int = DEFAULTS['actors'],
-                 size: int = DEFAULTS['size'], fps: int = DEFAULTS['fps'],
+                 size: int = DEFAULTS['size'],
+                 fps: int = DEFAULTS['fps'],
                  seconds: int = DEFAULTS['seconds'],
                  seed: int = DEFAULTS['seed']) -> Dict[str, Dict[str, int]]:
     """Write the dataset under ``out_dir``; returns counts per split."""
@@ -263,18 +269,27 @@ def make_dataset(out_dir, train_videos: int = DEFAULTS['train_videos'],
     if fps < 1 or size < 16:
         raise ValueError('fps must be >= 1 and size >= 16')
     out_dir = Path(out_dir)
-    arguments = dict(train_videos=train_videos, val_videos=val_videos,
-                     actors=actors, size=size, fps=fps, seconds=seconds,
-                     seed=seed)
+    arguments = dict(
+        train_videos=train_videos,
+        val_videos=val_videos,
+        actors=actors,
+        size=size,
+        fps=fps,
+        seconds=seconds,
+        seed=seed)
     rng = np.random.default_rng(seed)
-    counts = {split: make_split(out_dir, split, videos, actors, size, fps,
-                                seconds, rng)
-              for split, videos in (('train', train_videos),
-                                    ('val', val_videos))}
+    counts = {
+        split: make_split(out_dir, split, videos, actors, size, fps, seconds,
+                          rng)
+        for split, videos in (('train', train_videos), ('val', val_videos))
+    }
     write_label_map(out_dir / 'annotations' / LABEL_FILE)
-    meta = dict(arguments, counts=counts, actions=ACTIONS,
-                evaluated_actions=list(EVALUATED_ACTIONS),
-                timestamp_start=TIMESTAMP_START,
-                timestamp_end=TIMESTAMP_START + seconds)
+    meta = dict(
+        arguments,
+        counts=counts,
+        actions=ACTIONS,
+        evaluated_actions=list(EVALUATED_ACTIONS),
+        timestamp_start=TIMESTAMP_START,
+        timestamp_end=TIMESTAMP_START + seconds)
     (out_dir / 'meta.json').write_text(json.dumps(meta, indent=2))
     return counts

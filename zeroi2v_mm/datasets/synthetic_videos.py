@@ -43,10 +43,9 @@ data/synthetic`` (a thin CLI over :func:`make_dataset`). From Python::
     make_dataset('data/synthetic', images_per_class=120)
 """
 from __future__ import annotations
-
 import dataclasses
-import json
 import functools
+import json
 import math
 import multiprocessing
 import sys
@@ -68,7 +67,10 @@ CLASS_PAIRS: Tuple[Tuple[str, str], ...] = (
 CLASSES: Tuple[str, ...] = tuple(name for pair in CLASS_PAIRS for name in pair)
 # Maps every class to the forward class of its pair (itself for forward ones).
 FORWARD_CLASS: Dict[str, str] = {
-    name: pair[0] for pair in CLASS_PAIRS for name in pair}
+    name: pair[0]
+    for pair in CLASS_PAIRS
+    for name in pair
+}
 REVERSED_CLASSES = frozenset(pair[1] for pair in CLASS_PAIRS)
 
 SHAPES: Tuple[str, ...] = ('square', 'circle', 'triangle', 'cross')
@@ -77,7 +79,10 @@ GRID_COLUMNS: Tuple[str, ...] = ('left', 'centre', 'right')
 # What and where: (shape, row, column) of every still-image class.
 IMAGE_CLASS_PARTS: Dict[str, Tuple[str, str, str]] = {
     f'{shape}_{row}_{column}': (shape, row, column)
-    for shape in SHAPES for row in GRID_ROWS for column in GRID_COLUMNS}
+    for shape in SHAPES
+    for row in GRID_ROWS
+    for column in GRID_COLUMNS
+}
 # mmpretrain's CustomDataset numbers class folders in sorted order, so the
 # image classes.txt must be sorted too for its line index to equal the label.
 IMAGE_CLASSES: Tuple[str, ...] = tuple(sorted(IMAGE_CLASS_PARTS))
@@ -172,7 +177,7 @@ def clip_rng(seed: int, kind: str, split: str, label: int,
 
 
 def _sample_contrasting_colours(
-        rng: np.random.Generator
+    rng: np.random.Generator
 ) -> Tuple[Tuple[int, int, int], Tuple[int, int, int]]:
     """Random (object, background) RGB: a bright object of any hue on a dark
     background of any hue, so the object always stands out. (Fully random
@@ -180,8 +185,8 @@ def _sample_contrasting_colours(
     clip to clip, which a small ViT trained for minutes learns poorly.)"""
     object_rgb = rng.integers(150, 256, size=3)
     background_rgb = rng.integers(0, 70, size=3)
-    return (tuple(int(c) for c in object_rgb),
-            tuple(int(c) for c in background_rgb))
+    return (tuple(int(c)
+                  for c in object_rgb), tuple(int(c) for c in background_rgb))
 
 
 def sample_clip_params(class_name: str, rng: np.random.Generator,
@@ -214,8 +219,8 @@ def sample_clip_params(class_name: str, rng: np.random.Generator,
         # the 90-degree symmetric square and cross cannot alias into the
         # opposite direction.
         degrees_per_frame=float(rng.uniform(6.0, 18.0)),
-        fade_window=(float(rng.uniform(0.0, 0.3)),
-                     float(rng.uniform(0.7, 1.0))),
+        fade_window=(float(rng.uniform(0.0,
+                                       0.3)), float(rng.uniform(0.7, 1.0))),
         noise_std=float(rng.uniform(0.0, 6.0)),
         noise_seed=int(rng.integers(2**63)),
     )
@@ -264,18 +269,17 @@ def clip_trajectory(class_name: str, params: ClipParams) -> ClipTrajectory:
     else:
         if family == 'grow':
             half_log_ratio = 0.5 * math.log(params.growth_ratio)
-            radii = params.radius * np.exp(
-                half_log_ratio * (2.0 * progress - 1.0))
+            radii = params.radius * np.exp(half_log_ratio *
+                                           (2.0 * progress - 1.0))
         elif family == 'appear':
             fade_start, fade_end = params.fade_window
-            alphas = np.clip(
-                (progress - fade_start) / (fade_end - fade_start), 0.0, 1.0)
+            alphas = np.clip((progress - fade_start) / (fade_end - fade_start),
+                             0.0, 1.0)
         elif family == 'rotate_cw':
             angles = params.start_angle_deg + params.degrees_per_frame * time
         low, high = _free_range(size, float(radii.max()))
-        centers = np.tile(
-            [low + u * (high - low), low + v * (high - low)],
-            (num_frames, 1))
+        centers = np.tile([low + u * (high - low), low + v * (high - low)],
+                          (num_frames, 1))
 
     trajectory = ClipTrajectory(centers, radii, angles, alphas)
     if class_name in REVERSED_CLASSES:
@@ -311,8 +315,8 @@ def _shape_polygon(shape: str, center: np.ndarray, radius: float,
     return center + radius * unit
 
 
-def _shape_mask(shape: str, frame_size: int, center: np.ndarray,
-                radius: float, angle_deg: float) -> np.ndarray:
+def _shape_mask(shape: str, frame_size: int, center: np.ndarray, radius: float,
+                angle_deg: float) -> np.ndarray:
     """(S, S) float32 anti-aliased coverage in [0, 1] of the object."""
     mask = np.zeros((frame_size, frame_size), dtype=np.uint8)
     scale = 1 << SUBPIXEL_BITS
@@ -343,8 +347,8 @@ def _noise(params: ClipParams, num_frames: int) -> np.ndarray:
     """(num_frames, S, S, 3) float32 Gaussian pixel noise."""
     rng = np.random.default_rng(params.noise_seed)
     shape = (num_frames, params.frame_size, params.frame_size, 3)
-    return rng.standard_normal(shape, dtype=np.float32) * np.float32(
-        params.noise_std)
+    return rng.standard_normal(
+        shape, dtype=np.float32) * np.float32(params.noise_std)
 
 
 def render_clip(class_name: str, params: ClipParams) -> np.ndarray:
@@ -362,20 +366,20 @@ def render_clip(class_name: str, params: ClipParams) -> np.ndarray:
         noise = noise[::-1]
     return np.stack([
         _render_frame(params, trajectory.centers[t], trajectory.radii[t],
-                      trajectory.angles_deg[t], trajectory.alphas[t],
-                      noise[t]) for t in range(params.num_frames)
+                      trajectory.angles_deg[t], trajectory.alphas[t], noise[t])
+        for t in range(params.num_frames)
     ])
 
 
 def grid_cell(center: np.ndarray, size: int) -> Tuple[str, str]:
     """(row, column) names of the 3 x 3 grid cell holding ``center`` (x, y)."""
-    x, y = (min(len(GRID_COLUMNS) - 1, max(0, int(c * 3 // size)))
-            for c in center)
+    x, y = (
+        min(len(GRID_COLUMNS) - 1, max(0, int(c * 3 // size))) for c in center)
     return GRID_ROWS[y], GRID_COLUMNS[x]
 
 
-def render_still_image(image_class: str, rng: np.random.Generator,
-                       frames: int, size: int) -> np.ndarray:
+def render_still_image(image_class: str, rng: np.random.Generator, frames: int,
+                       size: int) -> np.ndarray:
     """One (S, S, 3) uint8 RGB image of ``image_class`` for pretraining.
 
     The image is a frame of a random clip drawn exactly like the videos'
@@ -401,7 +405,8 @@ def render_still_image(image_class: str, rng: np.random.Generator,
         trajectory = clip_trajectory(class_name, params)
         candidates = [
             t for t in np.flatnonzero(trajectory.alphas >= 0.5)
-            if grid_cell(trajectory.centers[t], size) == (row, column)]
+            if grid_cell(trajectory.centers[t], size) == (row, column)
+        ]
         if candidates:
             break
     else:  # pragma: no cover - would need a frame size with unreachable cells
@@ -421,13 +426,16 @@ def _load_decord():
     return decord
 
 
-def write_video(path: Path, frames_rgb: np.ndarray, fps: float,
+def write_video(path: Path,
+                frames_rgb: np.ndarray,
+                fps: float,
                 decord_module=None) -> None:
     """Encode (F, S, S, 3) uint8 RGB frames as mp4 and, when decord is
     given, check that it decodes back to F frames of S x S."""
     num_frames, height, width, _ = frames_rgb.shape
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC),
-                             float(fps), (width, height))
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), float(fps),
+        (width, height))
     if not writer.isOpened():
         raise RuntimeError(f'OpenCV cannot open a {VIDEO_FOURCC!r} writer '
                            f'for {path}')
@@ -465,9 +473,9 @@ def _check_codec_round_trip(arguments: Dict, decord_module) -> None:
         arguments['frames'], arguments['size'])
     with tempfile.TemporaryDirectory() as probe_dir:
         try:
-            write_video(Path(probe_dir) / 'probe.mp4',
-                        render_clip(CLASSES[0], params), arguments['fps'],
-                        decord_module)
+            write_video(
+                Path(probe_dir) / 'probe.mp4', render_clip(CLASSES[0], params),
+                arguments['fps'], decord_module)
         except RuntimeError as error:
             raise ValueError(
                 f'size={arguments["size"]}, frames={arguments["frames"]}: '
@@ -523,7 +531,9 @@ def _existing_dataset_is_complete(out_dir: Path, arguments: Dict) -> bool:
     return False
 
 
-def _write_meta(out_dir: Path, arguments: Dict, complete: bool,
+def _write_meta(out_dir: Path,
+                arguments: Dict,
+                complete: bool,
                 counts: Optional[Dict] = None) -> None:
     meta = dict(
         generator='zeroi2v_mm.datasets.synthetic_videos',
@@ -546,10 +556,9 @@ def val_images_per_class(images_per_class: int) -> int:
     return max(1, images_per_class // 5) if images_per_class > 0 else 0
 
 
-def _write_sample(out_dir: str, seed: int, frames: int, size: int,
-                  fps: float, check_decode: bool,
-                  job: Tuple[str, Tuple[str, int, str, int]]
-                  ) -> Optional[str]:
+def _write_sample(out_dir: str, seed: int, frames: int, size: int, fps: float,
+                  check_decode: bool,
+                  job: Tuple[str, Tuple[str, int, str, int]]) -> Optional[str]:
     """Render and write one sample of :func:`make_dataset` (a module-level
     function so that worker processes can run it). Returns the annotation
     line of a video, None for a still image."""
@@ -559,8 +568,8 @@ def _write_sample(out_dir: str, seed: int, frames: int, size: int,
         rng = clip_rng(seed, 'videos', split, label, k)
         params = sample_clip_params(name, rng, frames, size)
         relative_path = f'{split}/{name}_{k:04d}.mp4'
-        write_video(root / 'videos' / relative_path,
-                    render_clip(name, params), fps,
+        write_video(root / 'videos' / relative_path, render_clip(name, params),
+                    fps,
                     _load_decord() if check_decode else None)
         return f'{relative_path} {label}\n'
     rng = clip_rng(seed, 'images', split, label, k)
@@ -579,7 +588,8 @@ def make_dataset(out_dir,
                  fps: float = DEFAULTS['fps'],
                  seed: int = DEFAULTS['seed'],
                  images_per_class: int = DEFAULTS['images_per_class'],
-                 progress: bool = True, workers: int = 1) -> Path:
+                 progress: bool = True,
+                 workers: int = 1) -> Path:
     """Write the synthetic dataset (layout in the module docstring).
 
     Returns the output directory. Does nothing when it already holds a
@@ -610,8 +620,10 @@ def make_dataset(out_dir,
         return out_dir
     decord_module = _load_decord()
     if decord_module is None:
-        print('decord is not installed: videos are not read back to check '
-              'them', file=sys.stderr)
+        print(
+            'decord is not installed: videos are not read back to check '
+            'them',
+            file=sys.stderr)
     # An unreadable size would otherwise surface after out_dir and its
     # meta.json exist, leaving a directory the user has to delete by hand.
     _check_codec_round_trip(arguments, decord_module)
@@ -634,8 +646,8 @@ def make_dataset(out_dir,
             for label, shape in enumerate(IMAGE_CLASSES):
                 (out_dir / 'images' / split / shape).mkdir(
                     parents=True, exist_ok=True)
-                image_jobs.extend((split, label, shape, k)
-                                  for k in range(count))
+                image_jobs.extend(
+                    (split, label, shape, k) for k in range(count))
 
     jobs = [('video', job) for job in video_jobs] + \
         [('image', job) for job in image_jobs]
@@ -680,8 +692,7 @@ def make_dataset(out_dir,
         train_videos=len(annotation_lines['train']),
         val_videos=len(annotation_lines['val']),
         train_images=images_per_class * len(IMAGE_CLASSES),
-        val_images=val_images_per_class(images_per_class) *
-        len(IMAGE_CLASSES),
+        val_images=val_images_per_class(images_per_class) * len(IMAGE_CLASSES),
     )
     _write_meta(out_dir, arguments, complete=True, counts=counts)
     return out_dir

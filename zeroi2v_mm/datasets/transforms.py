@@ -80,8 +80,8 @@ class DecodedVideo:
     def get_batch(self, frame_inds) -> _DecodedFrames:
         # Fancy indexing copies: a transform that edits frames in place
         # cannot change the cache.
-        return _DecodedFrames(self.frames[np.asarray(frame_inds,
-                                                     dtype=np.int64)])
+        return _DecodedFrames(self.frames[np.asarray(
+            frame_inds, dtype=np.int64)])
 
 
 @TRANSFORMS.register_module()

@@ -69,10 +69,12 @@ class DeployedRecognizer(nn.Module):
         self.recognizer = recognizer
         self.to_rgb = bool(getattr(preprocessor, 'to_rgb', False))
         if getattr(preprocessor, '_enable_normalize', False):
-            self.register_buffer('mean', preprocessor.mean.reshape(
-                1, -1, 1, 1, 1).clone())
-            self.register_buffer('std', preprocessor.std.reshape(
-                1, -1, 1, 1, 1).clone())
+            self.register_buffer(
+                'mean',
+                preprocessor.mean.reshape(1, -1, 1, 1, 1).clone())
+            self.register_buffer(
+                'std',
+                preprocessor.std.reshape(1, -1, 1, 1, 1).clone())
         else:
             self.mean = self.std = None
 
@@ -91,8 +93,8 @@ def _read_checkpoint(checkpoint: str) -> Any:
     return _load_checkpoint(checkpoint, map_location='cpu')
 
 
-def _read_state(checkpoint: str, loaded: Any = None
-                ) -> Tuple[Dict[str, Tensor], dict]:
+def _read_state(checkpoint: str,
+                loaded: Any = None) -> Tuple[Dict[str, Tensor], dict]:
     if loaded is None:
         loaded = _read_checkpoint(checkpoint)
     state = loaded.get('state_dict', loaded) if isinstance(loaded,
@@ -100,13 +102,16 @@ def _read_state(checkpoint: str, loaded: Any = None
     if not isinstance(state, dict):
         raise ValueError(f'{checkpoint}: not an MMEngine checkpoint or state '
                          'dict')
-    state = {key[len('module.'):] if key.startswith('module.') else key: value
-             for key, value in state.items()}
+    state = {
+        key[len('module.'):] if key.startswith('module.') else key: value
+        for key, value in state.items()
+    }
     meta = (loaded.get('meta') or {}) if isinstance(loaded, dict) else {}
     return state, meta
 
 
-def load_deployable_model(config: Union[str, Config], checkpoint: str,
+def load_deployable_model(config: Union[str, Config],
+                          checkpoint: str,
                           cfg_options: Optional[dict] = None,
                           tolerance: float = 1e-4
                           ) -> Tuple[nn.Module, Config, Dict[str, Any]]:
@@ -135,6 +140,7 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
         zeroi2v_mm.reparam.MergeVerificationError: the merge is not exact.
     """
     from mmaction.registry import MODELS
+
     from ..engine.hooks import merged_config
     cfg = Config.fromfile(config) if isinstance(config, str) else \
         copy.deepcopy(config)
@@ -146,7 +152,8 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
     state, _ = _read_state(checkpoint, loaded)
     backbone = cfg.model.get('backbone') or {}
     mergeable = is_mergeable(backbone)
-    unmerged = any(marker in key for key in state for marker in ADAPTER_MARKERS)
+    unmerged = any(marker in key for key in state
+                   for marker in ADAPTER_MARKERS)
     if mergeable and not unmerged:
         cfg = merged_config(cfg)  # a merged checkpoint: the merged model
     model = MODELS.build(cfg.model)
@@ -164,11 +171,15 @@ def load_deployable_model(config: Union[str, Config], checkpoint: str,
     if mergeable and unmerged:
         generator = torch.Generator().manual_seed(0)
         shape = view_shape(model)
-        clips = [torch.randn((2, 1) + shape, generator=generator)
-                 for _ in range(2)]
+        clips = [
+            torch.randn((2, 1) + shape, generator=generator) for _ in range(2)
+        ]
         model, report = merge_and_verify(
-            model, clips, tolerance=tolerance,
-            plain=build_plain_model(cfg.model), count_complexity=False)
+            model,
+            clips,
+            tolerance=tolerance,
+            plain=build_plain_model(cfg.model),
+            count_complexity=False)
         cfg = merged_config(cfg)
         info.update(merged_here=True, merge_report=report)
     return model.eval(), cfg, info
@@ -219,8 +230,11 @@ def first_test_clip(cfg: Config) -> Optional[Tuple[Tensor, str]]:
 
 
 # ---------------------------------------------------------------- exporting
-def export_model(module: nn.Module, path: str, example: Tensor,
-                 fmt: str = 'onnx', exporter: str = 'torchscript',
+def export_model(module: nn.Module,
+                 path: str,
+                 example: Tensor,
+                 fmt: str = 'onnx',
+                 exporter: str = 'torchscript',
                  opset: Optional[int] = None) -> str:
     """Write ``module`` (e.g. a :class:`DeployedRecognizer`) to ``path``,
     atomically, with a dynamic batch dimension.
@@ -253,25 +267,32 @@ def export_model(module: nn.Module, path: str, example: Tensor,
     def write(tmp: str) -> None:
         with torch.no_grad():
             if fmt == 'onnx':
-                kwargs: Dict[str, Any] = dict(input_names=['clips'],
-                                              output_names=['scores'])
+                kwargs: Dict[str, Any] = dict(
+                    input_names=['clips'], output_names=['scores'])
                 if opset is not None:
                     kwargs['opset_version'] = opset
                 if exporter == 'dynamo':
-                    kwargs.update(dynamo=True,
-                                  dynamic_shapes=({0: batch},),
-                                  external_data=False)
+                    kwargs.update(
+                        dynamo=True,
+                        dynamic_shapes=({
+                            0: batch
+                        }, ),
+                        external_data=False)
                 else:
-                    kwargs.update(dynamo=False, dynamic_axes=dict(
-                        clips={0: 'batch'}, scores={0: 'batch'}))
-                torch.onnx.export(module, (example,), tmp, **kwargs)
+                    kwargs.update(
+                        dynamo=False,
+                        dynamic_axes=dict(
+                            clips={0: 'batch'}, scores={0: 'batch'}))
+                torch.onnx.export(module, (example, ), tmp, **kwargs)
             elif fmt == 'torchscript':
-                traced = torch.jit.trace(module, (example,),
-                                         check_trace=False)
+                traced = torch.jit.trace(
+                    module, (example, ), check_trace=False)
                 traced.save(tmp)
             else:
                 program = torch.export.export(
-                    module, (example,), dynamic_shapes=({0: batch},))
+                    module, (example, ), dynamic_shapes=({
+                        0: batch
+                    }, ))
                 torch.export.save(program, tmp)
 
     return atomic_write(path, write)
@@ -281,11 +302,14 @@ def format_of(path: str) -> str:
     """The format of an exported file, from its name: ``.onnx``, ``.pt2``
     (``torch.export``), anything else TorchScript."""
     ext = osp.splitext(path)[1].lower()
-    return {'.onnx': 'onnx', '.pt2': 'exported_program'}.get(ext,
-                                                              'torchscript')
+    return {
+        '.onnx': 'onnx',
+        '.pt2': 'exported_program'
+    }.get(ext, 'torchscript')
 
 
-def run_exported(path: str, clips: Tensor,
+def run_exported(path: str,
+                 clips: Tensor,
                  fmt: Optional[str] = None) -> Tensor:
     """Run an exported file on ``clips`` (CPU): onnxruntime for ONNX."""
     fmt = fmt or format_of(path)
@@ -295,8 +319,8 @@ def run_exported(path: str, clips: Tensor,
         session = onnxruntime.InferenceSession(
             path, options, providers=['CPUExecutionProvider'])
         name = session.get_inputs()[0].name
-        out = session.run(None, {name: clips.detach().cpu().numpy().astype(
-            np.float32)})[0]
+        out = session.run(
+            None, {name: clips.detach().cpu().numpy().astype(np.float32)})[0]
         return torch.from_numpy(out)
     with torch.no_grad():
         if fmt == 'torchscript':
@@ -305,8 +329,10 @@ def run_exported(path: str, clips: Tensor,
 
 
 @torch.no_grad()
-def verify_exported(path: str, reference: nn.Module,
-                    inputs: Dict[str, Tensor], tolerance: float = 1e-4,
+def verify_exported(path: str,
+                    reference: nn.Module,
+                    inputs: Dict[str, Tensor],
+                    tolerance: float = 1e-4,
                     fmt: Optional[str] = None) -> Dict[str, Any]:
     """Compare the exported file with ``reference`` (PyTorch, fp32, eval) on
     every input of ``inputs`` (``{description: (N, 3, T, H, W)}``).
@@ -350,8 +376,10 @@ def onnx_node_counts(path: str) -> Dict[str, Any]:
     graph = onnx.load(path, load_external_data=False).graph
     by_type = collections.Counter(node.op_type for node in graph.node)
     values_only = by_type.get('Constant', 0) + by_type.get('Identity', 0)
-    return dict(total=len(graph.node), compute=len(graph.node) - values_only,
-                by_type=dict(sorted(by_type.items())))
+    return dict(
+        total=len(graph.node),
+        compute=len(graph.node) - values_only,
+        by_type=dict(sorted(by_type.items())))
 
 
 def random_clips(shape: Sequence[int], seed: int = 0) -> Tensor:

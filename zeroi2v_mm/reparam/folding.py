@@ -11,8 +11,8 @@ from typing import Any
 
 import torch.nn as nn
 
-from ..models.peft import MERGEABLE_PEFT, is_mergeable
 from ..models.layers.linear_adapter import AdaptedLinear
+from ..models.peft import MERGEABLE_PEFT, is_mergeable
 
 
 class MergeVerificationError(RuntimeError):
@@ -22,8 +22,9 @@ class MergeVerificationError(RuntimeError):
 
 def count_adapted_linears(model: nn.Module) -> int:
     """How many linears in ``model`` still carry adapters."""
-    return sum(isinstance(m, AdaptedLinear) and m.has_adapters
-               for m in model.modules())
+    return sum(
+        isinstance(m, AdaptedLinear) and m.has_adapters
+        for m in model.modules())
 
 
 def merge_adapters(model: nn.Module) -> nn.Module:
@@ -77,8 +78,9 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
         model_cfg: the ``model`` dict of a config (a recognizer with a
             ZeroI2V ``backbone``), or a backbone dict (``type='ZeroI2VViT'``).
     """
-    from mmaction.registry import MODELS
     from mmengine.config import ConfigDict
+
+    from mmaction.registry import MODELS
     cfg = copy.deepcopy(ConfigDict(model_cfg))
     backbone = cfg.get('backbone', cfg)
     if 'adapters' not in backbone and backbone.get('type') != 'ZeroI2VViT':

@@ -66,8 +66,10 @@ def _device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def verify_merge(unmerged: nn.Module, merged: nn.Module,
-                 batches: Iterable[Any], tolerance: float = 1e-4,
+def verify_merge(unmerged: nn.Module,
+                 merged: nn.Module,
+                 batches: Iterable[Any],
+                 tolerance: float = 1e-4,
                  max_batches: Optional[int] = None) -> Dict[str, Any]:
     """Run both models on the same inputs (fp32, eval) and compare logits.
 
@@ -119,8 +121,9 @@ def verify_merge(unmerged: nn.Module, merged: nn.Module,
                     max_diff = batch_max
                 abs_sum += float(diff.double().sum())
                 num_logits += diff.numel()
-                agree += int((reference.mean(1).argmax(-1) ==
-                              folded.mean(1).argmax(-1)).sum())
+                agree += int(
+                    (reference.mean(1).argmax(-1) == folded.mean(1).argmax(-1)
+                     ).sum())
                 samples += reference.shape[0]
                 views = reference.shape[1]
                 used += 1
@@ -130,10 +133,15 @@ def verify_merge(unmerged: nn.Module, merged: nn.Module,
     if used == 0:
         raise ValueError('verify_merge got no batches: the data loader is '
                          'empty')
-    return finish_verification(dict(
-        max_abs_diff=max_diff, abs_diff_sum=abs_sum, num_logits=num_logits,
-        num_top1_agree=agree, num_samples=samples, num_views=views,
-        num_batches=used), tolerance)
+    return finish_verification(
+        dict(
+            max_abs_diff=max_diff,
+            abs_diff_sum=abs_sum,
+            num_logits=num_logits,
+            num_top1_agree=agree,
+            num_samples=samples,
+            num_views=views,
+            num_batches=used), tolerance)
 
 
 def finish_verification(stats: Dict[str, Any],
@@ -141,8 +149,8 @@ def finish_verification(stats: Dict[str, Any],
     """Derived fields of a verification (after sums from several processes
     have been added up): means, agreement, and whether it passed."""
     stats = dict(stats)
-    stats['mean_abs_diff'] = stats['abs_diff_sum'] / max(stats['num_logits'],
-                                                         1)
+    stats['mean_abs_diff'] = stats['abs_diff_sum'] / max(
+        stats['num_logits'], 1)
     stats['top1_agreement'] = stats['num_top1_agree'] / max(
         stats['num_samples'], 1)
     stats['tolerance'] = float(tolerance)
@@ -151,15 +159,16 @@ def finish_verification(stats: Dict[str, Any],
     return stats
 
 
-def merge_and_verify(model: nn.Module,
-                     batches: Optional[Iterable[Any]] = None,
-                     tolerance: float = 1e-4,
-                     max_batches: Optional[int] = None,
-                     plain: Optional[nn.Module] = None,
-                     input_shape: Optional[Sequence[int]] = None,
-                     count_complexity: bool = True,
-                     reduce_stats: Optional[Callable[[dict], dict]] = None
-                     ) -> Tuple[nn.Module, Dict[str, Any]]:
+def merge_and_verify(
+    model: nn.Module,
+    batches: Optional[Iterable[Any]] = None,
+    tolerance: float = 1e-4,
+    max_batches: Optional[int] = None,
+    plain: Optional[nn.Module] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    count_complexity: bool = True,
+    reduce_stats: Optional[Callable[[dict], dict]] = None
+) -> Tuple[nn.Module, Dict[str, Any]]:
     """Merge a copy of ``model``, verify it, and describe the result.
 
     ``model`` itself is not changed (not even its train/eval mode or device).
@@ -210,8 +219,12 @@ def merge_and_verify(model: nn.Module,
         if reduce_stats is not None:
             stats = finish_verification(reduce_stats(stats), tolerance)
     else:
-        stats = dict(max_abs_diff=None, top1_agreement=None, num_samples=0,
-                     tolerance=float(tolerance), passed=None)
+        stats = dict(
+            max_abs_diff=None,
+            top1_agreement=None,
+            num_samples=0,
+            tolerance=float(tolerance),
+            passed=None)
     report.update(stats)
     if stats['passed'] is False:
         raise MergeVerificationError(
@@ -226,8 +239,9 @@ def merge_and_verify(model: nn.Module,
         after = complexity(merged, input_shape)
         params = dict(before=before['params'], after=after['params'])
         if 'backbone_params' in before:
-            params.update(backbone_before=before['backbone_params'],
-                          backbone_after=after['backbone_params'])
+            params.update(
+                backbone_before=before['backbone_params'],
+                backbone_after=after['backbone_params'])
         if plain is not None:
             plain_backbone = getattr(plain, 'backbone', plain)
             params['plain'] = count_parameters(plain)
@@ -237,12 +251,13 @@ def merge_and_verify(model: nn.Module,
                 # The image ViT the video model was made from: the plain
                 # backbone has only the T x D temporal embedding on top.
                 params['temporal_embedding'] = temporal.numel()
-                params['image_vit'] = (params['plain_backbone'] -
-                                       temporal.numel())
+                params['image_vit'] = (
+                    params['plain_backbone'] - temporal.numel())
         report['params'] = params
-        report['gflops_per_view'] = dict(before=before['gflops'],
-                                         after=after['gflops'],
-                                         input_shape=before['input_shape'])
+        report['gflops_per_view'] = dict(
+            before=before['gflops'],
+            after=after['gflops'],
+            input_shape=before['input_shape'])
     return merged, report
 
 
@@ -262,9 +277,9 @@ def format_report(report: Dict[str, Any]) -> str:
     rows.append(('parameters (model)', number(params.get('before')),
                  number(params.get('after'))))
     if 'backbone_before' in params:
-        rows.append(('parameters (backbone)',
-                     number(params.get('backbone_before')),
-                     number(params.get('backbone_after'))))
+        rows.append(
+            ('parameters (backbone)', number(params.get('backbone_before')),
+             number(params.get('backbone_after'))))
     if 'plain_backbone' in params:
         rows.append(('plain backbone (adapters=None)', '',
                      number(params['plain_backbone'])))
@@ -275,9 +290,9 @@ def format_report(report: Dict[str, Any]) -> str:
     if flops:
         rows.append((f"GFLOPs per view {tuple(flops['input_shape'])}",
                      number(flops['before'], 6), number(flops['after'], 6)))
-    rows.append(('linears with adapters',
-                 number(report.get('adapted_linears_before')),
-                 number(report.get('adapted_linears_after'))))
+    rows.append(
+        ('linears with adapters', number(report.get('adapted_linears_before')),
+         number(report.get('adapted_linears_after'))))
     width = max(len(row[0]) for row in rows)
     lines = [f"{'':{width}}  {'before':>16}  {'after merge':>16}"]
     lines += [f'{a:{width}}  {b:>16}  {c:>16}' for a, b, c in rows]

@@ -100,8 +100,8 @@ def _numpy_globals() -> List[Any]:
     dtypes = getattr(np, 'dtypes', None)
     for code in '?bhilqBHILQefdgFDG':
         cls = type(np.dtype(code))
-        if cls is not np.dtype and (dtypes is None or cls.__name__ in vars(
-                dtypes)):
+        if cls is not np.dtype and (dtypes is None
+                                    or cls.__name__ in vars(dtypes)):
             found.append(cls)
     return list(dict.fromkeys(found))
 
@@ -111,15 +111,19 @@ def mmengine_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     what ``weights_only=True`` allows: MMEngine's ``HistoryBuffer`` (message
     hub), numpy arrays, scalars and dtypes, and ``getattr`` restricted to
     HistoryBuffer's statistics methods."""
-    return [HistoryBuffer, *_numpy_globals(),
-            (_history_buffer_getattr, 'builtins.getattr')]
+    return [
+        HistoryBuffer, *_numpy_globals(),
+        (_history_buffer_getattr, 'builtins.getattr')
+    ]
 
 
 def trusted(path: str) -> bool:
     """Whether ``path`` is listed (or inside a folder listed) in
     ``ZEROI2V_TRUSTED_CHECKPOINTS``."""
-    entries = [e for e in os.environ.get(TRUST_ENV, '').split(os.pathsep)
-               if e.strip()]
+    entries = [
+        e for e in os.environ.get(TRUST_ENV, '').split(os.pathsep)
+        if e.strip()
+    ]
     real = osp.realpath(path)
     for entry in entries:
         entry = osp.realpath(osp.expanduser(entry.strip()))
@@ -183,28 +187,30 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     _last_read[:] = [path]
     if trusted(path):
-        print_log(f'{path}: loading with weights_only=False (listed in '
-                  f'{TRUST_ENV}): the file can run code', logger='current',
-                  level=30)
+        print_log(
+            f'{path}: loading with weights_only=False (listed in '
+            f'{TRUST_ENV}): the file can run code',
+            logger='current',
+            level=30)
         try:
-            return torch.load(path, map_location=map_location,
-                              weights_only=False)
+            return torch.load(
+                path, map_location=map_location, weights_only=False)
         except Exception as error:  # noqa: BLE001  (re-raised, named)
-            raise UnreadableCheckpointError(
-                unreadable_message(path, error)) from error
+            raise UnreadableCheckpointError(unreadable_message(
+                path, error)) from error
     try:
         with torch.serialization.safe_globals(mmengine_safe_globals()):
-            return torch.load(path, map_location=map_location,
-                              weights_only=True)
+            return torch.load(
+                path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001  (re-raised, named)
         type_name = _unsafe_type(str(error))
         if type_name is not None:
-            raise UnsafeCheckpointError(
-                unsafe_message(path, type_name)) from None
-        raise UnreadableCheckpointError(
-            unreadable_message(path, error)) from error
+            raise UnsafeCheckpointError(unsafe_message(path,
+                                                       type_name)) from None
+        raise UnreadableCheckpointError(unreadable_message(path,
+                                                           error)) from error
 
 
 def is_torchscript_archive(path: str) -> bool:
@@ -214,5 +220,5 @@ def is_torchscript_archive(path: str) -> bool:
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as archive:
-        return any(name.split('/')[1:2] == ['code']
-                   for name in archive.namelist())
+        return any(
+            name.split('/')[1:2] == ['code'] for name in archive.namelist())

@@ -62,8 +62,8 @@ def count_parameters(model: nn.Module) -> int:
     return int(parameter_count(unwrap(model)).get('', 0))
 
 
-def count_flops(model: nn.Module, inputs: Union[Tensor, Tuple[Tensor, ...]]
-                ) -> int:
+def count_flops(model: nn.Module, inputs: Union[Tensor, Tuple[Tensor,
+                                                              ...]]) -> int:
     """Multiply-accumulates of ``model(*inputs)``, traced by MMEngine's
     :class:`~mmengine.analysis.FlopAnalyzer` with attention counted.
 
@@ -147,8 +147,8 @@ def count_view_flops(model: nn.Module,
     model = unwrap(model)
     shape = tuple(input_shape or view_shape(model))
     parameter = next(model.parameters())
-    clip = torch.zeros((1, ) + shape, device=parameter.device,
-                       dtype=parameter.dtype)
+    clip = torch.zeros(
+        (1, ) + shape, device=parameter.device, dtype=parameter.dtype)
     if is_recognizer(model):
         return count_flops(_LogitsOfOneView(model), clip)
     return count_flops(model, clip)

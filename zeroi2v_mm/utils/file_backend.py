@@ -16,8 +16,8 @@ project::
 backend.
 """
 import os.path as osp
-from typing import Union
 from pathlib import Path
+from typing import Union
 
 from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
@@ -50,7 +50,9 @@ class AtomicLocalBackend(LocalBackend):
 
         atomic_write(filepath, write)
 
-    def put_text(self, obj: str, filepath: Union[str, Path],
+    def put_text(self,
+                 obj: str,
+                 filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
         filepath = str(filepath)
         self._clean_once(filepath)

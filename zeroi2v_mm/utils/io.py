@@ -119,7 +119,8 @@ def _staged(path: str) -> Iterator[str]:
     # Hidden, unique, in the same folder: os.replace must not cross file
     # systems, and a concurrent writer must not clobber our temporary file.
     handle, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.{os.getpid()}.', suffix=TMP_SUFFIX,
+        prefix=f'.{osp.basename(path)}.{os.getpid()}.',
+        suffix=TMP_SUFFIX,
         dir=folder)
     os.close(handle)
     try:
@@ -170,8 +171,8 @@ def atomic_write(path: str, write: Callable[[str], None]) -> str:
     return shown
 
 
-def atomic_write_all(items: Sequence[Tuple[str, Callable[[str], None]]]
-                     ) -> List[str]:
+def atomic_write_all(items: Sequence[Tuple[str, Callable[[str],
+                                                         None]]]) -> List[str]:
     """Write several files, all or none of them.
 
     Every file is first written to its temporary file (a full disk fails
@@ -188,8 +189,10 @@ def atomic_write_all(items: Sequence[Tuple[str, Callable[[str], None]]]
         raise ValueError(f'atomic_write_all: the same file twice in '
                          f'{[path for path, _ in items]}')
     with ExitStack() as stack:
-        staged = [_write_staged(target, write, stack)
-                  for target, (_, write) in zip(targets, items)]
+        staged = [
+            _write_staged(target, write, stack)
+            for target, (_, write) in zip(targets, items)
+        ]
         done: List[Tuple[str, str]] = []  # (target, backup or '')
         backups: List[str] = []
         try:

@@ -29,9 +29,11 @@ class WorkDirLockedError(RuntimeError):
 
 
 def _facts() -> dict:
-    return dict(pid=os.getpid(), host=socket.gethostname(),
-                started=time.strftime('%Y-%m-%d %H:%M:%S'),
-                command=' '.join(sys.argv))
+    return dict(
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        started=time.strftime('%Y-%m-%d %H:%M:%S'),
+        command=' '.join(sys.argv))
 
 
 def _describe(facts: dict) -> str:
@@ -91,9 +93,11 @@ class WorkDirLock:
                     f'run: {_describe(holder)}{where}. This run: '
                     f'{_describe(mine)}. Choose another --work-dir, or wait '
                     f'for that run to end; if it is over, delete {self.path}')
-            print_log(f'removing stale lock {self.path} of a run that is no '
-                      f'longer alive ({_describe(holder) or "unreadable"})',
-                      logger='current', level=30)
+            print_log(
+                f'removing stale lock {self.path} of a run that is no '
+                f'longer alive ({_describe(holder) or "unreadable"})',
+                logger='current',
+                level=30)
             try:
                 os.remove(self.path)
             except FileNotFoundError:

@@ -161,14 +161,16 @@ def make_small(checkpoint: dict, entries: Dict[str, dict]) -> int:
                 dropped += 1
         if metadata is not None:
             local = metadata.setdefault(prefix.rstrip('.'), {})
-            local[METADATA_KEY] = dict(fingerprint=entry['fingerprint'],
-                                       pretrained=entry['pretrained'])
+            local[METADATA_KEY] = dict(
+                fingerprint=entry['fingerprint'],
+                pretrained=entry['pretrained'])
     meta = checkpoint.setdefault('meta', {})
     meta[META_KEY] = {prefix: dict(entry) for prefix, entry in entries.items()}
     return dropped
 
 
-def restore_small_checkpoint(checkpoint: dict, model: nn.Module,
+def restore_small_checkpoint(checkpoint: dict,
+                             model: nn.Module,
                              source: Optional[str] = None) -> bool:
     """Complete a small ``checkpoint`` (in place) for ``model``: the frozen
     tensors come from each backbone's ``pretrained`` file (the config's),
@@ -242,8 +244,10 @@ def refuse_unrestored(state_dict: Dict[str, Tensor], prefix: str,
     """Called by ``ZeroI2VViT._load_from_state_dict`` when the backbone's
     state-dict metadata says it comes from a small checkpoint: refuse a load
     that misses the frozen tensors (they were not restored)."""
-    missing = [prefix + name for name, _ in backbone.named_parameters()
-               if prefix + name not in state_dict]
+    missing = [
+        prefix + name for name, _ in backbone.named_parameters()
+        if prefix + name not in state_dict
+    ]
     if not missing:
         return
     source = last_read_checkpoint() or 'the checkpoint'

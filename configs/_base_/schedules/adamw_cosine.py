@@ -13,7 +13,9 @@ max_epochs = 40
 warmup_epochs = 2.5
 
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
+    type='EpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_begin=1,
     val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -21,8 +23,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='AmpOnGPUOptimWrapper',
     constructor='TrainableParamsOptimWrapperConstructor',
-    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+    optimizer=dict(
+        type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         custom_keys={
@@ -32,10 +34,20 @@ optim_wrapper = dict(
         }))  # no clip_grad: the released configs do not clip gradients
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0,
-         by_epoch=True, begin=0, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
 ]
 
 # lr 3e-4 is for 64 clips per step; MMEngine rescales it when

@@ -17,8 +17,9 @@ _base_ = [
 
 # zeroi2v_mm.models.detectors registers ZeroI2VFastRCNN and the RoI
 # extractor (importing it needs no mmdet; building the detector does).
-custom_imports = dict(imports=['zeroi2v_mm', 'zeroi2v_mm.models.detectors'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['zeroi2v_mm', 'zeroi2v_mm.models.detectors'],
+    allow_failed_imports=False)
 
 num_frames = 8
 image_size = 224
@@ -105,8 +106,11 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=num_frames, frame_interval=8,
-         test_mode=True),
+    dict(
+        type='SampleAVAFrames',
+        clip_len=num_frames,
+        frame_interval=8,
+        test_mode=True),
     dict(type='RawFrameDecode'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
@@ -156,15 +160,28 @@ test_evaluator = val_evaluator
 # and the box head train).
 max_epochs = 20
 warmup_epochs = 5
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
-                 val_begin=1, val_interval=1)
+train_cfg = dict(
+    type='EpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_begin=1,
+    val_interval=1)
 optim_wrapper = dict(clip_grad=dict(max_norm=40, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=0, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=64)
 

@@ -16,8 +16,8 @@ _base_ = ['aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 model = dict(
     backbone=dict(
         drop_path_rate=0.2,
-        peft=dict(_delete_=True, type='AIM', ratio=0.25, scale=0.5,
-                  num_tadapter=1)))
+        peft=dict(
+            _delete_=True, type='AIM', ratio=0.25, scale=0.5, num_tadapter=1)))
 
 # The ZeroI2V K400 pipeline without RandAugment.
 train_pipeline = [
@@ -40,8 +40,18 @@ optim_wrapper = dict(
             'ln_post': dict(decay_mult=0.0),
         }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2.5,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0,
-         by_epoch=True, begin=0, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=2.5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
 ]

@@ -4,6 +4,10 @@
 # GFLOPs, see docs/configs.md "InTI").
 _base_ = ['inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py']
 
-model = dict(backbone=dict(
-    compress=dict(_delete_=True, type='ConvPooling', after_blocks=(5, 7),
-                  spatial_kernel=1)))
+model = dict(
+    backbone=dict(
+        compress=dict(
+            _delete_=True,
+            type='ConvPooling',
+            after_blocks=(5, 7),
+            spatial_kernel=1)))

@@ -72,8 +72,8 @@ val_pipeline = [
 ]
 # 4 temporal clips x 3 spatial crops, as the paper's Table 3
 test_pipeline = [
-    dict(type='UniformSample', clip_len=num_frames, num_clips=4,
-         test_mode=True)
+    dict(
+        type='UniformSample', clip_len=num_frames, num_clips=4, test_mode=True)
     if step['type'] == 'UniformSample' else step
     for step in _base_.test_pipeline
 ]
@@ -90,11 +90,21 @@ optim_wrapper = dict(
     optimizer=dict(lr=lr, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=20, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / lr, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=1e-6, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / lr,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(base_batch_size=64)
 custom_hooks = []

@@ -52,8 +52,7 @@ model = dict(
         blending=dict(
             type='RandomBatchAugment',
             augments=[
-                dict(type='MixupBlending', alpha=0.8,
-                     num_classes=num_classes),
-                dict(type='CutmixBlending', alpha=1.0,
-                     num_classes=num_classes),
+                dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+                dict(
+                    type='CutmixBlending', alpha=1.0, num_classes=num_classes),
             ])))

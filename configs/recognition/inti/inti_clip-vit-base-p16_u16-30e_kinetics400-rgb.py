@@ -35,10 +35,9 @@ model = dict(
         blending=dict(
             type='RandomBatchAugment',
             augments=[
-                dict(type='MixupBlending', alpha=0.8,
-                     num_classes=num_classes),
-                dict(type='CutmixBlending', alpha=1.0,
-                     num_classes=num_classes),
+                dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+                dict(
+                    type='CutmixBlending', alpha=1.0, num_classes=num_classes),
             ])))
 
 train_pipeline = [
@@ -47,18 +46,30 @@ train_pipeline = [
     dict(type='UniformSample', clip_len=num_frames),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
-    dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.875, 0.75, 0.66),
-         random_crop=False, max_wh_scale_gap=1),
+    dict(
+        type='MultiScaleCrop',
+        input_size=224,
+        scales=(1, 0.875, 0.75, 0.66),
+        random_crop=False,
+        max_wh_scale_gap=1),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
     # ColorJitter with probability 0.8 (mmcv's RandomApply), one draw for
     # the whole clip. torchvision's through MMAction2's TorchVisionWrapper:
     # MMAction2 1.2.0's own ColorJitter fails under NumPy 2 whenever it draws
     # a negative hue shift (uint8 + negative int: OverflowError).
-    dict(type='mmcv.RandomApply', prob=0.8,
-         transforms=[dict(type='TorchVisionWrapper', op='ColorJitter',
-                          brightness=0.4, contrast=0.4, saturation=0.2,
-                          hue=0.1)]),
+    dict(
+        type='mmcv.RandomApply',
+        prob=0.8,
+        transforms=[
+            dict(
+                type='TorchVisionWrapper',
+                op='ColorJitter',
+                brightness=0.4,
+                contrast=0.4,
+                saturation=0.2,
+                hue=0.1)
+        ]),
     # MMAction2 has no grayscale transform: torchvision's, on the whole clip
     dict(type='TorchVisionWrapper', op='RandomGrayscale', p=0.2),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -76,8 +87,9 @@ val_pipeline = [
 # 4 temporal clips (shifted segment positions) x 3 spatial crops
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=num_frames, num_clips=4,
-         test_mode=True),
+    dict(
+        type='UniformSample', clip_len=num_frames, num_clips=4,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
@@ -99,11 +111,21 @@ optim_wrapper = dict(
     optimizer=dict(lr=2.2e-5, betas=(0.9, 0.98), weight_decay=0.001),
     clip_grad=None)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=2.2e-7, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=2.2e-7,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 # lr 2.2e-5 is for an effective batch of 512 = 64 clips per step x 8
 # accumulation steps. MMEngine's --auto-scale-lr compares base_batch_size with

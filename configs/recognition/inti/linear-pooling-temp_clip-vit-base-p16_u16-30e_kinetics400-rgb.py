@@ -3,5 +3,7 @@
 # shared by all tokens.
 _base_ = ['inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py']
 
-model = dict(backbone=dict(
-    compress=dict(_delete_=True, type='LinearPooling', after_blocks=(5, 7))))
+model = dict(
+    backbone=dict(
+        compress=dict(
+            _delete_=True, type='LinearPooling', after_blocks=(5, 7))))

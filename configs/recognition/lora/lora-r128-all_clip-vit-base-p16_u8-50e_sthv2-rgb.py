@@ -16,6 +16,10 @@ _base_ = ['../zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py']
 model = dict(
     backbone=dict(
         adapters=None,
-        peft=dict(type='LoRA', rank=128, alpha=128, dropout=0.0,
-                  targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'),
-                  split_qkv=True)))
+        peft=dict(
+            type='LoRA',
+            rank=128,
+            alpha=128,
+            dropout=0.0,
+            targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'),
+            split_qkv=True)))

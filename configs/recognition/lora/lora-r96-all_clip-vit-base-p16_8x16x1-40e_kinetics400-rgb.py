@@ -11,5 +11,9 @@ _base_ = ['../zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 model = dict(
     backbone=dict(
         adapters=None,
-        peft=dict(type='LoRA', rank=96, alpha=48, dropout=0.1,
-                  targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'))))
+        peft=dict(
+            type='LoRA',
+            rank=96,
+            alpha=48,
+            dropout=0.1,
+            targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'))))

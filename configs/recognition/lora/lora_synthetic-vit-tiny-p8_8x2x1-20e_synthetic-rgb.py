@@ -8,5 +8,9 @@ _base_ = ['../../demo/zeroi2v_synthetic.py']
 model = dict(
     backbone=dict(
         adapters=None,
-        peft=dict(type='LoRA', rank=16, alpha=16, dropout=0.0,
-                  targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'))))
+        peft=dict(
+            type='LoRA',
+            rank=16,
+            alpha=16,
+            dropout=0.0,
+            targets=('in_proj', 'out_proj', 'c_fc', 'c_proj'))))

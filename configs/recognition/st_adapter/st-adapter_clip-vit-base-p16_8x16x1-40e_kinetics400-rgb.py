@@ -12,6 +12,9 @@ model = dict(
     backbone=dict(
         stdha=None,
         adapters=None,
-        peft=dict(type='STAdapter', channels=384, kernel_size=(3, 1, 1),
-                  positions=('mlp', ))))
+        peft=dict(
+            type='STAdapter',
+            channels=384,
+            kernel_size=(3, 1, 1),
+            positions=('mlp', ))))
 custom_hooks = []

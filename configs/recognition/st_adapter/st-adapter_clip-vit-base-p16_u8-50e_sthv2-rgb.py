@@ -10,6 +10,9 @@ model = dict(
     backbone=dict(
         stdha=None,
         adapters=None,
-        peft=dict(type='STAdapter', channels=384, kernel_size=(3, 1, 1),
-                  positions=('attn', 'mlp'))))
+        peft=dict(
+            type='STAdapter',
+            channels=384,
+            kernel_size=(3, 1, 1),
+            positions=('attn', 'mlp'))))
 custom_hooks = []

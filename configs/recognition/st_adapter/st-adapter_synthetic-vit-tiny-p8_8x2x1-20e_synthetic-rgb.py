@@ -7,6 +7,9 @@ model = dict(
     backbone=dict(
         stdha=None,
         adapters=None,
-        peft=dict(type='STAdapter', channels=64, kernel_size=(3, 1, 1),
-                  positions=('mlp', ))))
+        peft=dict(
+            type='STAdapter',
+            channels=64,
+            kernel_size=(3, 1, 1),
+            positions=('mlp', ))))
 custom_hooks = []

@@ -15,12 +15,13 @@
 # MMAction2's RandomErasing stand in (assumed equivalent; see docs/configs.md).
 _base_ = ['zeroi2v_swin-base-p4-w7-in21k_u32-50e_sthv2-rgb.py']
 
-model = dict(backbone=dict(adapters=None, freeze_pretrained=False,
-                           drop_path_rate=0.4))
+model = dict(
+    backbone=dict(adapters=None, freeze_pretrained=False, drop_path_rate=0.4))
 
 # Video Swin's SSv2 pipeline has no flip (flip_ratio=0).
-train_pipeline = [step for step in _base_.train_pipeline
-                  if step['type'] != 'Flip']
+train_pipeline = [
+    step for step in _base_.train_pipeline if step['type'] != 'Flip'
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 # Video Swin's custom_keys, verbatim. MMEngine (like mmcv 1.x, which Video
@@ -28,21 +29,34 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # their effect is: the relative position bias tables train at lr x 1 without
 # weight decay; every other backbone parameter, the norms included, at
 # lr x 0.1 with decay ('backbone' is longer than 'norm'); the head at lr.
-optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, custom_keys={
-    'absolute_pos_embed': dict(decay_mult=0.0),
-    'relative_position_bias_table': dict(decay_mult=0.0),
-    'norm': dict(decay_mult=0.0),
-    'backbone': dict(lr_mult=0.1),
-}))
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        _delete_=True,
+        custom_keys={
+            'absolute_pos_embed': dict(decay_mult=0.0),
+            'relative_position_bias_table': dict(decay_mult=0.0),
+            'norm': dict(decay_mult=0.0),
+            'backbone': dict(lr_mult=0.1),
+        }))
 
 max_epochs = 60
 warmup_epochs = 2.5
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0,
-         by_epoch=True, begin=0, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
 ]
 # Nothing to merge: no adapters.
 custom_hooks = []

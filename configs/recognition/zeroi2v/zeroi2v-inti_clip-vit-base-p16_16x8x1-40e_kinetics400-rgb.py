@@ -18,8 +18,11 @@ model = dict(
 
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=8,
-         num_clips=1),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=8,
+        num_clips=1),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='VideoRandAugment', magnitude=7, num_layers=4),
@@ -31,8 +34,12 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=8,
-         num_clips=1, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=8,
+        num_clips=1,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
@@ -41,8 +48,12 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=8,
-         num_clips=3, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=8,
+        num_clips=3,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),

@@ -7,7 +7,8 @@
 _base_ = ['zeroi2v_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py']
 
 model = dict(
-    backbone=dict(stdha=dict(_delete_=True, offsets=[(-1, 2), (1, 2), (-2, 2)])))
+    backbone=dict(
+        stdha=dict(_delete_=True, offsets=[(-1, 2), (1, 2), (-2, 2)])))
 
 train_pipeline = []
 for step in _base_.train_pipeline:

@@ -8,9 +8,10 @@ _base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 num_frames = 16
 frame_interval = 8
-model = dict(backbone=dict(
-    num_frames=num_frames,
-    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1)])))
+model = dict(
+    backbone=dict(
+        num_frames=num_frames,
+        stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1)])))
 
 # The base pipelines with SampleFrames changed to 16 x 8.
 train_pipeline, val_pipeline, test_pipeline = [[

@@ -8,10 +8,13 @@ _base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 num_frames = 32
 frame_interval = 4
-model = dict(backbone=dict(
-    num_frames=num_frames,
-    with_cp=True,
-    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1), (-3, 1)])))
+model = dict(
+    backbone=dict(
+        num_frames=num_frames,
+        with_cp=True,
+        stdha=dict(
+            _delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1), (-3,
+                                                                       1)])))
 
 # The base pipelines with SampleFrames changed to 32 x 4.
 train_pipeline, val_pipeline, test_pipeline = [[

@@ -9,8 +9,8 @@ _base_ = [
 ]
 
 num_frames = 8
-model = dict(backbone=dict(num_frames=num_frames),
-             cls_head=dict(num_classes=400))
+model = dict(
+    backbone=dict(num_frames=num_frames), cls_head=dict(num_classes=400))
 
 dataset_type = 'CheckedVideoDataset'
 # labels outside [0, num_classes) are an error at dataset load (file, line)
@@ -26,8 +26,11 @@ data_hint = ('Kinetics-400 goes under data/kinetics400/ in MMAction2\'s '
 
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=16,
-         num_clips=1),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=16,
+        num_clips=1),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     # RandAugment m7 n4 with the released (pytorchvideo) semantics, between
@@ -41,8 +44,12 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=16,
-         num_clips=1, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=16,
+        num_clips=1,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
@@ -52,8 +59,12 @@ val_pipeline = [
 # 3 temporal x 1 spatial views (paper Table 12)
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=16,
-         num_clips=3, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=num_frames,
+        frame_interval=16,
+        num_clips=3,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
@@ -66,28 +77,39 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=train_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root_val), data_hint=data_hint,
-                 pipeline=val_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root_val),
+        data_hint=data_hint,
+        pipeline=val_pipeline,
+        test_mode=True))
 test_dataloader = dict(
     batch_size=1,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root_val), data_hint=data_hint,
-                 pipeline=test_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root_val),
+        data_hint=data_hint,
+        pipeline=test_pipeline,
+        test_mode=True))
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator

@@ -7,15 +7,16 @@
 _base_ = ['zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py']
 
 num_frames = 32
-model = dict(backbone=dict(
-    num_frames=num_frames,
-    with_cp=True,
-    stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1)])))
+model = dict(
+    backbone=dict(
+        num_frames=num_frames,
+        with_cp=True,
+        stdha=dict(_delete_=True, offsets=[(-1, 1), (1, 1), (-2, 1), (2, 1)])))
 
 # The base pipelines with UniformSample taking 32 frames; 2 test clips.
 train_pipeline, val_pipeline, test_pipeline = [[
-    dict(step, clip_len=num_frames) if step['type'] == 'UniformSample' else
-    step for step in pipeline
+    dict(step, clip_len=num_frames)
+    if step['type'] == 'UniformSample' else step for step in pipeline
 ] for pipeline in (_base_.train_pipeline, _base_.val_pipeline,
                    _base_.test_pipeline)]
 test_pipeline = [

@@ -24,8 +24,8 @@ train_pipeline = [
     dict(step, flip_label_map=None) if step['type'] == 'Flip' else step
     for step in _base_.train_pipeline
 ]
-dataset = dict(data_prefix=dict(video=data_root), data_hint=data_hint,
-               num_classes=48)
+dataset = dict(
+    data_prefix=dict(video=data_root), data_hint=data_hint, num_classes=48)
 train_dataloader = dict(
     dataset=dict(dataset, ann_file=ann_file_train, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(dataset, ann_file=ann_file_val))

@@ -15,8 +15,8 @@ data_hint = ('HMDB51 goes under data/hmdb51/ in MMAction2\'s layout '
              '(videos/<class>/*.avi, hmdb51_{train,val}_split_{1,2,3}_'
              'videos.txt): see MMAction2\'s tools/data/hmdb51/README.md to '
              'download and prepare it.')
-dataset = dict(data_prefix=dict(video=data_root), data_hint=data_hint,
-               num_classes=51)
+dataset = dict(
+    data_prefix=dict(video=data_root), data_hint=data_hint, num_classes=51)
 train_dataloader = dict(dataset=dict(dataset, ann_file=ann_file_train))
 val_dataloader = dict(dataset=dict(dataset, ann_file=ann_file_val))
 test_dataloader = dict(dataset=dict(dataset, ann_file=ann_file_val))

@@ -16,8 +16,8 @@ _base_ = [
 
 num_frames = 8
 split = 1  # the ann files below; split 2 and 3 have their own configs
-model = dict(backbone=dict(num_frames=num_frames),
-             cls_head=dict(num_classes=101))
+model = dict(
+    backbone=dict(num_frames=num_frames), cls_head=dict(num_classes=101))
 
 dataset_type = 'CheckedVideoDataset'
 # labels outside [0, num_classes) are an error at dataset load (file, line)
@@ -54,8 +54,9 @@ val_pipeline = [
 # 1 temporal x 3 spatial views, as released
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=num_frames, num_clips=1,
-         test_mode=True),
+    dict(
+        type='UniformSample', clip_len=num_frames, num_clips=1,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
@@ -68,28 +69,39 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=train_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=val_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=val_pipeline,
+        test_mode=True))
 test_dataloader = dict(
     batch_size=1,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=test_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=test_pipeline,
+        test_mode=True))
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator

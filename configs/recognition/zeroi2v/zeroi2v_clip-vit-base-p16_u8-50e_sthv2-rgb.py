@@ -52,8 +52,11 @@ train_pipeline = [
     dict(type='VideoRandAugment', magnitude=7, num_layers=4),
     # The released SSv2 configs' RandomErasing(erase_prob=0.25): MMAction2's
     # default 'const' mode (grey 128 fill).
-    dict(type='RandomErasing', erase_prob=0.25, mode='const',
-         fill_color=(128, 128, 128)),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='const',
+        fill_color=(128, 128, 128)),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
@@ -82,28 +85,39 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=train_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_train,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=val_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=val_pipeline,
+        test_mode=True))
 test_dataloader = dict(
     batch_size=1,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, num_classes=num_classes,
-                 ann_file=ann_file_val,
-                 data_prefix=dict(video=data_root), data_hint=data_hint,
-                 pipeline=test_pipeline, test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        ann_file=ann_file_val,
+        data_prefix=dict(video=data_root),
+        data_hint=data_hint,
+        pipeline=test_pipeline,
+        test_mode=True))
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
@@ -114,10 +128,20 @@ max_epochs = 50
 warmup_epochs = 2.5
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0,
-         by_epoch=True, begin=0, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
 ]
 
 default_hooks = dict(

@@ -17,10 +17,12 @@ model = dict(
 # temporal embedding, ln_post) at lr x 0.1 and the head at the full lr.
 # MMEngine applies only the longest matching key, so the no-decay keys are
 # repeated with the lr_mult.
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'backbone': dict(lr_mult=0.1),
-    'backbone.temporal_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.positional_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.class_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.ln_post': dict(lr_mult=0.1, decay_mult=0.0),
-}))
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys={
+            'backbone': dict(lr_mult=0.1),
+            'backbone.temporal_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.positional_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.class_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.ln_post': dict(lr_mult=0.1, decay_mult=0.0),
+        }))

@@ -64,8 +64,9 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=num_frames, num_clips=1,
-         test_mode=True),
+    dict(
+        type='UniformSample', clip_len=num_frames, num_clips=1,
+        test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
@@ -73,8 +74,11 @@ test_pipeline = [
     dict(type='PackActionInputs'),
 ]
 
-dataset = dict(type=dataset_type, num_classes=num_classes,
-               data_prefix=dict(video=data_root), data_hint=data_hint)
+dataset = dict(
+    type=dataset_type,
+    num_classes=num_classes,
+    data_prefix=dict(video=data_root),
+    data_hint=data_hint)
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
@@ -86,28 +90,33 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, ann_file=ann_file_val, pipeline=val_pipeline,
-                 test_mode=True))
+    dataset=dict(
+        dataset, ann_file=ann_file_val, pipeline=val_pipeline, test_mode=True))
 test_dataloader = dict(
     batch_size=1,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, ann_file=ann_file_test, pipeline=test_pipeline,
-                 test_mode=True))
+    dataset=dict(
+        dataset,
+        ann_file=ann_file_test,
+        pipeline=test_pipeline,
+        test_mode=True))
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 
 # Released ViT-L configs: backbone's trainable parts at lr x 0.1 (the no-decay
 # keys repeat the multiplier: MMEngine applies only the longest match).
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'backbone': dict(lr_mult=0.1),
-    'backbone.temporal_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.positional_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.class_embedding': dict(lr_mult=0.1, decay_mult=0.0),
-    'backbone.ln_post': dict(lr_mult=0.1, decay_mult=0.0),
-}))
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys={
+            'backbone': dict(lr_mult=0.1),
+            'backbone.temporal_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.positional_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.class_embedding': dict(lr_mult=0.1, decay_mult=0.0),
+            'backbone.ln_post': dict(lr_mult=0.1, decay_mult=0.0),
+        }))
 
 train_cfg = dict(max_epochs=40, val_interval=1)
 default_hooks = dict(

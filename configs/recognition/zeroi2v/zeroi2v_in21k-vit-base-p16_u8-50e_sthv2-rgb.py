@@ -16,5 +16,5 @@ model = dict(
         style='timm',
         act='gelu',
         pretrained='checkpoints/timm/vit_base_patch16_224.augreg_in21k.pth'),
-    data_preprocessor=dict(mean=[127.5, 127.5, 127.5],
-                           std=[127.5, 127.5, 127.5]))
+    data_preprocessor=dict(
+        mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))

@@ -49,13 +49,13 @@ model = dict(
         with_cp=True),
     cls_head=dict(in_channels=1024),
     # ImageNet normalisation (the Swin weights'), RGB in 0..255
-    data_preprocessor=dict(mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375]))
+    data_preprocessor=dict(
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]))
 
 # The base pipelines with UniformSample taking 32 frames.
 train_pipeline, val_pipeline, test_pipeline = [[
-    dict(step, clip_len=num_frames) if step['type'] == 'UniformSample' else
-    step for step in pipeline
+    dict(step, clip_len=num_frames)
+    if step['type'] == 'UniformSample' else step for step in pipeline
 ] for pipeline in (_base_.train_pipeline, _base_.val_pipeline,
                    _base_.test_pipeline)]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -24,8 +24,8 @@ from ...reparam import (build_plain_model, format_report, merge_and_verify,
                         report_path_of, save_merged)
 
 # Sums of :func:`zeroi2v_mm.reparam.verify_merge` that add up over processes.
-_SUMMED_STATS = ('abs_diff_sum', 'num_logits', 'num_top1_agree',
-                 'num_samples', 'num_batches')
+_SUMMED_STATS = ('abs_diff_sum', 'num_logits', 'num_top1_agree', 'num_samples',
+                 'num_batches')
 
 
 def all_reduce_stats(stats: Dict[str, Any]) -> Dict[str, Any]:
@@ -105,8 +105,11 @@ class MergeAdaptersHook(Hook):
     # same after_val_epoch is already known.
     priority = 'LOWEST'
 
-    def __init__(self, verify_batches: int = 2, tolerance: float = 1e-4,
-                 merge_on_best: bool = False, name: Optional[str] = None,
+    def __init__(self,
+                 verify_batches: int = 2,
+                 tolerance: float = 1e-4,
+                 merge_on_best: bool = False,
+                 name: Optional[str] = None,
                  count_flops: bool = True):
         if not isinstance(verify_batches, int) or verify_batches < 0:
             raise ValueError(f'verify_batches={verify_batches!r} must be an '
@@ -155,8 +158,11 @@ class MergeAdaptersHook(Hook):
         """``{'best_ckpt' or 'best_ckpt_<metric>': path}`` as the
         CheckpointHook keeps them in the message hub."""
         info = runner.message_hub.runtime_info
-        return {key: info[key] for key in info
-                if key == 'best_ckpt' or key.startswith('best_ckpt_')}
+        return {
+            key: info[key]
+            for key in info
+            if key == 'best_ckpt' or key.startswith('best_ckpt_')
+        }
 
     def _stem(self, runner) -> str:
         if self.name:
@@ -181,10 +187,14 @@ class MergeAdaptersHook(Hook):
             'merge on random clips')
         shape = view_shape(runner.model)
         generator = torch.Generator().manual_seed(0)
-        return [torch.randn((2, 1) + shape, generator=generator)
-                for _ in range(self.verify_batches)], 'random clips'
+        return [
+            torch.randn((2, 1) + shape, generator=generator)
+            for _ in range(self.verify_batches)
+        ], 'random clips'
 
-    def merge(self, runner, tag: Optional[str] = None,
+    def merge(self,
+              runner,
+              tag: Optional[str] = None,
               source: Optional[str] = None) -> Optional[str]:
         """Merge the runner's current model; verify; rank 0 writes.
 
@@ -204,13 +214,19 @@ class MergeAdaptersHook(Hook):
         batches, data = self._batches(runner)
         plain = build_plain_model(runner.cfg.model)
         merged, report = merge_and_verify(
-            runner.model, batches, tolerance=self.tolerance, plain=plain,
+            runner.model,
+            batches,
+            tolerance=self.tolerance,
+            plain=plain,
             count_complexity=self.count_flops and is_main_process(),
             reduce_stats=all_reduce_stats)
         del plain
-        report.update(data=data, checkpoint=osp.abspath(ckpt_path),
-                      source=source or 'end of training',
-                      epoch=runner.epoch, iter=runner.iter)
+        report.update(
+            data=data,
+            checkpoint=osp.abspath(ckpt_path),
+            source=source or 'end of training',
+            epoch=runner.epoch,
+            iter=runner.iter)
         error = None
         if is_main_process():
             try:
@@ -219,8 +235,10 @@ class MergeAdaptersHook(Hook):
                 error = exc
         # Rank 0 tells the others whether it worked: they wait here instead
         # of running ahead, and fail with it instead of hanging later.
-        status = [None if error is None else f'{type(error).__name__}: '
-                  f'{error}']
+        status = [
+            None if error is None else f'{type(error).__name__}: '
+            f'{error}'
+        ]
         broadcast_object_list(status, src=0)
         if error is not None:
             raise error
@@ -243,18 +261,27 @@ class MergeAdaptersHook(Hook):
         if scalars and visualizer is not None:
             prefix = f'merge_{tag}' if tag else 'merge'
             visualizer.add_scalars(
-                {f'{prefix}/{key}': value for key, value in scalars.items()},
+                {
+                    f'{prefix}/{key}': value
+                    for key, value in scalars.items()
+                },
                 step=runner.iter)
 
     def _write(self, runner, merged, report, ckpt_path, report_path) -> None:
         meta = dict(epoch=runner.epoch, iter=runner.iter)
-        dataset = getattr(getattr(runner, 'train_dataloader', None),
-                          'dataset', None)
+        dataset = getattr(
+            getattr(runner, 'train_dataloader', None), 'dataset', None)
         if getattr(dataset, 'metainfo', None) is not None:
             meta['dataset_meta'] = copy.deepcopy(dataset.metainfo)
         # Each run (and each new best) replaces its own earlier merge.
-        save_merged(merged, report, ckpt_path, report_path, cfg=runner.cfg,
-                    meta=meta, overwrite=True)
+        save_merged(
+            merged,
+            report,
+            ckpt_path,
+            report_path,
+            cfg=runner.cfg,
+            meta=meta,
+            overwrite=True)
         runner.logger.info(
             f'MergeAdaptersHook: merged checkpoint {ckpt_path}\n'
             f'{format_report(report)}\n'

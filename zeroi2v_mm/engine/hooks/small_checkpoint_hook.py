@@ -8,9 +8,9 @@ from mmengine.model import is_model_wrapper
 from mmaction.registry import HOOKS
 
 from ...utils.small_checkpoint import (ALGORITHM, cached_file_fingerprint,
-                                      fingerprint, frozen_names, make_small,
-                                      restore_small_checkpoint,
-                                      small_checkpoint_backbones)
+                                       fingerprint, frozen_names, make_small,
+                                       restore_small_checkpoint,
+                                       small_checkpoint_backbones)
 
 
 def _unwrap(model):
@@ -56,10 +56,12 @@ class SmallCheckpointHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if restore_small_checkpoint(checkpoint, _unwrap(runner.model)):
             runner.logger.info(
-                'SmallCheckpointHook: frozen weights restored from '
-                + ', '.join(sorted(
-                    str(backbone.pretrained) for _, backbone in
-                    small_checkpoint_backbones(_unwrap(runner.model)))) +
+                'SmallCheckpointHook: frozen weights restored from ' +
+                ', '.join(
+                    sorted(
+                        str(backbone.pretrained)
+                        for _, backbone in small_checkpoint_backbones(
+                            _unwrap(runner.model)))) +
                 ' (fingerprint checked)')
 
     # ---------------------------------------------------------------- save
@@ -84,8 +86,8 @@ class SmallCheckpointHook(Hook):
                 own = backbone.state_dict()
                 digest = fingerprint({k: own[k] for k in keys})
                 try:
-                    from_file = cached_file_fingerprint(backbone.pretrained,
-                                                        keys, backbone)
+                    from_file = cached_file_fingerprint(
+                        backbone.pretrained, keys, backbone)
                 except (OSError, ValueError) as error:
                     reason = f'{backbone.pretrained} cannot be read ({error})'
                 else:
@@ -98,15 +100,17 @@ class SmallCheckpointHook(Hook):
                     f'{len(keys)} frozen tensors of {where} cannot be left '
                     f'out: {reason}')
                 return {}
-            entries[prefix] = dict(pretrained=backbone.pretrained,
-                                   fingerprint=digest, keys=keys,
-                                   algorithm=ALGORITHM)
+            entries[prefix] = dict(
+                pretrained=backbone.pretrained,
+                fingerprint=digest,
+                keys=keys,
+                algorithm=ALGORITHM)
         if entries:
             runner.logger.info(
                 'SmallCheckpointHook: checkpoints leave out the frozen '
-                'weights of ' + ', '.join(
-                    f'{p.rstrip(".")} ({len(e["keys"])} tensors, from '
-                    f'{e["pretrained"]})' for p, e in entries.items()))
+                'weights of ' +
+                ', '.join(f'{p.rstrip(".")} ({len(e["keys"])} tensors, from '
+                          f'{e["pretrained"]})' for p, e in entries.items()))
         return entries
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -33,19 +33,21 @@ def trainable_params_table(model: torch.nn.Module) -> str:
         # weight / bias: counted under their module; other tensors (e.g.
         # temporal_embedding) under their own name
         owner, _, leaf = name.rpartition('.')
-        module = re.sub(r'\.\d+(?=\.|$)', '.*',
-                        owner if leaf in ('weight', 'bias') and owner
-                        else name)
+        module = re.sub(
+            r'\.\d+(?=\.|$)', '.*',
+            owner if leaf in ('weight', 'bias') and owner else name)
         row = rows.setdefault(module, [0, 0, 0])
         row[0] += 1
         row[1 if param.requires_grad else 2] += param.numel()
     trainable = sum(row[1] for row in rows.values())
     total = trainable + sum(row[2] for row in rows.values())
     width = max([len(name) for name in rows] + [6])
-    lines = [f'Trainable parameters per module ({trainable:,} of {total:,}, '
-             f'{100 * trainable / max(total, 1):.2f}%):',
-             f"{'module':<{width}}  {'tensors':>7}  {'trainable':>12}  "
-             f"{'frozen':>12}"]
+    lines = [
+        f'Trainable parameters per module ({trainable:,} of {total:,}, '
+        f'{100 * trainable / max(total, 1):.2f}%):',
+        f"{'module':<{width}}  {'tensors':>7}  {'trainable':>12}  "
+        f"{'frozen':>12}"
+    ]
     for name, (tensors, train, frozen) in rows.items():
         lines.append(f'{name:<{width}}  {tensors:>7}  {train:>12,}  '
                      f'{frozen:>12,}')

@@ -35,10 +35,12 @@ def amp_on_gpu_optim_wrapper(loss_scale: Union[str, float, dict] = 'dynamic',
     """
     if gpu_available():
         return AmpOptimWrapper(loss_scale=loss_scale, dtype=dtype, **kwargs)
-    print_log('AmpOnGPUOptimWrapper: no GPU, training in fp32 with '
-              'OptimWrapper', logger='current')
+    print_log(
+        'AmpOnGPUOptimWrapper: no GPU, training in fp32 with '
+        'OptimWrapper',
+        logger='current')
     return OptimWrapper(**kwargs)
 
 
-OPTIM_WRAPPERS.register_module(name='AmpOnGPUOptimWrapper',
-                               module=amp_on_gpu_optim_wrapper)
+OPTIM_WRAPPERS.register_module(
+    name='AmpOnGPUOptimWrapper', module=amp_on_gpu_optim_wrapper)

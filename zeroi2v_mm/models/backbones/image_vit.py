@@ -33,12 +33,12 @@ from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
                              check_pretrained_file, load_backbone_state_dict)
 
 ARCHS: Dict[str, dict] = {
-    'ViT-B/32': dict(width=768, layers=12, heads=12, patch_size=32,
-                     image_size=224),
-    'ViT-B/16': dict(width=768, layers=12, heads=12, patch_size=16,
-                     image_size=224),
-    'ViT-L/14': dict(width=1024, layers=24, heads=16, patch_size=14,
-                     image_size=224),
+    'ViT-B/32':
+    dict(width=768, layers=12, heads=12, patch_size=32, image_size=224),
+    'ViT-B/16':
+    dict(width=768, layers=12, heads=12, patch_size=16, image_size=224),
+    'ViT-L/14':
+    dict(width=1024, layers=24, heads=16, patch_size=14, image_size=224),
 }
 
 
@@ -79,6 +79,7 @@ class LayerScale(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gamma
 
+
 #: ``wrap_linear(linear, role) -> module``: applied to each frozen linear of
 #: a block as it is made (see ``PEFTMethod.wrap_linear``).
 LinearWrapper = Callable[[nn.Linear, str], nn.Module]
@@ -104,32 +105,41 @@ class ResidualAttentionBlock(nn.Module):
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
     """
 
-    def __init__(self, width: int, heads: int, num_frames: int,
-                 stdha_offsets: Optional[dict], act: str, drop_path: float,
+    def __init__(self,
+                 width: int,
+                 heads: int,
+                 num_frames: int,
+                 stdha_offsets: Optional[dict],
+                 act: str,
+                 drop_path: float,
                  wrap_linear: Optional[LinearWrapper] = None,
-                 eps: float = 1e-5, layer_scale: Optional[float] = None):
+                 eps: float = 1e-5,
+                 layer_scale: Optional[float] = None):
         super().__init__()
         wrap = wrap_linear or (lambda linear, role: linear)
         self.ln_1 = nn.LayerNorm(width, eps=eps)
-        self.attn = STDHAttention(width, heads, num_frames,
-                                  offsets=stdha_offsets, wrap_linear=wrap)
+        self.attn = STDHAttention(
+            width, heads, num_frames, offsets=stdha_offsets, wrap_linear=wrap)
         self.ln_2 = nn.LayerNorm(width, eps=eps)
         # Each linear is made and wrapped before the next one is made.
         c_fc = wrap(nn.Linear(width, width * 4), 'mlp.c_fc')
         gelu = ACTIVATIONS[act]()
         c_proj = wrap(nn.Linear(width * 4, width), 'mlp.c_proj')
-        self.mlp = nn.Sequential(OrderedDict([
-            ('c_fc', c_fc), ('gelu', gelu), ('c_proj', c_proj)]))
+        self.mlp = nn.Sequential(
+            OrderedDict([('c_fc', c_fc), ('gelu', gelu), ('c_proj', c_proj)]))
         # LayerScale after each residual branch (timm ``ls1`` / ``ls2``,
         # mmpretrain ``gamma1`` / ``gamma2``); Identity without it. It sits
         # after the adapters' output side, which therefore still folds into
         # the linear before it.
-        self.ls_1 = (LayerScale(width, layer_scale) if layer_scale is not None
-                     else nn.Identity())
-        self.ls_2 = (LayerScale(width, layer_scale) if layer_scale is not None
-                     else nn.Identity())
-        self.drop_path = (StochasticDepth(drop_path, mode='row')
-                          if drop_path > 0 else nn.Identity())
+        self.ls_1 = (
+            LayerScale(width, layer_scale)
+            if layer_scale is not None else nn.Identity())
+        self.ls_2 = (
+            LayerScale(width, layer_scale)
+            if layer_scale is not None else nn.Identity())
+        self.drop_path = (
+            StochasticDepth(drop_path, mode='row')
+            if drop_path > 0 else nn.Identity())
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.drop_path(self.ls_1(self.attn(self.ln_1(x))))
@@ -237,7 +247,8 @@ class ZeroI2VImageViT(BaseModule):
                              "'feature_map'")
         self._check_settings()
         width, layers = self.arch['width'], self.arch['layers']
-        patch_size, image_size = self.arch['patch_size'], self.arch['image_size']
+        patch_size, image_size = self.arch['patch_size'], self.arch[
+            'image_size']
         if image_size % patch_size:
             raise ValueError(f'image_size={image_size} is not a multiple of '
                              f'patch_size={patch_size}')
@@ -256,18 +267,19 @@ class ZeroI2VImageViT(BaseModule):
         self.grid_size = (image_size // patch_size, image_size // patch_size)
         self._check_layout()
 
-        self.conv1 = nn.Conv2d(3, width, patch_size, patch_size,
-                               bias=style_cfg['patch_bias'])
+        self.conv1 = nn.Conv2d(
+            3, width, patch_size, patch_size, bias=style_cfg['patch_bias'])
         scale = width**-0.5
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(
-            scale * torch.randn(self.grid_size[0] * self.grid_size[1] + 1,
-                                width))
+            scale *
+            torch.randn(self.grid_size[0] * self.grid_size[1] + 1, width))
         self._build_input_embeddings()
         # timm / mmpretrain ViTs have no pre-norm: Identity keeps the
         # forward shared and puts no ln_pre.* keys in the state dict.
-        self.ln_pre = (nn.LayerNorm(width, eps=self.norm_eps)
-                       if style_cfg['ln_pre'] else nn.Identity())
+        self.ln_pre = (
+            nn.LayerNorm(width, eps=self.norm_eps)
+            if style_cfg['ln_pre'] else nn.Identity())
         drop_rates = torch.linspace(0, drop_path_rate, layers).tolist()
         self.transformer = nn.Module()
         self.transformer.resblocks = nn.ModuleList(
@@ -290,10 +302,15 @@ class ZeroI2VImageViT(BaseModule):
 
     def _build_block(self, index: int, drop_path: float) -> nn.Module:
         """Block ``index`` (from 0)."""
-        return ResidualAttentionBlock(self.arch['width'], self.arch['heads'],
-                                      1, None, self.act, drop_path,
-                                      eps=self.norm_eps,
-                                      layer_scale=self.layer_scale)
+        return ResidualAttentionBlock(
+            self.arch['width'],
+            self.arch['heads'],
+            1,
+            None,
+            self.act,
+            drop_path,
+            eps=self.norm_eps,
+            layer_scale=self.layer_scale)
 
     def _build_after_blocks(self) -> None:
         """Modules that change or join the built blocks."""
@@ -366,9 +383,12 @@ class ZeroI2VImageViT(BaseModule):
         check_checkpoint_adapters(state_dict, prefix, self)
         # another style / LayerScale setting (e.g. a style='timm' run's
         # checkpoint tested with a style='clip' config)
-        check_layout({k[len(prefix):]: v for k, v in state_dict.items()
-                      if k.startswith(prefix)}, self,
-                     last_read_checkpoint() or 'checkpoint')
+        check_layout(
+            {
+                k[len(prefix):]: v
+                for k, v in state_dict.items() if k.startswith(prefix)
+            }, self,
+            last_read_checkpoint() or 'checkpoint')
         trained_act = (args[0] or {}).get('act') if args else None
         if trained_act is not None and trained_act != self.act:
             raise CheckpointMismatchError(
@@ -383,8 +403,11 @@ class ZeroI2VImageViT(BaseModule):
         if small is not None:
             refuse_unrestored(state_dict, prefix, self, small)
         check_checkpoint_fits(
-            state_dict, prefix, self, require_all=bool(prefix) and (
-                not self.is_init or loading_for_resume()))
+            state_dict,
+            prefix,
+            self,
+            require_all=bool(prefix)
+            and (not self.is_init or loading_for_resume()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward

@@ -18,25 +18,29 @@ import os.path as osp
 from typing import Dict, Optional
 
 import torch
-from mmaction.models.backbones.uniformerv2 import _MODELS, UniFormerV2
-from mmaction.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor
 
-from ...compat import use_safe_checkpoint_loader
-from ..utils.weights import check_pretrained_file, read_state_dict
-from ..compressors.build import build_compressors, frames_per_block
+from mmaction.models.backbones.uniformerv2 import _MODELS, UniFormerV2
+from mmaction.registry import MODELS
 
-def _to_uniformerv2_keys(state: Dict[str, Tensor], path: str
-                         ) -> Dict[str, Tensor]:
+from ...compat import use_safe_checkpoint_loader
+from ..compressors.build import build_compressors, frames_per_block
+from ..utils.weights import check_pretrained_file, read_state_dict
+
+
+def _to_uniformerv2_keys(state: Dict[str, Tensor],
+                         path: str) -> Dict[str, Tensor]:
     """CLIP visual-tower keys (OpenAI / open_clip / MMEngine checkpoint of
     this backbone) -> UniFormerV2's names, which are CLIP's own."""
     if state and all(k.startswith('module.') for k in state):
         state = {k[len('module.'):]: v for k, v in state.items()}
     for prefix in ('backbone.', 'visual.'):
         if any(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()
-                     if k.startswith(prefix)}
+            state = {
+                k[len(prefix):]: v
+                for k, v in state.items() if k.startswith(prefix)
+            }
             break
     if 'conv1.weight' not in state:
         raise ValueError(
@@ -44,9 +48,12 @@ def _to_uniformerv2_keys(state: Dict[str, Tensor], path: str
             f'{sorted(state)[:5]}); expected an OpenAI/open_clip CLIP model, '
             'its visual tower, or an MMEngine checkpoint of this backbone')
     # ZeroI2VViT checkpoints name the in-projection like an nn.Linear
-    return {k.replace('attn.in_proj.weight', 'attn.in_proj_weight')
-             .replace('attn.in_proj.bias', 'attn.in_proj_bias'): v
-            for k, v in state.items()}
+    return {
+        k.replace('attn.in_proj.weight', 'attn.in_proj_weight').replace(
+            'attn.in_proj.bias', 'attn.in_proj_bias'):
+        v
+        for k, v in state.items()
+    }
 
 
 @MODELS.register_module()
@@ -93,8 +100,8 @@ class UniFormerV2InTI(UniFormerV2):
         use_safe_checkpoint_loader()
         if pretrained is not None and pretrained not in _MODELS:
             pretrained = check_pretrained_file(pretrained)
-        super().__init__(pretrained=pretrained,
-                         clip_pretrained=clip_pretrained, **kwargs)
+        super().__init__(
+            pretrained=pretrained, clip_pretrained=clip_pretrained, **kwargs)
         if global_tap not in ('before', 'after'):
             raise ValueError(f"global_tap={global_tap!r}: choose 'before' or "
                              "'after'")
@@ -107,15 +114,20 @@ class UniFormerV2InTI(UniFormerV2):
         # temporal_downsample stem already halves them.
         self.num_frames = self.transformer.T * self.conv1.stride[0]
         # What analysis.view_shape reads to build one input view.
-        self.arch = dict(width=width, layers=len(self.transformer.resblocks),
-                         patch_size=patch_size,
-                         image_size=self.input_resolution)
+        self.arch = dict(
+            width=width,
+            layers=len(self.transformer.resblocks),
+            patch_size=patch_size,
+            image_size=self.input_resolution)
         self.compress_cfg = dict(compress) if compress else None
         self.frames_per_block = frames_per_block(
-            self.transformer.T, len(self.transformer.resblocks),
-            self.compress_cfg, frames_name='t_size')
-        self.compressors = build_compressors(
-            self.compress_cfg, width, self.frames_per_block, self.grid_size)
+            self.transformer.T,
+            len(self.transformer.resblocks),
+            self.compress_cfg,
+            frames_name='t_size')
+        self.compressors = build_compressors(self.compress_cfg, width,
+                                             self.frames_per_block,
+                                             self.grid_size)
 
     # ------------------------------------------------------------------ build
     @property
@@ -142,10 +154,11 @@ class UniFormerV2InTI(UniFormerV2):
                 f'{tuple(value.shape)} vs model {tuple(own[key].shape)} (a '
                 'checkpoint for another model size, patch or image size?)')
         missing, unexpected = self.load_state_dict(state, strict=False)
-        print_log(f'{pretrained}: loaded; {len(missing)} keys not in the file '
-                  f'kept as initialised (temporal modules, compression '
-                  f'layers); ignored {len(unexpected)} keys: {unexpected}',
-                  logger='current')
+        print_log(
+            f'{pretrained}: loaded; {len(missing)} keys not in the file '
+            f'kept as initialised (temporal modules, compression '
+            f'layers); ignored {len(unexpected)} keys: {unexpected}',
+            logger='current')
 
     def init_weights(self) -> None:
         """UniFormerV2's init (run ``init_cfg``, or load ``pretrained``), with
@@ -195,8 +208,8 @@ class UniFormerV2InTI(UniFormerV2):
         length, _, dims = x.shape
         h, w = self.grid_size
         feats = x.view(length, batch, frames, dims)
-        patches = feats[1:].permute(1, 3, 2, 0).reshape(batch, dims, frames,
-                                                        h, w)
+        patches = feats[1:].permute(1, 3, 2,
+                                    0).reshape(batch, dims, frames, h, w)
         dpe = trans.dpe[index](patches).view(batch, dims, frames, length - 1)
         feats = torch.cat([feats[:1], feats[1:] + dpe.permute(3, 0, 2, 1)])
         feats = feats.permute(2, 0, 1, 3).flatten(0, 1)  # (T*L, N, C)
@@ -213,20 +226,20 @@ class UniFormerV2InTI(UniFormerV2):
         for index, block in enumerate(trans.resblocks):
             x = block(x, frames)
             key = str(index + 1)
-            compressor = (self.compressors[key] if key in self.compressors
-                          else None)
+            compressor = (
+                self.compressors[key] if key in self.compressors else None)
             tap = index in taps
             if tap and (compressor is None or self.global_tap == 'before'):
-                cls_token = self._global_block(taps.index(index), x,
-                                               cls_token, batch, frames)
+                cls_token = self._global_block(
+                    taps.index(index), x, cls_token, batch, frames)
                 tap = False
             if compressor is not None:
                 # layers take (N*T, L, C) with rows n*T + t
                 x = compressor(x.permute(1, 0, 2), frames).permute(1, 0, 2)
                 frames //= 2
             if tap:
-                cls_token = self._global_block(taps.index(index), x,
-                                               cls_token, batch, frames)
+                cls_token = self._global_block(
+                    taps.index(index), x, cls_token, batch, frames)
         weight = trans.sigmoid(trans.balance)
         residual = x.view(length, batch, frames, dims)[0].mean(1)  # (N, C)
         return trans.norm((1 - weight) * cls_token[0] + weight * residual)

@@ -58,25 +58,33 @@ class STDHAWindowMSA(WindowMSA):
     ``(N*T, H, W, C)`` maps gives).
     """
 
-    def __init__(self, embed_dims: int, window_size: Sequence[int],
-                 num_heads: int, num_frames: int = 1,
-                 offsets: Optional[Dict[int, int]] = None, **kwargs):
+    def __init__(self,
+                 embed_dims: int,
+                 window_size: Sequence[int],
+                 num_heads: int,
+                 num_frames: int = 1,
+                 offsets: Optional[Dict[int, int]] = None,
+                 **kwargs):
         super().__init__(embed_dims, window_size, num_heads, **kwargs)
         self.num_frames = num_frames
         self.offsets = dict(offsets or {})
         self.head_groups = parse_head_offsets(self.offsets, num_heads,
                                               num_frames)
-        for index, source in enumerate(source_frames(self.head_groups,
-                                                     num_frames)):
-            self.register_buffer(f'source_frames_{index}', source,
-                                 persistent=False)
+        for index, source in enumerate(
+                source_frames(self.head_groups, num_frames)):
+            self.register_buffer(
+                f'source_frames_{index}', source, persistent=False)
 
     @property
     def group_sources(self) -> List[Tensor]:
-        return [getattr(self, f'source_frames_{index}')
-                for index in range(len(self.head_groups))]
+        return [
+            getattr(self, f'source_frames_{index}')
+            for index in range(len(self.head_groups))
+        ]
 
-    def forward(self, x: Tensor, mask: Optional[Tensor] = None,
+    def forward(self,
+                x: Tensor,
+                mask: Optional[Tensor] = None,
                 num_windows: int = 1) -> Tensor:
         """
         Args:
@@ -97,8 +105,13 @@ class STDHAWindowMSA(WindowMSA):
             qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, N*T*nW, H, L, d)
             kv = qkv[1:].reshape(2, -1, frames, num_windows, heads, length,
                                  head_dims)
-            kv = relocate_heads(kv, self.head_groups, self.group_sources,
-                                heads, frame_dim=2, head_dim=4)
+            kv = relocate_heads(
+                kv,
+                self.head_groups,
+                self.group_sources,
+                heads,
+                frame_dim=2,
+                head_dim=4)
             k, v = kv.reshape(2, rows, heads, length, head_dims).unbind(0)
             q = qkv[0]
         else:
@@ -116,12 +129,16 @@ class STDHAWindowMSA(WindowMSA):
         if mask is not None:
             windows = mask.shape[0]
             attn_mask = bias + mask[:, None].to(bias.dtype)  # (nW, H, L, L)
-            q, k, v = (t.reshape(-1, windows, heads, length, head_dims)
-                       for t in (q, k, v))
+            q, k, v = (
+                t.reshape(-1, windows, heads, length, head_dims)
+                for t in (q, k, v))
         else:
             attn_mask = bias
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask.to(q.dtype),
+            q,
+            k,
+            v,
+            attn_mask=attn_mask.to(q.dtype),
             dropout_p=self.attn_drop.p if self.training else 0.0,
             scale=self.scale)
         out = out.reshape(rows, heads, length, head_dims).transpose(1, 2)
@@ -164,11 +181,13 @@ class STDHAShiftWindowMSA(ShiftWindowMSA):
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
         mask = self.get_attn_mask(padded, window, shift, device=x.device)
         num_windows = (padded[0] // window) * (padded[1] // window)
-        windows = self.window_partition(x, window).view(-1, window * window,
-                                                        channels)
+        windows = self.window_partition(x,
+                                        window).view(-1, window * window,
+                                                     channels)
         windows = self.w_msa(windows, mask=mask, num_windows=num_windows)
-        x = self.window_reverse(windows.view(-1, window, window, channels),
-                                padded[0], padded[1], window)
+        x = self.window_reverse(
+            windows.view(-1, window, window, channels), padded[0], padded[1],
+            window)
         if shift:
             x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
         x = x[:, :height, :width].reshape(rows, length, channels)
@@ -194,8 +213,9 @@ def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
     """
 
     def swap(parent: nn.Module, name: str, **placement) -> None:
-        setattr(parent, name, adapt_linear(getattr(parent, name),
-                                           **placement, **adapter_cfg))
+        setattr(
+            parent, name,
+            adapt_linear(getattr(parent, name), **placement, **adapter_cfg))
 
     count = 0
     for stage in swin.stages:
@@ -277,29 +297,42 @@ class ZeroI2VSwin(SwinTransformer):
         if img_size % patch_size:
             raise ValueError(f'img_size={img_size} is not a multiple of '
                              f'patch_size={patch_size}')
-        settings = (self.arch_zoo.get(arch.lower()) if isinstance(arch, str)
-                    else arch)
+        settings = (
+            self.arch_zoo.get(arch.lower()) if isinstance(arch, str) else arch)
         if settings is None:
             raise ValueError(f'unknown Swin arch {arch!r}; choose from '
                              f'{sorted(self.arch_zoo)} or give dict('
                              'embed_dims=, depths=, num_heads=)')
         frames = num_frames // tubelet
         offsets = self._check_stdha(stdha, settings['num_heads'], frames)
-        stage_cfgs = [dict(block_cfgs=dict(attn_cfgs=dict(
-            window_msa=STDHAWindowMSA, num_frames=frames,
-            offsets=stage_offsets))) for stage_offsets in offsets]
+        stage_cfgs = [
+            dict(
+                block_cfgs=dict(
+                    attn_cfgs=dict(
+                        window_msa=STDHAWindowMSA,
+                        num_frames=frames,
+                        offsets=stage_offsets))) for stage_offsets in offsets
+        ]
         super().__init__(
-            arch=dict(settings), img_size=img_size, patch_size=patch_size,
-            window_size=window_size, drop_path_rate=drop_path_rate,
-            out_indices=(len(settings['depths']) - 1, ), with_cp=False,
-            stage_cfgs=stage_cfgs, init_cfg=init_cfg)
+            arch=dict(settings),
+            img_size=img_size,
+            patch_size=patch_size,
+            window_size=window_size,
+            drop_path_rate=drop_path_rate,
+            out_indices=(len(settings['depths']) - 1, ),
+            with_cp=False,
+            stage_cfgs=stage_cfgs,
+            init_cfg=init_cfg)
         # Gradient checkpointing here, non-reentrant (mmpretrain's blocks
         # call torch's checkpoint without use_reentrant, which torch warns
         # about on every call).
         self.with_cp = with_cp
         self._use_stdha_window_attention()
-        self.arch = dict(settings, image_size=img_size, patch_size=patch_size,
-                         window_size=window_size)
+        self.arch = dict(
+            settings,
+            image_size=img_size,
+            patch_size=patch_size,
+            window_size=window_size)
         self.num_frames = num_frames
         self.tubelet = tubelet
         self.frames = frames
@@ -311,16 +344,18 @@ class ZeroI2VSwin(SwinTransformer):
         if tubelet > 1:
             # Video Swin's 3D patch embedding: kernel (tubelet, p, p).
             self.patch_embed.projection = nn.Conv3d(
-                3, self.embed_dims, (tubelet, patch_size, patch_size),
+                3,
+                self.embed_dims, (tubelet, patch_size, patch_size),
                 stride=(tubelet, patch_size, patch_size))
-        self.temporal_embedding = (nn.Parameter(
-            torch.zeros(frames, self.embed_dims)) if temporal_embedding
-            else None)
+        self.temporal_embedding = (
+            nn.Parameter(torch.zeros(frames, self.embed_dims))
+            if temporal_embedding else None)
         self.adapter_cfg = self._check_adapters(adapters)
         if self.adapter_cfg is not None:
-            attach_linear_adapters(self, {k: v for k, v in
-                                          self.adapter_cfg.items()
-                                          if k != 'num_adapters'})
+            attach_linear_adapters(self, {
+                k: v
+                for k, v in self.adapter_cfg.items() if k != 'num_adapters'
+            })
         if freeze_pretrained:
             self.requires_grad_(False)
             for param in self.trainable_parameters():
@@ -346,8 +381,8 @@ class ZeroI2VSwin(SwinTransformer):
             raise ValueError(f'unknown stdha keys {sorted(unknown)}; expected '
                              'dict(offsets=[offsets of stage 0, ...])')
         per_stage = stdha.get('offsets')
-        if not isinstance(per_stage, (list, tuple)) or len(per_stage) != len(
-                heads):
+        if not isinstance(per_stage,
+                          (list, tuple)) or len(per_stage) != len(heads):
             raise ValueError(
                 f'stdha offsets={per_stage!r} must list one entry per stage '
                 f'({len(heads)} stages; None for a spatial stage)')
@@ -409,15 +444,19 @@ class ZeroI2VSwin(SwinTransformer):
         if all(key.startswith('module.') for key in state):
             state = {k[len('module.'):]: v for k, v in state.items()}
         if any(key.startswith('backbone.') for key in state):
-            state = {k[len('backbone.'):]: v for k, v in state.items()
-                     if k.startswith('backbone.')}
+            state = {
+                k[len('backbone.'):]: v
+                for k, v in state.items() if k.startswith('backbone.')
+            }
         if 'norm.weight' in state and self.out_norm + '.weight' not in state:
             # Swin checkpoints older than mmcls 0.x's version 2 (e.g. some
             # converted ones) call the output norm 'norm'; mmpretrain renames
             # it on load for its own class only.
-            state = {(self.out_norm + k[len('norm'):]
-                      if k.startswith('norm.') else k): v
-                     for k, v in state.items()}
+            state = {
+                (self.out_norm + k[len('norm'):] if k.startswith('norm.') else k):
+                v
+                for k, v in state.items()
+            }
         if 'patch_embed.projection.weight' not in state:
             raise ValueError(
                 f'{path}: not a Swin checkpoint (no patch_embed.projection.'
@@ -425,15 +464,19 @@ class ZeroI2VSwin(SwinTransformer):
                 'mmpretrain SwinTransformer / ImageClassifier checkpoint')
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing:
-            print_log(f'{path}: {len(missing)} backbone keys not in the file, '
-                      f'kept as initialised: {missing}', logger='current')
+            print_log(
+                f'{path}: {len(missing)} backbone keys not in the file, '
+                f'kept as initialised: {missing}',
+                logger='current')
         if unexpected:
-            print_log(f'{path}: ignored {len(unexpected)} keys the backbone '
-                      f'does not have: {unexpected}', logger='current')
+            print_log(
+                f'{path}: ignored {len(unexpected)} keys the backbone '
+                f'does not have: {unexpected}',
+                logger='current')
         print_log(f'loaded Swin weights from {path}', logger='current')
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              *args, **kwargs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args,
+                              **kwargs):
         """Inflate a 2D patch embedding to the 3D one, then refuse tensors
         of other shapes (naming the key) and, for a whole model loaded for
         testing or resuming, missing keys; then load as usual."""
@@ -442,12 +485,18 @@ class ZeroI2VSwin(SwinTransformer):
         if self.tubelet > 1 and weight is not None and weight.dim() == 4:
             state_dict[key] = weight.unsqueeze(2).repeat(
                 1, 1, self.tubelet, 1, 1) / self.tubelet
-        for name in [k for k in state_dict
-                     if k.startswith(prefix) and 'attn_mask' in k]:
+        for name in [
+                k for k in state_dict
+                if k.startswith(prefix) and 'attn_mask' in k
+        ]:
             del state_dict[name]  # buffers of old Swin versions
         check_checkpoint_adapters(state_dict, prefix, self)
-        check_checkpoint_fits(state_dict, prefix, self, require_all=bool(
-            prefix) and (not self.is_init or loading_for_resume()))
+        check_checkpoint_fits(
+            state_dict,
+            prefix,
+            self,
+            require_all=bool(prefix)
+            and (not self.is_init or loading_for_resume()))
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       *args, **kwargs)
 
@@ -484,8 +533,8 @@ class ZeroI2VSwin(SwinTransformer):
                              f"of patch_size={self.arch['patch_size']}")
         x, hw_shape = self.embed_patches(x)  # (N*T', h*w, C), T' = T/tubelet
         if self.temporal_embedding is not None:
-            x = x + self.temporal_embedding.to(x.dtype).repeat(
-                batch, 1)[:, None]
+            x = x + self.temporal_embedding.to(x.dtype).repeat(batch, 1)[:,
+                                                                         None]
         x = self.drop_after_pos(x)
         for stage in self.stages:
             for block in stage.blocks:

@@ -19,8 +19,13 @@ from ..layers.stdha import parse_head_offsets
 from ..peft import (PEFT_METHODS, AdapterBlock, LinearAdapters, PEFTMethod,
                     build_method)
 # ARCHS, ACTIVATIONS, QuickGELU, STYLES: importable from here as before.
-from .image_vit import (ACTIVATIONS, ARCHS, STYLES, QuickGELU,  # noqa: F401
-                        ResidualAttentionBlock, ZeroI2VImageViT)
+from .image_vit import (
+    ACTIVATIONS,
+    ARCHS,
+    STYLES,
+    QuickGELU,  # noqa: F401
+    ResidualAttentionBlock,
+    ZeroI2VImageViT)
 
 
 def normalize_offsets(offsets) -> Dict[int, int]:
@@ -43,13 +48,13 @@ def normalize_offsets(offsets) -> Dict[int, int]:
         try:
             offsets = ast.literal_eval(offsets)
         except (ValueError, SyntaxError):
-            raise ValueError(f'stdha offsets={given!r} is not readable; '
-                             'write [(-1, 1), (1, 1)] or {-1: 1, 1: 1}'
-                             ) from None
+            raise ValueError(
+                f'stdha offsets={given!r} is not readable; '
+                'write [(-1, 1), (1, 1)] or {-1: 1, 1: 1}') from None
     if isinstance(offsets, (list, tuple)):
         pairs = list(offsets)
-        if not all(isinstance(p, (list, tuple)) and len(p) == 2
-                   for p in pairs):
+        if not all(
+                isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
             raise ValueError(f'stdha offsets={given!r}: a list must hold '
                              '(dt, heads) pairs, e.g. [(-1, 1), (1, 1)]')
         dts = [p[0] for p in pairs]
@@ -153,13 +158,22 @@ class ZeroI2VViT(ZeroI2VImageViT):
         # Read by the build hooks below, which the image ViT's __init__
         # calls; plain attributes can be set before nn.Module's __init__.
         self.num_frames = num_frames
-        self._settings = dict(stdha=stdha, adapters=adapters, peft=peft,
-                              compress=compress,
-                              temporal_embedding=temporal_embedding)
-        super().__init__(arch=arch, pretrained=pretrained,
-                         drop_path_rate=drop_path_rate, act=act,
-                         output=output, with_cp=with_cp, style=style,
-                         layer_scale=layer_scale, init_cfg=init_cfg)
+        self._settings = dict(
+            stdha=stdha,
+            adapters=adapters,
+            peft=peft,
+            compress=compress,
+            temporal_embedding=temporal_embedding)
+        super().__init__(
+            arch=arch,
+            pretrained=pretrained,
+            drop_path_rate=drop_path_rate,
+            act=act,
+            output=output,
+            with_cp=with_cp,
+            style=style,
+            layer_scale=layer_scale,
+            init_cfg=init_cfg)
         del self._settings
         self.freeze_pretrained = freeze_pretrained
         if freeze_pretrained:
@@ -178,8 +192,8 @@ class ZeroI2VViT(ZeroI2VImageViT):
         # The adaptation method: the linear adapters (adapters=...) are one
         # more registered method, like the baselines (peft=...).
         self.method: Optional[PEFTMethod] = (
-            LinearAdapters(**self.adapter_cfg) if self.adapter_cfg else
-            build_method(self.peft_cfg))
+            LinearAdapters(**self.adapter_cfg)
+            if self.adapter_cfg else build_method(self.peft_cfg))
         self.compress_cfg = dict(settings['compress']) \
             if settings['compress'] else None
         layers, heads = self.arch['layers'], self.arch['heads']
@@ -199,17 +213,21 @@ class ZeroI2VViT(ZeroI2VImageViT):
     def _build_input_embeddings(self) -> None:
         # Added to every token of frame t (CLS included) after the positional
         # embedding; zeros keep the image model's function at the start.
-        self.temporal_embedding = (nn.Parameter(
-            torch.zeros(self.num_frames, self.embed_dims))
+        self.temporal_embedding = (
+            nn.Parameter(torch.zeros(self.num_frames, self.embed_dims))
             if self._settings['temporal_embedding'] else None)
 
     def _build_block(self, index: int, drop_path: float) -> nn.Module:
         return ResidualAttentionBlock(
-            self.arch['width'], self.arch['heads'],
-            self.frames_per_block[index], self.stdha_offsets, self.act,
+            self.arch['width'],
+            self.arch['heads'],
+            self.frames_per_block[index],
+            self.stdha_offsets,
+            self.act,
             drop_path,
             wrap_linear=self.method.wrap_linear if self.method else None,
-            eps=self.norm_eps, layer_scale=self.layer_scale)
+            eps=self.norm_eps,
+            layer_scale=self.layer_scale)
 
     def _build_after_blocks(self) -> None:
         blocks = self.transformer.resblocks
@@ -224,9 +242,10 @@ class ZeroI2VViT(ZeroI2VImageViT):
                         'block forward, which has no LayerScale: use it with '
                         'layer_scale=None (LoRA and TemporalHeads work with '
                         'LayerScale)')
-        self.compressors = build_compressors(
-            self.compress_cfg, self.embed_dims, self.frames_per_block,
-            self.grid_size)
+        self.compressors = build_compressors(self.compress_cfg,
+                                             self.embed_dims,
+                                             self.frames_per_block,
+                                             self.grid_size)
 
     @staticmethod
     def _check_stdha(stdha: Optional[dict]) -> Optional[dict]:
@@ -315,8 +334,8 @@ class ZeroI2VViT(ZeroI2VImageViT):
         x = x.transpose(1, 2).flatten(0, 1)  # (N*T, 3, H, W), time-major rows
         x = self.embed_patches(x)  # (N*T, 1 + h*w, C)
         if self.temporal_embedding is not None:
-            x = x + self.temporal_embedding.to(x.dtype).repeat(batch,
-                                                              1)[:, None]
+            x = x + self.temporal_embedding.to(x.dtype).repeat(batch, 1)[:,
+                                                                         None]
         x = self.ln_pre(x)
         for index, block in enumerate(self.transformer.resblocks):
             compressor = self.compressors[str(index)] if str(
@@ -328,7 +347,7 @@ class ZeroI2VViT(ZeroI2VImageViT):
         if self.output == 'cls':
             x = self.ln_post(x[:, 0])  # (N*T', C)
             return x.view(batch, out_frames, -1).permute(0, 2, 1)[..., None,
-                                                                   None]
+                                                                  None]
         x = self.ln_post(x[:, 1:])  # (N*T', h*w, C)
         x = x.view(batch, out_frames, *self.grid_size, -1)
         return x.permute(0, 4, 1, 2, 3).contiguous()

@@ -3,5 +3,7 @@
 from .build import build_compressors, frames_per_block
 from .inti import ConvPooling, InTI, LinearPooling
 
-__all__ = ['ConvPooling', 'InTI', 'LinearPooling', 'build_compressors',
-           'frames_per_block']
+__all__ = [
+    'ConvPooling', 'InTI', 'LinearPooling', 'build_compressors',
+    'frames_per_block'
+]

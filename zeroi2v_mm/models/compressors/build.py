@@ -34,8 +34,9 @@ def check_after_blocks(compress_cfg: Optional[dict]) -> Tuple[int, ...]:
                          '"(5,7)"')
     if not after_blocks:
         raise ValueError('compress needs after_blocks, e.g. (5, 7)')
-    repeated = sorted({p for p in after_blocks
-                       if list(after_blocks).count(p) > 1})
+    repeated = sorted(
+        {p
+         for p in after_blocks if list(after_blocks).count(p) > 1})
     if repeated:
         raise ValueError(f'compress after_blocks={tuple(after_blocks)}: '
                          f'block {repeated[0]} is listed twice')
@@ -43,7 +44,8 @@ def check_after_blocks(compress_cfg: Optional[dict]) -> Tuple[int, ...]:
     return tuple(after_blocks)
 
 
-def frames_per_block(num_frames: int, layers: int,
+def frames_per_block(num_frames: int,
+                     layers: int,
                      compress_cfg: Optional[dict],
                      frames_name: str = 'num_frames') -> List[int]:
     """Frames each of the ``layers`` blocks sees: ``num_frames``, halved
@@ -73,8 +75,8 @@ def frames_per_block(num_frames: int, layers: int,
 
 
 def build_compressors(compress_cfg: Optional[dict], embed_dims: int,
-                      frames: List[int],
-                      grid_size: Tuple[int, int]) -> ModuleDict:
+                      frames: List[int], grid_size: Tuple[int,
+                                                          int]) -> ModuleDict:
     """The compression layers, keyed by the block they follow (``'5'``).
 
     Args:
@@ -93,8 +95,10 @@ def build_compressors(compress_cfg: Optional[dict], embed_dims: int,
         return compressors
     cfg = dict(compress_cfg)
     for position in cfg.pop('after_blocks'):
-        layer_cfg = dict(cfg, embed_dims=embed_dims,
-                         num_frames=frames[position - 1],
-                         grid_size=grid_size)
+        layer_cfg = dict(
+            cfg,
+            embed_dims=embed_dims,
+            num_frames=frames[position - 1],
+            grid_size=grid_size)
         compressors[str(position)] = MODELS.build(layer_cfg)
     return compressors

@@ -26,9 +26,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
+
+from mmaction.registry import MODELS
 
 
 def _ln_linear_gelu(in_dims: int, out_dims: int) -> nn.Sequential:
@@ -48,8 +49,11 @@ class _PairMerge(BaseModule):
         init_cfg (dict, optional): MMEngine init config.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int,
-                 grid_size: Sequence[int], init_cfg: Optional[dict] = None):
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 grid_size: Sequence[int],
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if int(num_frames) != num_frames or num_frames < 2 or num_frames % 2:
             raise ValueError(
@@ -76,12 +80,12 @@ class _PairMerge(BaseModule):
                 f'{self.num_frames}, but forward got num_frames={num_frames}')
         if x.dim() != 3:
             raise ValueError(
-                f'expected tokens of shape (B*T, 1+h*w, C), got {tuple(x.shape)}')
+                f'expected tokens of shape (B*T, 1+h*w, C), got {tuple(x.shape)}'
+            )
         rows, tokens, dims = x.shape
         if rows % num_frames:
-            raise ValueError(
-                f'{rows} rows of tokens are not divisible by '
-                f'num_frames={num_frames}')
+            raise ValueError(f'{rows} rows of tokens are not divisible by '
+                             f'num_frames={num_frames}')
         if tokens != self.num_tokens or dims != self.embed_dims:
             raise ValueError(
                 f'expected (B*T, {self.num_tokens}, {self.embed_dims}) tokens '
@@ -204,8 +208,9 @@ class InTI(_PairMerge):
         self.token_proj = _ln_linear_gelu(dims, dims // 2)
 
         # Eq. 10: depth-wise 3D conv, kernel 3, on the (T, h, w) token volume.
-        self.cube_conv = (nn.Conv3d(dims, dims, 3, padding=1, groups=dims)
-                          if use_cube else None)
+        self.cube_conv = (
+            nn.Conv3d(dims, dims, 3, padding=1, groups=dims)
+            if use_cube else None)
 
         # Eq. 11. Decision: the frame branch has its own T_{C->C/2} rather
         # than reusing the token one (the paper does not say they are shared).
@@ -282,9 +287,14 @@ class InTI(_PairMerge):
         batch, frames, tokens, dims = x.shape
         h, w = self.grid_size
         vol = x.permute(0, 3, 1, 2)  # (B, C, T, N+1)
-        patches = self.cube_conv(vol[..., 1:].reshape(batch, dims, frames, h, w))
-        cls = F.conv3d(vol[..., :1].unsqueeze(-1), self.cube_conv.weight,
-                       self.cube_conv.bias, padding=1, groups=dims)
+        patches = self.cube_conv(vol[..., 1:].reshape(batch, dims, frames, h,
+                                                      w))
+        cls = F.conv3d(
+            vol[..., :1].unsqueeze(-1),
+            self.cube_conv.weight,
+            self.cube_conv.bias,
+            padding=1,
+            groups=dims)
         out = torch.cat([cls.flatten(3), patches.flatten(3)], dim=3)
         out = out.reshape(batch, dims, frames // 2, 2, tokens).mean(3)
         return out.permute(0, 2, 3, 1)
@@ -374,8 +384,11 @@ class LinearPooling(_PairMerge):
     Shapes: ``forward((B*T, 1+h*w, C), T) -> (B*T/2, 1+h*w, C)``.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int,
-                 grid_size: Tuple[int, int], init_cfg: Optional[dict] = None):
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 grid_size: Tuple[int, int],
+                 init_cfg: Optional[dict] = None):
         super().__init__(embed_dims, num_frames, grid_size, init_cfg)
         self.logits = nn.Parameter(torch.zeros(2))
 
@@ -413,8 +426,11 @@ class ConvPooling(_PairMerge):
     Shapes: ``forward((B*T, 1+h*w, C), T) -> (B*T/2, 1+h*w, C)``.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int,
-                 grid_size: Tuple[int, int], init_cfg: Optional[dict] = None,
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 grid_size: Tuple[int, int],
+                 init_cfg: Optional[dict] = None,
                  spatial_kernel: int = 1):
         super().__init__(embed_dims, num_frames, grid_size, init_cfg)
         if spatial_kernel < 1 or spatial_kernel % 2 == 0:
@@ -422,9 +438,10 @@ class ConvPooling(_PairMerge):
                 f'spatial_kernel must be odd, got {spatial_kernel}')
         pad = spatial_kernel // 2
         self.conv = nn.Conv3d(
-            self.embed_dims, self.embed_dims, (2, spatial_kernel,
-                                               spatial_kernel),
-            stride=(2, 1, 1), padding=(0, pad, pad))
+            self.embed_dims,
+            self.embed_dims, (2, spatial_kernel, spatial_kernel),
+            stride=(2, 1, 1),
+            padding=(0, pad, pad))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -433,8 +450,8 @@ class ConvPooling(_PairMerge):
         centre = weight.shape[-1] // 2
         with torch.no_grad():
             weight.zero_()
-            eye = torch.eye(self.embed_dims, dtype=weight.dtype,
-                            device=weight.device)
+            eye = torch.eye(
+                self.embed_dims, dtype=weight.dtype, device=weight.device)
             weight[:, :, :, centre, centre] = 0.5 * eye[:, :, None]
             self.conv.bias.zero_()
 
@@ -445,9 +462,12 @@ class ConvPooling(_PairMerge):
         vol = x.reshape(batch, frames, tokens, dims).permute(0, 3, 1, 2)
         patches = self.conv(vol[..., 1:].reshape(batch, dims, frames, h, w))
         # CLS as a 1x1 image: with odd k and padding k//2 it stays one token.
-        cls = F.conv3d(vol[..., :1].unsqueeze(-1), self.conv.weight,
-                       self.conv.bias, stride=self.conv.stride,
-                       padding=self.conv.padding)
+        cls = F.conv3d(
+            vol[..., :1].unsqueeze(-1),
+            self.conv.weight,
+            self.conv.bias,
+            stride=self.conv.stride,
+            padding=self.conv.padding)
         out = torch.cat([cls.flatten(3), patches.flatten(3)], dim=3)
         # (B, C, T/2, N+1) -> (B*T/2, N+1, C)
         return out.permute(0, 2, 3, 1).reshape(batch * frames // 2, tokens,

@@ -139,7 +139,8 @@ def zeroi2v_fast_rcnn_class() -> type:
         ``AVARoIHead`` does not accept and needs proposals in any case.
         """
 
-        def _forward(self, batch_inputs: Tensor,
+        def _forward(self,
+                     batch_inputs: Tensor,
                      batch_data_samples: Optional[Sequence] = None):
             feats = self.extract_feat(batch_inputs)
             if batch_data_samples is None:
@@ -148,16 +149,17 @@ def zeroi2v_fast_rcnn_class() -> type:
 
         def roi_logits(self, feats, batch_data_samples) -> Tensor:
             """Class logits of every proposal, samples concatenated."""
-            missing = [i for i, sample in enumerate(batch_data_samples)
-                       if sample.get('proposals', None) is None]
+            missing = [
+                i for i, sample in enumerate(batch_data_samples)
+                if sample.get('proposals', None) is None
+            ]
             if missing:
                 raise ValueError(f'data samples {missing} have no proposals:'
                                  ' the AVA detector scores given boxes')
-            rois = bbox2roi([sample.proposals.bboxes
-                             for sample in batch_data_samples])
+            rois = bbox2roi(
+                [sample.proposals.bboxes for sample in batch_data_samples])
             metas = [sample.metainfo for sample in batch_data_samples]
-            return self.roi_head._bbox_forward(feats, rois,
-                                               metas)['cls_score']
+            return self.roi_head._bbox_forward(feats, rois, metas)['cls_score']
 
     # A module attribute under its own name, so that pickle finds it.
     ZeroI2VFastRCNN.__module__ = __name__
@@ -185,5 +187,4 @@ def build_zeroi2v_fast_rcnn(**kwargs) -> nn.Module:
         return detector_class(**kwargs)
 
 
-MODELS.register_module(name='ZeroI2VFastRCNN',
-                       module=build_zeroi2v_fast_rcnn)
+MODELS.register_module(name='ZeroI2VFastRCNN', module=build_zeroi2v_fast_rcnn)

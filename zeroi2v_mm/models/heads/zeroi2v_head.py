@@ -10,7 +10,7 @@ from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
 
 from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
-                                loading_for_resume)
+                                 loading_for_resume)
 
 
 @MODELS.register_module()
@@ -29,14 +29,18 @@ class ZeroI2VHead(BaseHead):
     T may be any length (compression layers shorten clips).
     """
 
-    def __init__(self, num_classes: int, in_channels: int,
-                 loss_cls: Optional[dict] = None, dropout_ratio: float = 0.5,
-                 init_std: float = 0.01, **kwargs):
-        super().__init__(num_classes, in_channels,
-                         loss_cls or dict(type='CrossEntropyLoss'), **kwargs)
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 loss_cls: Optional[dict] = None,
+                 dropout_ratio: float = 0.5,
+                 init_std: float = 0.01,
+                 **kwargs):
+        super().__init__(num_classes, in_channels, loss_cls
+                         or dict(type='CrossEntropyLoss'), **kwargs)
         self.init_std = init_std
-        self.dropout = (nn.Dropout(dropout_ratio) if dropout_ratio > 0 else
-                        nn.Identity())
+        self.dropout = (
+            nn.Dropout(dropout_ratio) if dropout_ratio > 0 else nn.Identity())
         self.fc_cls = nn.Linear(in_channels, num_classes)
 
     def init_weights(self) -> None:
@@ -57,12 +61,15 @@ class ZeroI2VHead(BaseHead):
         * Missing, when a whole model is loaded into a head not initialised
           for training: an error (testing a random classifier).
         """
-        keys = {prefix + name: param for name, param in
-                self.fc_cls.named_parameters(prefix='fc_cls')}
-        mismatched = [(key, tuple(state_dict[key].shape), tuple(param.shape))
-                      for key, param in keys.items() if key in state_dict and
-                      tuple(getattr(state_dict[key], 'shape', ())) !=
-                      tuple(param.shape)]
+        keys = {
+            prefix + name: param
+            for name, param in self.fc_cls.named_parameters(prefix='fc_cls')
+        }
+        mismatched = [
+            (key, tuple(state_dict[key].shape), tuple(param.shape))
+            for key, param in keys.items() if key in state_dict and tuple(
+                getattr(state_dict[key], 'shape', ())) != tuple(param.shape)
+        ]
         shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
                           for key, a, b in mismatched)
         # Fine-tuning: initialised for training, and not resuming a run.
@@ -74,7 +81,8 @@ class ZeroI2VHead(BaseHead):
                 f'classifier not loaded from the checkpoint ({shown}): it has '
                 'another number of classes; this head keeps its '
                 f'initialisation for {self.num_classes} classes '
-                '(fine-tuning on a new label set)', logger='current',
+                '(fine-tuning on a new label set)',
+                logger='current',
                 level=30)
         source = last_read_checkpoint()
         source = f' (file last read: {source})' if source else ''
@@ -85,8 +93,8 @@ class ZeroI2VHead(BaseHead):
                 f'model has num_classes={self.num_classes}, '
                 f'in_channels={self.in_channels}). Use the config the '
                 'checkpoint was trained with')
-        elif prefix and not fine_tuning and any(
-                key not in state_dict for key in keys):
+        elif prefix and not fine_tuning and any(key not in state_dict
+                                                for key in keys):
             raise CheckpointMismatchError(
                 f'checkpoint{source} has no classifier ({", ".join(keys)} '
                 'missing): '

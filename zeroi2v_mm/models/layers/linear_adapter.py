@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-
 def bottleneck_width(embed_dims: int, ratio: float) -> int:
     """Hidden width ``int(embed_dims * ratio)`` of an adapter; an empty
     bottleneck is an error naming both values."""
@@ -24,6 +23,7 @@ def bottleneck_width(embed_dims: int, ratio: float) -> int:
         raise ValueError(f'adapter ratio={ratio} gives an empty bottleneck '
                          f'for embed_dims={embed_dims}')
     return hidden
+
 
 class LinearAdapter(nn.Module):
     """``y = x + s * up(dropout(down(x)))``, identity at initialisation.
@@ -41,7 +41,10 @@ class LinearAdapter(nn.Module):
     Shapes: ``(..., C) -> (..., C)``.
     """
 
-    def __init__(self, embed_dims: int, ratio: float = 0.25, scale: float = 1.0,
+    def __init__(self,
+                 embed_dims: int,
+                 ratio: float = 0.25,
+                 scale: float = 1.0,
                  dropout: float = 0.0):
         super().__init__()
         hidden = bottleneck_width(embed_dims, ratio)
@@ -70,11 +73,11 @@ class LinearAdapter(nn.Module):
         """
         w_down = self.down.weight.double()
         w_up = self.up.weight.double()
-        eye = torch.eye(w_down.shape[1], dtype=torch.float64,
-                        device=w_down.device)
+        eye = torch.eye(
+            w_down.shape[1], dtype=torch.float64, device=w_down.device)
         matrix = eye + self.scale * w_up @ w_down
-        offset = self.scale * (w_up @ self.down.bias.double() +
-                               self.up.bias.double())
+        offset = self.scale * (
+            w_up @ self.down.bias.double() + self.up.bias.double())
         return matrix, offset
 
 
@@ -99,8 +102,12 @@ class AdaptedLinear(nn.Linear):
     Shapes: ``(..., in_features) -> (..., out_features)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 input_adapters: int = 0, output_adapter: bool = False,
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 bias: bool = True,
+                 input_adapters: int = 0,
+                 output_adapter: bool = False,
                  adapter_cfg: Optional[dict] = None):
         super().__init__(in_features, out_features, bias=bias)
         self._add_adapters(input_adapters, output_adapter, adapter_cfg or {})
@@ -114,20 +121,26 @@ class AdaptedLinear(nn.Linear):
         self.input_adapters = nn.ModuleList(
             LinearAdapter(self.in_features, **adapter_cfg)
             for _ in range(input_adapters))
-        self.output_adapter = (LinearAdapter(self.out_features, **adapter_cfg)
-                               if output_adapter else None)
+        self.output_adapter = (
+            LinearAdapter(self.out_features, **adapter_cfg)
+            if output_adapter else None)
 
     @classmethod
-    def wrap(cls, linear: nn.Linear, input_adapters: int = 0,
-             output_adapter: bool = False, **adapter_cfg) -> 'AdaptedLinear':
+    def wrap(cls,
+             linear: nn.Linear,
+             input_adapters: int = 0,
+             output_adapter: bool = False,
+             **adapter_cfg) -> 'AdaptedLinear':
         """An ``AdaptedLinear`` around ``linear``: it shares ``linear``'s
         ``weight`` and ``bias`` Parameters and adds fresh adapters (on
         ``linear``'s device). The layer's own throwaway weights are made on
         the meta device: no memory, no random numbers drawn, so a seeded
         model draws the same numbers as one built with adapters directly."""
         with torch.device('meta'):
-            new = cls(linear.in_features, linear.out_features,
-                      bias=linear.bias is not None)
+            new = cls(
+                linear.in_features,
+                linear.out_features,
+                bias=linear.bias is not None)
         new.weight = linear.weight
         new.bias = linear.bias
         new._add_adapters(input_adapters, output_adapter, adapter_cfg)
@@ -153,12 +166,14 @@ class AdaptedLinear(nn.Linear):
         else:
             chunks = len(self.input_adapters)
             weights = self.weight.chunk(chunks, dim=0)
-            biases = (self.bias.chunk(chunks, dim=0) if self.bias is not None
-                      else [None] * chunks)
+            biases = (
+                self.bias.chunk(chunks, dim=0)
+                if self.bias is not None else [None] * chunks)
             out = torch.cat([
                 F.linear(adapter(x), w, b)
                 for adapter, w, b in zip(self.input_adapters, weights, biases)
-            ], dim=-1)
+            ],
+                            dim=-1)
         if self.output_adapter is not None:
             out = self.output_adapter(out)
         return out
@@ -171,9 +186,11 @@ class AdaptedLinear(nn.Linear):
         Output side: ``M (W x + b) + c = (M W) x + (M b + c)``.
         """
         weight = self.weight.double()
-        bias = (self.bias.double() if self.bias is not None else
-                torch.zeros(self.out_features, dtype=torch.float64,
-                            device=self.weight.device))
+        bias = (
+            self.bias.double() if self.bias is not None else torch.zeros(
+                self.out_features,
+                dtype=torch.float64,
+                device=self.weight.device))
         if len(self.input_adapters):
             new_weights: List[Tensor] = []
             new_biases: List[Tensor] = []
@@ -189,8 +206,12 @@ class AdaptedLinear(nn.Linear):
             matrix, offset = self.output_adapter.affine()
             weight, bias = matrix @ weight, matrix @ bias + offset
         has_bias = self.bias is not None or self.has_adapters
-        linear = nn.Linear(self.in_features, self.out_features, bias=has_bias,
-                           device=self.weight.device, dtype=self.weight.dtype)
+        linear = nn.Linear(
+            self.in_features,
+            self.out_features,
+            bias=has_bias,
+            device=self.weight.device,
+            dtype=self.weight.dtype)
         linear.weight.copy_(weight)
         if has_bias:
             linear.bias.copy_(bias)
@@ -200,8 +221,10 @@ class AdaptedLinear(nn.Linear):
         return linear
 
 
-def adapt_linear(linear: nn.Linear, input_adapters: int = 0,
-                 output_adapter: bool = False, **adapter_cfg) -> nn.Module:
+def adapt_linear(linear: nn.Linear,
+                 input_adapters: int = 0,
+                 output_adapter: bool = False,
+                 **adapter_cfg) -> nn.Module:
     """Linear adapters around any frozen ``nn.Linear`` (of any backbone).
 
     Args:

@@ -81,13 +81,15 @@ def source_frames(groups: List[Tuple[int, int, int]],
         list of ``(T,)`` int64 tensors, one per group.
     """
     frames = torch.arange(num_frames)
-    return [torch.where((frames + dt >= 0) & (frames + dt < num_frames),
-                        frames + dt, frames) for _, _, dt in groups]
+    return [
+        torch.where((frames + dt >= 0) & (frames + dt < num_frames),
+                    frames + dt, frames) for _, _, dt in groups
+    ]
 
 
-def relocate_heads(x: Tensor, groups: List[Tuple[int, int, int]],
-                   sources: List[Tensor], num_heads: int, frame_dim: int,
-                   head_dim: int) -> Tensor:
+def relocate_heads(x: Tensor, groups: List[Tuple[int, int,
+                                                 int]], sources: List[Tensor],
+                   num_heads: int, frame_dim: int, head_dim: int) -> Tensor:
     """Make head block ``[h0, h1)`` of frame t hold frame ``sources[t]``'s
     values (out of place), on a tensor with frames on their own dim.
 
@@ -184,8 +186,10 @@ def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
     return x
 
 
-def shift_heads_in_time(x: Tensor, groups: List[Tuple[int, int, int]],
-                        num_frames: int, time_dim: int = 0,
+def shift_heads_in_time(x: Tensor,
+                        groups: List[Tuple[int, int, int]],
+                        num_frames: int,
+                        time_dim: int = 0,
                         head_dim: int = -2) -> Tensor:
     """:func:`relocate_heads` on a tensor with a ``(B*T)`` rows dim
     ((batch, time)-major), computing the source frames on the fly.
@@ -234,10 +238,15 @@ class STDHAttention(nn.Module):
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, num_frames: int,
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 num_frames: int,
                  offsets: Optional[Dict[int, int]] = None,
-                 adapters: Optional[str] = None, adapt_out: bool = False,
-                 adapter_cfg: Optional[dict] = None, attn_drop: float = 0.0,
+                 adapters: Optional[str] = None,
+                 adapt_out: bool = False,
+                 adapter_cfg: Optional[dict] = None,
+                 attn_drop: float = 0.0,
                  wrap_linear: Optional[Callable[[nn.Linear, str],
                                                 nn.Module]] = None):
         super().__init__()
@@ -268,12 +277,15 @@ class STDHAttention(nn.Module):
         adapter_cfg = adapter_cfg or {}
         wrap_linear = wrap_linear or (lambda linear, role: linear)
         # Each projection is made, then wrapped, before the next is made.
-        in_proj = adapt_linear(nn.Linear(embed_dims, 3 * embed_dims),
-                               input_adapters=input_adapters[adapters],
-                               **adapter_cfg)
+        in_proj = adapt_linear(
+            nn.Linear(embed_dims, 3 * embed_dims),
+            input_adapters=input_adapters[adapters],
+            **adapter_cfg)
         self.in_proj = wrap_linear(in_proj, 'attn.in_proj')
-        out_proj = adapt_linear(nn.Linear(embed_dims, embed_dims),
-                                output_adapter=adapt_out, **adapter_cfg)
+        out_proj = adapt_linear(
+            nn.Linear(embed_dims, embed_dims),
+            output_adapter=adapt_out,
+            **adapter_cfg)
         self.out_proj = wrap_linear(out_proj, 'attn.out_proj')
 
     def forward(self, x: Tensor) -> Tensor:
@@ -283,11 +295,10 @@ class STDHAttention(nn.Module):
             raise ValueError(f'{rows} token rows are not a whole number of '
                              f'{self.num_frames}-frame clips')
         head_dims = self.embed_dims // self.num_heads
-        qkv = self.in_proj(x).view(rows, length, 3, self.num_heads,
-                                   head_dims)
+        qkv = self.in_proj(x).view(rows, length, 3, self.num_heads, head_dims)
         # Only keys and values move in time (paper Table 1: "HR KV").
-        if self.head_groups and (self.gather_relocation or
-                                 is_tracing_or_exporting()):
+        if self.head_groups and (self.gather_relocation
+                                 or is_tracing_or_exporting()):
             # One gather along (channel block, frame) with the layer's
             # precomputed index: what TorchScript, torch.export and both ONNX
             # exporters keep as it is (they lose or bloat the in-place copy
@@ -304,8 +315,9 @@ class STDHAttention(nn.Module):
                     warnings.simplefilter('ignore', torch.jit.TracerWarning)
                     length = int(length)
             qkv = qkv.view(-1, frames, length, 3 * self.num_heads, head_dims)
-            qkv = qkv.permute(0, 3, 1, 2, 4).reshape(
-                -1, 3 * self.num_heads * frames, length, head_dims)
+            qkv = qkv.permute(0, 3, 1, 2,
+                              4).reshape(-1, 3 * self.num_heads * frames,
+                                         length, head_dims)
             # (B, 3*H*T, L, D) -> (B, 3, H*T, L, D): q, k, v of every head
             # and frame, k and v of the temporal heads from their source
             # frames.

@@ -67,8 +67,12 @@ class AIMAdapters(nn.Module):
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int, ratio: float = 0.25,
-                 scale: float = 0.5, num_tadapter: int = 2,
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 ratio: float = 0.25,
+                 scale: float = 0.5,
+                 num_tadapter: int = 2,
                  dropout: float = 0.0):
         super().__init__()
         if num_tadapter not in (1, 2):
@@ -77,12 +81,13 @@ class AIMAdapters(nn.Module):
         self.num_frames = num_frames
         self.scale = scale
         kwargs = dict(ratio=ratio, dropout=dropout)
-        self.t_adapter_in = (GELUAdapter(embed_dims, skip=True, **kwargs)
-                             if num_tadapter == 2 else None)
+        self.t_adapter_in = (
+            GELUAdapter(embed_dims, skip=True, **kwargs)
+            if num_tadapter == 2 else None)
         self.t_adapter = GELUAdapter(embed_dims, skip=False, **kwargs)
         self.s_adapter = GELUAdapter(embed_dims, skip=True, **kwargs)
-        self.mlp_adapter = GELUAdapter(embed_dims, skip=False, scale=scale,
-                                       **kwargs)
+        self.mlp_adapter = GELUAdapter(
+            embed_dims, skip=False, scale=scale, **kwargs)
 
     def temporal(self, block: nn.Module, x: Tensor) -> Tensor:
         """The temporal branch: attention over the T frames of every token
@@ -90,14 +95,15 @@ class AIMAdapters(nn.Module):
         rows, length, width = x.shape
         frames = self.num_frames
         batch = rows // frames
-        xt = x.view(batch, frames, length, width).transpose(1, 2).reshape(
-            batch * length, frames, width)
+        xt = x.view(batch, frames, length,
+                    width).transpose(1, 2).reshape(batch * length, frames,
+                                                   width)
         xt = block.ln_1(xt)
         if self.t_adapter_in is not None:
             xt = self.t_adapter_in(xt)
         xt = self.t_adapter(plain_attention(block.attn, xt))
-        return xt.view(batch, length, frames, width).transpose(1, 2).reshape(
-            rows, length, width)
+        return xt.view(batch, length, frames,
+                       width).transpose(1, 2).reshape(rows, length, width)
 
     def extra_repr(self) -> str:
         return f'num_frames={self.num_frames}, scale={self.scale}'
@@ -135,5 +141,4 @@ class AIM(PEFTMethod):
 
     def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
                     grid_size: Tuple[int, int]) -> nn.Module:
-        return AIMBlock(block, AIMAdapters(embed_dims, num_frames,
-                                           **self.cfg))
+        return AIMBlock(block, AIMAdapters(embed_dims, num_frames, **self.cfg))

@@ -72,8 +72,7 @@ class PEFTMethod:
         """
         return block
 
-    def trainable_parameters(self, block: nn.Module
-                             ) -> Iterator[nn.Parameter]:
+    def trainable_parameters(self, block: nn.Module) -> Iterator[nn.Parameter]:
         """The parameters of ``block`` that train when the image model is
         frozen: the updates of its adapted linears and the method modules of
         a Block variant."""

@@ -29,8 +29,12 @@ class GELUAdapter(nn.Module):
     Shapes: ``(..., C) -> (..., C)``.
     """
 
-    def __init__(self, embed_dims: int, ratio: float = 0.25,
-                 scale: float = 1.0, dropout: float = 0.0, skip: bool = True):
+    def __init__(self,
+                 embed_dims: int,
+                 ratio: float = 0.25,
+                 scale: float = 1.0,
+                 dropout: float = 0.0,
+                 skip: bool = True):
         super().__init__()
         hidden = bottleneck_width(embed_dims, ratio)
         self.scale = scale
@@ -66,8 +70,11 @@ class DenseGELUAdapters(nn.Module):
         ratio, scale, dropout: As :class:`GELUAdapter`.
     """
 
-    def __init__(self, embed_dims: int, ratio: float = 0.25,
-                 scale: float = 1.0, dropout: float = 0.0):
+    def __init__(self,
+                 embed_dims: int,
+                 ratio: float = 0.25,
+                 scale: float = 1.0,
+                 dropout: float = 0.0):
         super().__init__()
         kwargs = dict(ratio=ratio, scale=scale, dropout=dropout)
         self.attn_in = GELUAdapter(embed_dims, **kwargs)
@@ -82,10 +89,10 @@ class GELUAdapterBlock(AdapterBlock):
 
     def forward(self, x: Tensor) -> Tensor:
         adapters = self.peft
-        x = x + self.drop_path(adapters.attn_out(self.attn(adapters.attn_in(
-            self.ln_1(x)))))
-        return x + self.drop_path(adapters.mlp_out(self.mlp(adapters.mlp_in(
-            self.ln_2(x)))))
+        x = x + self.drop_path(
+            adapters.attn_out(self.attn(adapters.attn_in(self.ln_1(x)))))
+        return x + self.drop_path(
+            adapters.mlp_out(self.mlp(adapters.mlp_in(self.ln_2(x)))))
 
 
 @PEFT_METHODS.register_module(name='GELUAdapter')
@@ -98,5 +105,5 @@ class GELUAdapterMethod(PEFTMethod):
 
     def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
                     grid_size) -> nn.Module:
-        return GELUAdapterBlock(block, DenseGELUAdapters(embed_dims,
-                                                         **self.cfg))
+        return GELUAdapterBlock(block,
+                                DenseGELUAdapters(embed_dims, **self.cfg))

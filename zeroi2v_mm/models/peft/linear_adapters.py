@@ -33,8 +33,11 @@ class LinearAdapters(PEFTMethod):
 
     mergeable = True
 
-    def __init__(self, num_adapters: int = 4, ratio: float = 0.25,
-                 scale: float = 1.0, dropout: float = 0.0):
+    def __init__(self,
+                 num_adapters: int = 4,
+                 ratio: float = 0.25,
+                 scale: float = 1.0,
+                 dropout: float = 0.0):
         cfg = dict(ratio=ratio, scale=scale, dropout=dropout)
         for key, value in cfg.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -36,14 +36,22 @@ from ..layers.linear_adapter import AdaptedLinear
 from .base import PEFT_METHODS, PEFTMethod
 
 # The frozen linears of a block that LoRA can target: name -> parent module.
-LINEARS: Dict[str, str] = {'in_proj': 'attn', 'out_proj': 'attn',
-                           'c_fc': 'mlp', 'c_proj': 'mlp'}
+LINEARS: Dict[str, str] = {
+    'in_proj': 'attn',
+    'out_proj': 'attn',
+    'c_fc': 'mlp',
+    'c_proj': 'mlp'
+}
 
 
 def _plain_linear(weight: Tensor, bias: Optional[Tensor],
                   requires_grad: bool) -> nn.Linear:
-    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None,
-                       device=weight.device, dtype=weight.dtype)
+    linear = nn.Linear(
+        weight.shape[1],
+        weight.shape[0],
+        bias=bias is not None,
+        device=weight.device,
+        dtype=weight.dtype)
     with torch.no_grad():
         linear.weight.copy_(weight)
         if bias is not None:
@@ -64,8 +72,11 @@ class _WeightSharingUpdate(AdaptedLinear):
             raise ValueError(f'{type(linear).__name__} already carries '
                              'adapters; peft methods replace the linear '
                              'adapters (set adapters=None)')
-        new = cls(linear.in_features, linear.out_features,
-                  bias=linear.bias is not None, **cfg).to(linear.weight.device)
+        new = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            **cfg).to(linear.weight.device)
         new.weight = linear.weight
         new.bias = linear.bias
         return new
@@ -93,9 +104,14 @@ class LoRALinear(_WeightSharingUpdate):
     Shapes: ``(..., in_features) -> (..., out_features)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 rank: int = 8, alpha: Optional[float] = None,
-                 dropout: float = 0.0, chunks: int = 1):
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 bias: bool = True,
+                 rank: int = 8,
+                 alpha: Optional[float] = None,
+                 dropout: float = 0.0,
+                 chunks: int = 1):
         super().__init__(in_features, out_features, bias=bias)
         if not isinstance(rank, int) or rank < 1:
             raise ValueError(f'LoRA rank={rank!r} must be a positive integer')
@@ -131,15 +147,14 @@ class LoRALinear(_WeightSharingUpdate):
         chunk."""
         down = self.lora_down.weight.double().view(self.chunks, self.rank, -1)
         up = self.lora_up.weight.double().view(self.chunks, -1, self.rank)
-        return torch.bmm(up, down).reshape(self.out_features,
-                                           self.in_features)
+        return torch.bmm(up, down).reshape(self.out_features, self.in_features)
 
     @torch.no_grad()
     def folded(self) -> nn.Linear:
         """``nn.Linear`` with ``W + (alpha / r) B A`` (computed in float64)."""
         weight = self.weight.double() + self.lora_scale * self.delta()
-        return _plain_linear(weight.to(self.weight.dtype), self.bias,
-                             self.weight.requires_grad)
+        return _plain_linear(
+            weight.to(self.weight.dtype), self.bias, self.weight.requires_grad)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, rank={self.rank}, ' \
@@ -161,7 +176,10 @@ class HeadDeltaLinear(_WeightSharingUpdate):
     or ``(out, len(cols))``) and ``head_delta_bias``, zero-initialised.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 bias: bool = True,
                  rows: Optional[Sequence[int]] = None,
                  cols: Optional[Sequence[int]] = None,
                  bias_delta: bool = True):
@@ -169,8 +187,8 @@ class HeadDeltaLinear(_WeightSharingUpdate):
         if (rows is None) == (cols is None):
             raise ValueError('HeadDeltaLinear: give exactly one of rows / '
                              'cols')
-        index = torch.as_tensor(list(rows if rows is not None else cols),
-                                dtype=torch.long)
+        index = torch.as_tensor(
+            list(rows if rows is not None else cols), dtype=torch.long)
         limit = out_features if rows is not None else in_features
         if index.numel() == 0 or index.min() < 0 or index.max() >= limit:
             raise ValueError(f'HeadDeltaLinear: indices must be in [0, '
@@ -180,15 +198,15 @@ class HeadDeltaLinear(_WeightSharingUpdate):
         shape = ((index.numel(), in_features) if rows is not None else
                  (out_features, index.numel()))
         self.head_delta_weight = nn.Parameter(torch.zeros(shape))
-        self.head_delta_bias = (nn.Parameter(torch.zeros(index.numel()))
-                                if rows is not None and bias and bias_delta
-                                else None)
+        self.head_delta_bias = (
+            nn.Parameter(torch.zeros(index.numel()))
+            if rows is not None and bias and bias_delta else None)
 
     def effective(self) -> Tuple[Tensor, Optional[Tensor]]:
         """``(W + dW, b + db)``."""
-        weight = self.weight.index_add(self.delta_dim, self.delta_index,
-                                       self.head_delta_weight.to(
-                                           self.weight.dtype))
+        weight = self.weight.index_add(
+            self.delta_dim, self.delta_index,
+            self.head_delta_weight.to(self.weight.dtype))
         bias = self.bias
         if self.head_delta_bias is not None:
             bias = bias.index_add(0, self.delta_index,
@@ -217,9 +235,13 @@ class HeadDeltaLinear(_WeightSharingUpdate):
                 f'{self.delta_index.numel()}')
 
 
-def attach_lora(block: nn.Module, embed_dims: int, num_frames: int,
-                grid_size: Tuple[int, int], rank: int = 8,
-                alpha: Optional[float] = None, dropout: float = 0.0,
+def attach_lora(block: nn.Module,
+                embed_dims: int,
+                num_frames: int,
+                grid_size: Tuple[int, int],
+                rank: int = 8,
+                alpha: Optional[float] = None,
+                dropout: float = 0.0,
                 targets: Sequence[str] = tuple(LINEARS),
                 split_qkv: bool = False) -> None:
     """Give the linears ``targets`` of ``block`` a LoRA update, in place.
@@ -237,12 +259,19 @@ def attach_lora(block: nn.Module, embed_dims: int, num_frames: int,
     for name in targets:
         parent = getattr(block, LINEARS[name])
         chunks = 3 if split_qkv and name == 'in_proj' else 1
-        setattr(parent, name,
-                LoRALinear.wrap(getattr(parent, name), rank=rank, alpha=alpha,
-                                dropout=dropout, chunks=chunks))
+        setattr(
+            parent, name,
+            LoRALinear.wrap(
+                getattr(parent, name),
+                rank=rank,
+                alpha=alpha,
+                dropout=dropout,
+                chunks=chunks))
 
 
-def attach_temporal_heads(block: nn.Module, embed_dims: int, num_frames: int,
+def attach_temporal_heads(block: nn.Module,
+                          embed_dims: int,
+                          num_frames: int,
                           grid_size: Tuple[int, int],
                           qkv_bias: bool = True) -> None:
     """Temporal-heads-only tuning of ``block``, in place: the Q, K, V rows of
@@ -257,12 +286,13 @@ def attach_temporal_heads(block: nn.Module, embed_dims: int, num_frames: int,
                          'heads: configure stdha=dict(offsets=...)')
     head_dims = embed_dims // attn.num_heads
     channels = attn.head_groups[-1][1] * head_dims  # heads 0 .. k-1
-    rows = [chunk * embed_dims + i for chunk in range(3)
-            for i in range(channels)]
-    attn.in_proj = HeadDeltaLinear.wrap(attn.in_proj, rows=rows,
-                                        bias_delta=qkv_bias)
-    attn.out_proj = HeadDeltaLinear.wrap(attn.out_proj,
-                                         cols=list(range(channels)))
+    rows = [
+        chunk * embed_dims + i for chunk in range(3) for i in range(channels)
+    ]
+    attn.in_proj = HeadDeltaLinear.wrap(
+        attn.in_proj, rows=rows, bias_delta=qkv_bias)
+    attn.out_proj = HeadDeltaLinear.wrap(
+        attn.out_proj, cols=list(range(channels)))
 
 
 @PEFT_METHODS.register_module(name='LoRA')
@@ -272,12 +302,18 @@ class LoRA(PEFTMethod):
 
     mergeable = True
 
-    def __init__(self, rank: int = 8, alpha: Optional[float] = None,
+    def __init__(self,
+                 rank: int = 8,
+                 alpha: Optional[float] = None,
                  dropout: float = 0.0,
                  targets: Sequence[str] = tuple(LINEARS),
                  split_qkv: bool = False):
-        self.cfg = dict(rank=rank, alpha=alpha, dropout=dropout,
-                        targets=targets, split_qkv=split_qkv)
+        self.cfg = dict(
+            rank=rank,
+            alpha=alpha,
+            dropout=dropout,
+            targets=targets,
+            split_qkv=split_qkv)
 
     def adapt_block(self, block, embed_dims, num_frames, grid_size):
         attach_lora(block, embed_dims, num_frames, grid_size, **self.cfg)

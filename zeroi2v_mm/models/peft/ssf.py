@@ -30,23 +30,24 @@ class ScaleShiftLinear(AdaptedLinear):
     Shapes: ``(..., in_features) -> (..., out_features)``.
     """
 
-    def __init__(self, in_features: int, out_features: int,
-                 bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias=bias)
         self._add_scale_shift(None)
 
     def _add_scale_shift(self, device) -> None:
-        self.ssf_scale = nn.Parameter(torch.ones(self.out_features,
-                                                 device=device))
-        self.ssf_shift = nn.Parameter(torch.zeros(self.out_features,
-                                                  device=device))
+        self.ssf_scale = nn.Parameter(
+            torch.ones(self.out_features, device=device))
+        self.ssf_shift = nn.Parameter(
+            torch.zeros(self.out_features, device=device))
 
     @classmethod
     def wrap(cls, linear: nn.Linear) -> 'ScaleShiftLinear':
         """Around ``linear``, sharing its ``weight`` and ``bias``."""
         with torch.device('meta'):  # throwaway weights: no memory, no RNG
-            new = cls(linear.in_features, linear.out_features,
-                      bias=linear.bias is not None)
+            new = cls(
+                linear.in_features,
+                linear.out_features,
+                bias=linear.bias is not None)
         new.weight = linear.weight
         new.bias = linear.bias
         new._add_scale_shift(linear.weight.device)
@@ -69,10 +70,14 @@ class ScaleShiftLinear(AdaptedLinear):
         """``nn.Linear`` with ``diag(gamma) W`` and ``gamma * b + beta``
         (computed in float64)."""
         scale = self.ssf_scale.double()
-        bias = (self.bias.double() if self.bias is not None else
-                torch.zeros_like(scale))
-        linear = nn.Linear(self.in_features, self.out_features,
-                           device=self.weight.device, dtype=self.weight.dtype)
+        bias = (
+            self.bias.double()
+            if self.bias is not None else torch.zeros_like(scale))
+        linear = nn.Linear(
+            self.in_features,
+            self.out_features,
+            device=self.weight.device,
+            dtype=self.weight.dtype)
         linear.weight.copy_(scale[:, None] * self.weight.double())
         linear.bias.copy_(scale * bias + self.ssf_shift.double())
         linear.requires_grad_(self.weight.requires_grad)

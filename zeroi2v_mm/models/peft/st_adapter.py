@@ -40,21 +40,28 @@ class STAdapter(nn.Module):
     time)-major, CLS first.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int,
-                 grid_size: Tuple[int, int], channels: Optional[int] = None,
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 grid_size: Tuple[int, int],
+                 channels: Optional[int] = None,
                  kernel_size: Sequence[int] = (3, 1, 1)):
         super().__init__()
         channels = channels or embed_dims // 2
         kernel_size = tuple(int(k) for k in kernel_size)
         if len(kernel_size) != 3 or any(k % 2 == 0 for k in kernel_size):
-            raise ValueError(f'ST-Adapter kernel_size={kernel_size}: three odd '
-                             'sizes (t, h, w)')
+            raise ValueError(
+                f'ST-Adapter kernel_size={kernel_size}: three odd '
+                'sizes (t, h, w)')
         self.num_frames = num_frames
         self.grid_size = tuple(grid_size)
         self.fc1 = nn.Linear(embed_dims, channels)
-        self.conv = nn.Conv3d(channels, channels, kernel_size,
-                              padding=tuple(k // 2 for k in kernel_size),
-                              groups=channels)
+        self.conv = nn.Conv3d(
+            channels,
+            channels,
+            kernel_size,
+            padding=tuple(k // 2 for k in kernel_size),
+            groups=channels)
         self.fc2 = nn.Linear(channels, embed_dims)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
@@ -75,8 +82,8 @@ class STAdapter(nn.Module):
         patches = patches.view(batch, frames, height, width,
                                channels).permute(0, 4, 1, 2, 3)
         patches = self.conv(patches)  # (B, Ca, T, h, w)
-        patches = patches.permute(0, 2, 3, 4, 1).reshape(rows, length - 1,
-                                                         channels)
+        patches = patches.permute(0, 2, 3, 4,
+                                  1).reshape(rows, length - 1, channels)
         return torch.cat([x[:, :1], x[:, 1:] + self.fc2(patches)], dim=1)
 
     def extra_repr(self) -> str:
@@ -95,8 +102,11 @@ class STAdapters(nn.Module):
             ``('mlp',)``, the released K400 model.
     """
 
-    def __init__(self, embed_dims: int, num_frames: int,
-                 grid_size: Tuple[int, int], channels: Optional[int] = None,
+    def __init__(self,
+                 embed_dims: int,
+                 num_frames: int,
+                 grid_size: Tuple[int, int],
+                 channels: Optional[int] = None,
                  kernel_size: Sequence[int] = (3, 1, 1),
                  positions: Sequence[str] = ('mlp', )):
         super().__init__()
@@ -105,12 +115,12 @@ class STAdapters(nn.Module):
             raise ValueError(f'ST-Adapter positions={positions}: choose from '
                              "'attn', 'mlp'")
         kwargs = dict(channels=channels, kernel_size=kernel_size)
-        self.attn_adapter = (STAdapter(embed_dims, num_frames, grid_size,
-                                       **kwargs)
-                             if 'attn' in positions else None)
-        self.mlp_adapter = (STAdapter(embed_dims, num_frames, grid_size,
-                                      **kwargs)
-                            if 'mlp' in positions else None)
+        self.attn_adapter = (
+            STAdapter(embed_dims, num_frames, grid_size, **kwargs)
+            if 'attn' in positions else None)
+        self.mlp_adapter = (
+            STAdapter(embed_dims, num_frames, grid_size, **kwargs)
+            if 'mlp' in positions else None)
 
 
 class STAdapterBlock(AdapterBlock):
@@ -137,5 +147,5 @@ class STAdapterMethod(PEFTMethod):
 
     def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
                     grid_size: Tuple[int, int]) -> nn.Module:
-        return STAdapterBlock(block, STAdapters(embed_dims, num_frames,
-                                                grid_size, **self.cfg))
+        return STAdapterBlock(
+            block, STAdapters(embed_dims, num_frames, grid_size, **self.cfg))

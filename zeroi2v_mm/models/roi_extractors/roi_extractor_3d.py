@@ -56,9 +56,12 @@ class TorchvisionRoIAlign(nn.Module):
     y1, x2, y2)`` in input-image pixels -> ``(K, C, *output_size)``.
     """
 
-    def __init__(self, output_size: Union[int, Tuple[int, int]],
-                 spatial_scale: float = 1.0, sampling_ratio: int = 0,
-                 pool_mode: str = 'avg', aligned: bool = True):
+    def __init__(self,
+                 output_size: Union[int, Tuple[int, int]],
+                 spatial_scale: float = 1.0,
+                 sampling_ratio: int = 0,
+                 pool_mode: str = 'avg',
+                 aligned: bool = True):
         super().__init__()
         if pool_mode not in ('avg', 'max'):
             raise ValueError(f"pool_mode={pool_mode!r}: choose 'avg' or "
@@ -78,16 +81,16 @@ class TorchvisionRoIAlign(nn.Module):
                              f'x2, y2), got {tuple(rois.shape)}')
         rois = rois.to(input.dtype)
         if self.pool_mode == 'avg':
-            return roi_align(input, rois, self.output_size,
-                             self.spatial_scale, self.sampling_ratio,
-                             self.aligned)
+            return roi_align(input, rois, self.output_size, self.spatial_scale,
+                             self.sampling_ratio, self.aligned)
         return self._max_pool(input, rois)
 
     def _grid(self, rois: Tensor) -> Tuple[Tensor, Tensor]:
         """Samples per bin side of every RoI, as mmcv computes them."""
         count = rois.shape[0]
         if self.sampling_ratio > 0:
-            full = rois.new_full((count, ), self.sampling_ratio,
+            full = rois.new_full((count, ),
+                                 self.sampling_ratio,
                                  dtype=torch.long)
             return full, full
         offset = 0.5 if self.aligned else 0.0
@@ -107,10 +110,10 @@ class TorchvisionRoIAlign(nn.Module):
         (g_h, g_w) max pool."""
         out_h, out_w = self.output_size
         grid_h, grid_w = self._grid(rois)
-        output = input.new_full(
-            (rois.shape[0], input.shape[1], out_h, out_w), MMCV_EMPTY_MAX)
-        for gh, gw in {(int(h), int(w)) for h, w in zip(grid_h.tolist(),
-                                                           grid_w.tolist())}:
+        output = input.new_full((rois.shape[0], input.shape[1], out_h, out_w),
+                                MMCV_EMPTY_MAX)
+        for gh, gw in {(int(h), int(w))
+                       for h, w in zip(grid_h.tolist(), grid_w.tolist())}:
             if gh <= 0 or gw <= 0:
                 continue  # no samples: mmcv's -10000 stays
             index = ((grid_h == gh) & (grid_w == gw)).nonzero()[:, 0]
@@ -127,9 +130,13 @@ class TorchvisionRoIAlign(nn.Module):
                 f'pool_mode={self.pool_mode!r}, aligned={self.aligned}')
 
 
-def build_roi_layer(roi_layer_type: str, output_size, spatial_scale: float,
-                    sampling_ratio: int = 0, pool_mode: str = 'avg',
-                    aligned: bool = True, backend: str = 'auto') -> nn.Module:
+def build_roi_layer(roi_layer_type: str,
+                    output_size,
+                    spatial_scale: float,
+                    sampling_ratio: int = 0,
+                    pool_mode: str = 'avg',
+                    aligned: bool = True,
+                    backend: str = 'auto') -> nn.Module:
     """The RoI layer of :class:`ZeroI2VRoIExtractor3D`.
 
     Args:
@@ -142,8 +149,8 @@ def build_roi_layer(roi_layer_type: str, output_size, spatial_scale: float,
     if roi_layer_type not in ('RoIAlign', 'RoIPool'):
         raise ValueError(f"roi_layer_type={roi_layer_type!r}: choose "
                          "'RoIAlign' or 'RoIPool'")
-    use_mmcv = backend == 'mmcv' or (backend == 'auto' and
-                                     mmcv_ops_available())
+    use_mmcv = backend == 'mmcv' or (backend == 'auto'
+                                     and mmcv_ops_available())
     if use_mmcv:
         if not mmcv_ops_available():
             raise ImportError(
@@ -153,9 +160,12 @@ def build_roi_layer(roi_layer_type: str, output_size, spatial_scale: float,
         from mmcv.ops import RoIAlign, RoIPool
         if roi_layer_type == 'RoIPool':
             return RoIPool(output_size, spatial_scale)
-        return RoIAlign(output_size, spatial_scale,
-                        sampling_ratio=sampling_ratio, pool_mode=pool_mode,
-                        aligned=aligned)
+        return RoIAlign(
+            output_size,
+            spatial_scale,
+            sampling_ratio=sampling_ratio,
+            pool_mode=pool_mode,
+            aligned=aligned)
     if roi_layer_type == 'RoIPool':
         # torchvision.ops.roi_pool rounds the boxes to whole pixels, mmcv's
         # RoIPool does not: the two pool different regions.
@@ -163,9 +173,12 @@ def build_roi_layer(roi_layer_type: str, output_size, spatial_scale: float,
             "roi_layer_type='RoIPool' needs mmcv.ops (full mmcv 2.1.0); "
             "torchvision's roi_pool rounds boxes differently. Use "
             "roi_layer_type='RoIAlign' (MMAction2's AVA configs do).")
-    return TorchvisionRoIAlign(output_size, spatial_scale,
-                               sampling_ratio=sampling_ratio,
-                               pool_mode=pool_mode, aligned=aligned)
+    return TorchvisionRoIAlign(
+        output_size,
+        spatial_scale,
+        sampling_ratio=sampling_ratio,
+        pool_mode=pool_mode,
+        aligned=aligned)
 
 
 @MODELS.register_module()
@@ -219,9 +232,13 @@ class ZeroI2VRoIExtractor3D(SingleRoIExtractor3D):
         self.with_global = with_global
         self.backend = backend
         self.roi_layer = build_roi_layer(
-            roi_layer_type, output_size, self.spatial_scale,
-            sampling_ratio=sampling_ratio, pool_mode=pool_mode,
-            aligned=aligned, backend=backend)
+            roi_layer_type,
+            output_size,
+            self.spatial_scale,
+            sampling_ratio=sampling_ratio,
+            pool_mode=pool_mode,
+            aligned=aligned,
+            backend=backend)
         self.global_pool = nn.AdaptiveAvgPool2d(output_size)
 
     def init_weights(self) -> None:

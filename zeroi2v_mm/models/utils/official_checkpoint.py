@@ -45,36 +45,41 @@ BLOCK = 'backbone.transformer.resblocks.'
 
 # Official adapter module -> where it sits in this package's block.
 ADAPTER_TARGETS: Dict[str, str] = {
-    'T_Adapter_in': 'attn.in_proj.input_adapters.0',    # before qkv, shared
+    'T_Adapter_in': 'attn.in_proj.input_adapters.0',  # before qkv, shared
     'T_Adapter_in_q': 'attn.in_proj.input_adapters.0',  # attn_adapter_type
     'T_Adapter_in_k': 'attn.in_proj.input_adapters.1',  # ='qkv' (ablation
     'T_Adapter_in_v': 'attn.in_proj.input_adapters.2',  # code): one each
-    'S_Adapter': 'attn.out_proj.output_adapter',        # after out-proj
-    'MLP_Adapter': 'mlp.c_fc.input_adapters.0',         # before MLP fc1
-    'MLP_Adapter_out': 'mlp.c_proj.output_adapter',     # after MLP fc2
+    'S_Adapter': 'attn.out_proj.output_adapter',  # after out-proj
+    'MLP_Adapter': 'mlp.c_fc.input_adapters.0',  # before MLP fc1
+    'MLP_Adapter_out': 'mlp.c_proj.output_adapter',  # after MLP fc2
 }
 ADAPTER_LAYERS = {'D_fc1': 'down', 'D_fc2': 'up'}
 
 # The official adapter sets and the ``adapters.num_adapters`` they are here.
 ADAPTER_LAYOUTS: Dict[frozenset, int] = {
     # num_tadapter=1: no adapter after the MLP
-    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter'}): 3,
+    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter'}):
+    3,
     # num_tadapter=2: every released model
-    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter',
-               'MLP_Adapter_out'}): 4,
+    frozenset({'T_Adapter_in', 'S_Adapter', 'MLP_Adapter', 'MLP_Adapter_out'}):
+    4,
     # attn_adapter_type='qkv', num_tadapter=2 (vit_zero_clip_ablation.py)
-    frozenset({'T_Adapter_in_q', 'T_Adapter_in_k', 'T_Adapter_in_v',
-               'S_Adapter', 'MLP_Adapter', 'MLP_Adapter_out'}): 6,
+    frozenset({
+        'T_Adapter_in_q', 'T_Adapter_in_k', 'T_Adapter_in_v', 'S_Adapter', 'MLP_Adapter', 'MLP_Adapter_out'
+    }):
+    6,
 }
 
 # Official -> package names of every non-adapter tensor of a block.
 BLOCK_PARAMS: Dict[str, str] = OrderedDict([
-    ('ln_1.weight', 'ln_1.weight'), ('ln_1.bias', 'ln_1.bias'),
+    ('ln_1.weight', 'ln_1.weight'),
+    ('ln_1.bias', 'ln_1.bias'),
     ('attn.in_proj_weight', 'attn.in_proj.weight'),
     ('attn.in_proj_bias', 'attn.in_proj.bias'),
     ('attn.out_proj.weight', 'attn.out_proj.weight'),
     ('attn.out_proj.bias', 'attn.out_proj.bias'),
-    ('ln_2.weight', 'ln_2.weight'), ('ln_2.bias', 'ln_2.bias'),
+    ('ln_2.weight', 'ln_2.weight'),
+    ('ln_2.bias', 'ln_2.bias'),
     ('mlp.c_fc.weight', 'mlp.c_fc.weight'),
     ('mlp.c_fc.bias', 'mlp.c_fc.bias'),
     ('mlp.c_proj.weight', 'mlp.c_proj.weight'),
@@ -114,21 +119,22 @@ class ReleasedModel:
 # (``shift3_div``) t-3; ``C/div`` channels are ``heads/div`` heads.
 RELEASED: Tuple[ReleasedModel, ...] = (
     ReleasedModel(
-        'K400 ViT-B/16 8f (83.0)', 'ViT-B/16', 8, 400, ((-1, 1), (1, 1)),
-        0.5, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py',
+        'K400 ViT-B/16 8f (83.0)', 'ViT-B/16', 8, 400, ((-1, 1), (1, 1)), 0.5,
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py',
         'CLIP-B_k400_8x16x1.py: stdha.py shift_div=12, adapter_scale=0.5',
         True),
     ReleasedModel(
-        'K400 ViT-L/14 8f (86.3)', 'ViT-L/14', 8, 400, ((-1, 2), (1, 2)),
-        0.5, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
+        'K400 ViT-L/14 8f (86.3)', 'ViT-L/14', 8, 400, ((-1, 2), (1, 2)), 0.5,
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
         'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb_merged.py',
         'CLIP-L_k400_8x16x1.py: stdha.py shift_div=8, adapter_scale=0.5',
         True),
     ReleasedModel(
         'K400 ViT-L/14 32f (87.2)', 'ViT-L/14', 32, 400,
         ((-1, 2), (1, 2), (-2, 2)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py', None,
-        'CLIP-L_k400_32x4x1.py: stdha.py shift_div=8, long_shift_div=8, '
+        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py',
+        None, 'CLIP-L_k400_32x4x1.py: stdha.py shift_div=8, long_shift_div=8, '
         'adapter_scale=0.5', True),
     ReleasedModel(
         'SSv2 ViT-L/14 32f (72.2)', 'ViT-L/14', 32, 174,
@@ -140,18 +146,20 @@ RELEASED: Tuple[ReleasedModel, ...] = (
     ReleasedModel(
         'SSv2 ViT-B/16 16f (config only)', 'ViT-B/16', 16, 174,
         ((-1, 1), (1, 1), (-2, 1), (2, 1)), 1.0,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py', None,
-        'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py',
+        None, 'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
         'long_shift_div=12, long_shift_right=True, adapter_scale=1', False),
     ReleasedModel(
         'UCF101 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 101,
-        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py', None,
-        'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
+        ((-1, 1), (1, 1)), 0.5,
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py',
+        None, 'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
         'adapter_scale=0.5', False),
     ReleasedModel(
         'HMDB51 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 51,
-        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py', None,
-        'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
+        ((-1, 1), (1, 1)), 0.5,
+        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py',
+        None, 'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
         'adapter_scale=0.5', False),
     ReleasedModel(
         'UCF101 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 101,
@@ -206,14 +214,18 @@ class OfficialSpec:
     def summary(self) -> dict:
         """Plain values for printing and for the output's ``meta``."""
         return dict(
-            format=self.format, container=self.container,
-            arch=self.arch_name or dict(self.arch), num_frames=self.num_frames,
-            num_classes=self.num_classes, num_adapters=self.num_adapters,
+            format=self.format,
+            container=self.container,
+            arch=self.arch_name or dict(self.arch),
+            num_frames=self.num_frames,
+            num_classes=self.num_classes,
+            num_adapters=self.num_adapters,
             adapter_names=list(self.adapter_names),
             adapter_ratio=self.adapter_ratio,
             stdha_offsets=[list(item) for item in self.offsets.items()],
             stdha_source=self.offsets_source,
-            adapter_scale=self.adapter_scale, scale_source=self.scale_source,
+            adapter_scale=self.adapter_scale,
+            scale_source=self.scale_source,
             released=self.released.name if self.released else None)
 
 
@@ -271,7 +283,8 @@ def _check_is_official(state: Dict[str, Tensor], path: str) -> None:
             f'{sorted(state)[:4]})')
 
 
-def infer_spec(state: Dict[str, Tensor], path: str,
+def infer_spec(state: Dict[str, Tensor],
+               path: str,
                heads: Optional[int] = None,
                container: str = 'state_dict') -> OfficialSpec:
     """Width, depth, heads, patch, image size, frames, classes and the
@@ -318,19 +331,27 @@ def infer_spec(state: Dict[str, Tensor], path: str,
     if width % heads:
         raise OfficialCheckpointError(
             f'{path}: width {width} is not divisible by heads={heads}')
-    arch = dict(width=int(width), layers=layers, heads=int(heads),
-                patch_size=int(patch_size), image_size=grid * patch_size)
-    arch_name = next((name for name, settings in ARCHS.items()
-                      if settings == arch), None)
+    arch = dict(
+        width=int(width),
+        layers=layers,
+        heads=int(heads),
+        patch_size=int(patch_size),
+        image_size=grid * patch_size)
+    arch_name = next(
+        (name for name, settings in ARCHS.items() if settings == arch), None)
 
     # Adapters: the official module names in block 0; every block must have
     # the same (checked with the full key list by check_keys).
-    adapter_re = re.compile(re.escape(f'{BLOCK}0.') + r'([A-Za-z_]*Adapter'
-                            r'[A-Za-z_]*)\.')
+    adapter_re = re.compile(
+        re.escape(f'{BLOCK}0.') + r'([A-Za-z_]*Adapter'
+        r'[A-Za-z_]*)\.')
     names = sorted({m.group(1) for m in map(adapter_re.match, state) if m})
     spec = OfficialSpec(
-        path=path, format='training' if names else 'merged',
-        container=container, arch=arch, arch_name=arch_name,
+        path=path,
+        format='training' if names else 'merged',
+        container=container,
+        arch=arch,
+        arch_name=arch_name,
         num_frames=int(temporal.shape[1]),
         num_classes=int(state['cls_head.fc_cls.weight'].shape[0]),
         adapter_names=tuple(names))
@@ -363,9 +384,10 @@ def expected_keys(spec: OfficialSpec) -> List[str]:
         prefix = f'{BLOCK}{block}.'
         keys += [prefix + name for name in BLOCK_PARAMS]
         for adapter in spec.adapter_names:
-            keys += [f'{prefix}{adapter}.{layer}.{kind}'
-                     for layer in ADAPTER_LAYERS for kind in ('weight',
-                                                              'bias')]
+            keys += [
+                f'{prefix}{adapter}.{layer}.{kind}' for layer in ADAPTER_LAYERS
+                for kind in ('weight', 'bias')
+            ]
     return keys
 
 
@@ -384,8 +406,8 @@ def check_keys(state: Dict[str, Tensor], spec: OfficialSpec) -> None:
             f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''))
     if problems:
         layout = (f'{spec.num_adapters} adapters per block '
-                  f'{list(spec.adapter_names)}' if spec.adapter_names else
-                  'merged, no adapters')
+                  f'{list(spec.adapter_names)}'
+                  if spec.adapter_names else 'merged, no adapters')
         raise OfficialCheckpointError(
             f'{spec.path}: {"; ".join(problems)} for an official ZeroI2V '
             f'checkpoint of {spec.arch["layers"]} blocks, {layout}')
@@ -414,9 +436,9 @@ def parse_offsets(text: str) -> Dict[int, int]:
 def find_released(spec: OfficialSpec) -> Optional[ReleasedModel]:
     """The :data:`RELEASED` entry of (arch, frames, classes), if any."""
     return next((model for model in RELEASED
-                 if model.arch == spec.arch_name and
-                 model.num_frames == spec.num_frames and
-                 model.num_classes == spec.num_classes), None)
+                 if model.arch == spec.arch_name and model.num_frames ==
+                 spec.num_frames and model.num_classes == spec.num_classes),
+                None)
 
 
 def resolve_settings(spec: OfficialSpec,
@@ -470,8 +492,8 @@ def convert_state_dict(state: Dict[str, Tensor],
     out: 'OrderedDict[str, Tensor]' = OrderedDict()
     for key in STEM_PARAMS:
         out[key] = state[key]
-    out['backbone.temporal_embedding'] = state[
-        'backbone.temporal_embedding'][0].clone()
+    out['backbone.temporal_embedding'] = state['backbone.temporal_embedding'][
+        0].clone()
     for block in range(spec.arch['layers']):
         src, dst = f'{BLOCK}{block}.', f'{BLOCK}{block}.'
         for name, target in BLOCK_PARAMS.items():
@@ -489,25 +511,35 @@ def model_config(spec: OfficialSpec) -> dict:
     converted state dict loads into strictly."""
     adapters = None
     if spec.format == 'training':
-        adapters = dict(num_adapters=spec.num_adapters,
-                        ratio=spec.adapter_ratio, scale=spec.adapter_scale,
-                        dropout=0.0)
+        adapters = dict(
+            num_adapters=spec.num_adapters,
+            ratio=spec.adapter_ratio,
+            scale=spec.adapter_scale,
+            dropout=0.0)
     return dict(
         type='Recognizer3D',
-        backbone=dict(type='ZeroI2VViT', arch=spec.arch_name or
-                      dict(spec.arch), num_frames=spec.num_frames,
-                      pretrained=None, act='quick_gelu',
-                      stdha=dict(offsets=dict(spec.offsets)),
-                      adapters=adapters),
-        cls_head=dict(type='ZeroI2VHead', num_classes=spec.num_classes,
-                      in_channels=spec.arch['width'], average_clips='prob'),
-        data_preprocessor=dict(type='ActionDataPreprocessor',
-                               mean=[122.769, 116.74, 104.04],
-                               std=[68.493, 66.63, 70.321],
-                               format_shape='NCTHW'))
+        backbone=dict(
+            type='ZeroI2VViT',
+            arch=spec.arch_name or dict(spec.arch),
+            num_frames=spec.num_frames,
+            pretrained=None,
+            act='quick_gelu',
+            stdha=dict(offsets=dict(spec.offsets)),
+            adapters=adapters),
+        cls_head=dict(
+            type='ZeroI2VHead',
+            num_classes=spec.num_classes,
+            in_channels=spec.arch['width'],
+            average_clips='prob'),
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor',
+            mean=[122.769, 116.74, 104.04],
+            std=[68.493, 66.63, 70.321],
+            format_shape='NCTHW'))
 
 
-def check_config_fits(model_cfg: dict, spec: OfficialSpec,
+def check_config_fits(model_cfg: dict,
+                      spec: OfficialSpec,
                       config_name: str = 'config') -> None:
     """Raise naming the setting of ``model_cfg`` (a config's ``model``) that
     would make the converted checkpoint predict differently from the
@@ -539,8 +571,8 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
             fail(f'model.backbone.{key}', backbone.get(key), None)
     offsets = (backbone.get('stdha') or {}).get('offsets') or {}
     # a dict or [(dt, heads), ...] pairs (ZeroI2VViT takes both)
-    offsets = dict(offsets.items() if isinstance(offsets, dict) else
-                   [tuple(pair) for pair in offsets])
+    offsets = dict(offsets.items(
+    ) if isinstance(offsets, dict) else [tuple(pair) for pair in offsets])
     if list(offsets.items()) != list(spec.offsets.items()):
         fail('model.backbone.stdha.offsets (in head order)', offsets,
              spec.offsets)
@@ -551,9 +583,10 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
                  'None (a merged checkpoint: use the _merged config)')
     else:
         if adapters is None:
-            fail('model.backbone.adapters', None,
-                 f'num_adapters={spec.num_adapters} (a training checkpoint: '
-                 'use the config with adapters, not its _merged variant)')
+            fail(
+                'model.backbone.adapters', None,
+                f'num_adapters={spec.num_adapters} (a training checkpoint: '
+                'use the config with adapters, not its _merged variant)')
         if adapters.get('num_adapters', 4) != spec.num_adapters:
             fail('model.backbone.adapters.num_adapters',
                  adapters.get('num_adapters', 4), spec.num_adapters)
@@ -562,8 +595,7 @@ def check_config_fits(model_cfg: dict, spec: OfficialSpec,
         if hidden != spec.adapter_hidden:
             fail('model.backbone.adapters.ratio', adapters.get('ratio'),
                  spec.adapter_ratio)
-        if abs(float(adapters.get('scale', 1.0)) -
-               spec.adapter_scale) > 1e-12:
+        if abs(float(adapters.get('scale', 1.0)) - spec.adapter_scale) > 1e-12:
             fail('model.backbone.adapters.scale', adapters.get('scale', 1.0),
                  spec.adapter_scale)
     if head.get('num_classes') != spec.num_classes:
@@ -585,30 +617,31 @@ def config_problem(path: str, spec: OfficialSpec) -> Optional[str]:
     return None
 
 
-def fitting_configs(spec: OfficialSpec, repo: str,
+def fitting_configs(spec: OfficialSpec,
+                    repo: str,
                     out: str = 'OUT') -> List[str]:
     """Lines saying which config of ``repo/configs`` fits ``spec``, and the
     ``mim test`` command for the converted checkpoint ``out``."""
     released = spec.released
     # pairs, not a dict: MMEngine's Config.dump sorts dict keys, which would
     # reorder the heads in work_dirs/<config>.py
-    offsets = '[' + ', '.join(f'({dt}, {n})' for dt, n in
-                              spec.offsets.items()) + ']'
+    offsets = '[' + ', '.join(f'({dt}, {n})'
+                              for dt, n in spec.offsets.items()) + ']'
     merged_options = ('--cfg-options model.backbone.adapters=None '
                       'model.backbone.pretrained=None "custom_hooks=[]"')
     lines = []
-    if released is not None and (
-            list(spec.offsets.items()) != list(released.offsets) or
-            spec.format == 'training' and
-            spec.adapter_scale != released.adapter_scale):
+    if released is not None and (list(spec.offsets.items()) != list(
+            released.offsets) or spec.format == 'training' and
+                                 spec.adapter_scale != released.adapter_scale):
         lines.append(
             f'WARNING: the released model {released.name!r} has STDHA '
             f'{dict(released.offsets)} and adapter scale '
             f'{released.adapter_scale}; you gave {spec.offsets} and '
             f'{spec.adapter_scale}')
     if released is not None:
-        name = (released.merged_config if spec.format == 'merged' else
-                released.config)
+        name = (
+            released.merged_config
+            if spec.format == 'merged' else released.config)
         if name and osp.isfile(osp.join(repo, name)):
             lines.append(f'config: {name} (released model '
                          f'{released.name!r})')
@@ -634,9 +667,10 @@ def fitting_configs(spec: OfficialSpec, repo: str,
                          'not in this checkout; build one with the settings '
                          'below')
     else:
-        lines.append('config: no config here is known to fit (not a '
-                     'released model); start from configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py '
-                     'and set the settings below')
+        lines.append(
+            'config: no config here is known to fit (not a '
+            'released model); start from configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py '
+            'and set the settings below')
     adapters = ('adapters=None' if spec.format == 'merged' else
                 f'adapters=dict(num_adapters={spec.num_adapters}, '
                 f'ratio={spec.adapter_ratio}, scale={spec.adapter_scale})')
@@ -648,7 +682,8 @@ def fitting_configs(spec: OfficialSpec, repo: str,
     return lines
 
 
-def convert_official_checkpoint(src: str, out: str,
+def convert_official_checkpoint(src: str,
+                                out: str,
                                 heads: Optional[int] = None,
                                 offsets: Optional[Dict[int, int]] = None,
                                 adapter_scale: Optional[float] = None,
@@ -670,6 +705,7 @@ def convert_official_checkpoint(src: str, out: str,
     from mmengine.registry import init_default_scope
 
     from mmaction.registry import MODELS
+
     from ...utils.io import atomic_save_checkpoint
 
     if osp.exists(out) and not force:
@@ -701,9 +737,11 @@ def convert_official_checkpoint(src: str, out: str,
     del model
 
     meta = dict(
-        official_checkpoint=spec.summary(), source=osp.abspath(src),
+        official_checkpoint=spec.summary(),
+        source=osp.abspath(src),
         converted_by='tools/convert_official_checkpoint.py',
-        config=config, time=time.strftime('%Y%m%d_%H%M%S'),
+        config=config,
+        time=time.strftime('%Y%m%d_%H%M%S'),
         mmengine_version=mmengine.__version__)
     atomic_save_checkpoint(dict(meta=meta, state_dict=converted), out)
     return spec

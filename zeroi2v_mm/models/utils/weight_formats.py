@@ -49,8 +49,7 @@ TIMM_RULES: List[Tuple[str, str]] = [
     (r'blocks\.(\d+)\.ls1\.gamma', BLOCKS + r'\1.ls_1.gamma'),
     (r'blocks\.(\d+)\.ls2\.gamma', BLOCKS + r'\1.ls_2.gamma'),
     (r'blocks\.(\d+)\.mlp\.fc1\.(weight|bias)', BLOCKS + r'\1.mlp.c_fc.\2'),
-    (r'blocks\.(\d+)\.mlp\.fc2\.(weight|bias)',
-     BLOCKS + r'\1.mlp.c_proj.\2'),
+    (r'blocks\.(\d+)\.mlp\.fc2\.(weight|bias)', BLOCKS + r'\1.mlp.c_proj.\2'),
     (r'norm\.(weight|bias)', r'ln_post.\1'),
 ]
 TIMM_DROPPED = r'head\..*'
@@ -81,8 +80,8 @@ def detect_format(state: Dict[str, Tensor]) -> Optional[str]:
     ViT of either library), read off the patch-embedding key."""
     if 'patch_embed.proj.weight' in state:
         return 'timm'
-    if ('patch_embed.projection.weight' in state or
-            'backbone.patch_embed.projection.weight' in state):
+    if ('patch_embed.projection.weight' in state
+            or 'backbone.patch_embed.projection.weight' in state):
         return 'mmpretrain'
     return None
 
@@ -126,8 +125,7 @@ def _rename(state: Dict[str, Tensor], rules: List[Tuple[str, str]],
     return converted
 
 
-def timm_to_backbone(state: Dict[str, Tensor],
-                     path: str) -> Dict[str, Tensor]:
+def timm_to_backbone(state: Dict[str, Tensor], path: str) -> Dict[str, Tensor]:
     """A timm ``VisionTransformer`` state dict in backbone names."""
     return _rename(state, TIMM_RULES, TIMM_DROPPED, path, 'timm')
 
@@ -137,9 +135,10 @@ def mmpretrain_to_backbone(state: Dict[str, Tensor],
     """An mmpretrain ``VisionTransformer`` (or ImageClassifier with one as
     ``backbone``) state dict in backbone names."""
     if any(key.startswith('backbone.') for key in state):
-        state = {key[len('backbone.'):]: value
-                 for key, value in state.items()
-                 if key.startswith('backbone.')}
+        state = {
+            key[len('backbone.'):]: value
+            for key, value in state.items() if key.startswith('backbone.')
+        }
     return _rename(state, MMPRETRAIN_RULES, MMPRETRAIN_DROPPED, path,
                    'mmpretrain')
 
@@ -163,8 +162,8 @@ def weights_layout(state: Dict[str, Tensor]) -> Dict[str, object]:
         layout = 'clip'
     elif 'conv1.weight' in state:
         layout = 'timm' if 'conv1.bias' in state else 'clip'
-    layer_scale = any(key.endswith(('.ls_1.gamma', '.ls_2.gamma'))
-                      for key in state)
+    layer_scale = any(
+        key.endswith(('.ls_1.gamma', '.ls_2.gamma')) for key in state)
     return dict(layout=layout, layer_scale=layer_scale)
 
 

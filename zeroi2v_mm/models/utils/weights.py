@@ -58,8 +58,9 @@ PEFT_MODULE_MARKER = '.peft.'
 def model_has_updates(model: torch.nn.Module) -> bool:
     """Whether ``model`` has linears carrying mergeable updates (adapters,
     LoRA, temporal-head deltas)."""
-    return any(isinstance(m, AdaptedLinear) and m.has_adapters
-               for m in model.modules())
+    return any(
+        isinstance(m, AdaptedLinear) and m.has_adapters
+        for m in model.modules())
 
 
 def model_has_block_methods(model: torch.nn.Module) -> bool:
@@ -116,8 +117,10 @@ def read_state_dict(path: str) -> Dict[str, Tensor]:
 
 
 def _strip(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
-    return {k[len(prefix):]: v for k, v in state.items()
-            if k.startswith(prefix)}
+    return {
+        k[len(prefix):]: v
+        for k, v in state.items() if k.startswith(prefix)
+    }
 
 
 def to_backbone_keys(state: Dict[str, Tensor], path: str) -> Dict[str, Tensor]:
@@ -169,11 +172,15 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     check_compatible(state, own, path, model_has_updates(backbone))
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing:
-        print_log(f'{path}: {len(missing)} backbone keys not in the file, '
-                  f'kept as initialised: {missing}', logger='current')
+        print_log(
+            f'{path}: {len(missing)} backbone keys not in the file, '
+            f'kept as initialised: {missing}',
+            logger='current')
     if unexpected:
-        print_log(f'{path}: ignored {len(unexpected)} keys the backbone does '
-                  f'not have: {unexpected}', logger='current')
+        print_log(
+            f'{path}: ignored {len(unexpected)} keys the backbone does '
+            f'not have: {unexpected}',
+            logger='current')
     print_log(f'loaded backbone weights from {path}', logger='current')
 
 
@@ -280,10 +287,12 @@ def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
     own = module.state_dict()
     source = last_read_checkpoint()
     source = f' (file last read: {source})' if source else ''
-    mismatched = [(prefix + key, _shape(state_dict[prefix + key]),
-                   tuple(value.shape)) for key, value in own.items()
-                  if prefix + key in state_dict and
-                  _shape(state_dict[prefix + key]) != tuple(value.shape)]
+    mismatched = [
+        (prefix + key, _shape(state_dict[prefix + key]), tuple(value.shape))
+        for key, value in own.items() if prefix +
+        key in state_dict and _shape(state_dict[prefix +
+                                                key]) != tuple(value.shape)
+    ]
     if mismatched:
         shown = '; '.join(f'{key}: checkpoint {a} vs model {b}'
                           for key, a, b in mismatched[:3])
@@ -293,8 +302,9 @@ def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
             'another config (width, adapter ratio, frame count, patch or '
             'image size): use that config')
     if require_all:
-        missing = [prefix + key for key in own if prefix + key not in
-                   state_dict]
+        missing = [
+            prefix + key for key in own if prefix + key not in state_dict
+        ]
         if missing:
             raise CheckpointMismatchError(
                 f'checkpoint{source} lacks {len(missing)} of the {len(own)} '
