@@ -30,25 +30,30 @@ TINY_B16 = dict(width=96, layers=2, heads=12, patch_size=16, image_size=32)
 #          input shape of one view (3, T, H, W))
 CASES = {
     'demo': ('configs/demo/zeroi2v_synthetic.py', {}, {}, (3, 8, 64, 64)),
-    'k400_tiny':
-    ('configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-     dict(arch=TINY_B16), dict(in_channels=96), (3, 8, 32, 32)),
+    'k400_tiny': ('configs/recognition/zeroi2v/'
+                  'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+                  dict(arch=TINY_B16), dict(in_channels=96), (3, 8, 32, 32)),
     'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
-    ('configs/recognition/lora/lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-     {}, {}, (3, 8, 64, 64)),
+    ('configs/recognition/lora/'
+     'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py', {}, {},
+     (3, 8, 64, 64)),
     'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
-    ('configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-     {}, {}, (3, 8, 64, 64)),
+    ('configs/recognition/temporal_heads/'
+     'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py', {}, {},
+     (3, 8, 64, 64)),
 }
 # Non-mergeable methods: only the keys and shapes of their (unmerged) state
 # dict are pinned (checkpoints of them must keep loading).
 KEY_CASES = {
     'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
-    'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/aim/'
+    'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
     'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
-    'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/st_adapter/'
+    'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
     'gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb':
-    'configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/gelu_adapter/'
+    'gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
 }
 
 

@@ -67,8 +67,8 @@ def test_trainable_parameters_vit_b16_k400_config():
     """Paper: 14M tunable for ViT-B/16 with 4 adapters (ours 14.21M)."""
     from mmengine.config import Config
     cfg = Config.fromfile(
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-    )
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     backbone_cfg = dict(cfg.model.backbone, pretrained=None)
     backbone_cfg.pop('type')
     model = ZeroI2VViT(**backbone_cfg)

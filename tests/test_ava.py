@@ -31,9 +31,8 @@ from helpers import REPO, VENV_BIN
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_ava_synthetic.py')
 FULL_CONFIG = osp.join(
-    REPO,
-    'configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py'
-)
+    REPO, 'configs/detection/zeroi2v/'
+    'zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py')
 STEM = 'zeroi2v_ava_synthetic'  # the merge hook names its files after it
 # The demo config, made seconds-long for CI (its data paths are relative:
 # runs happen in a folder holding data/synthetic_ava).
@@ -303,7 +302,8 @@ def test_synthetic_ava_is_read_by_mmaction_ava_dataset(tmp_path):
 # ------------------------------------------------------- the AVA config
 @needs_mmdet
 def test_ava_config_is_consistent_and_its_pipelines_run(tmp_path):
-    """configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py: ViT-B/16 CLIP backbone returning its patch
+    """configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py:
+    ViT-B/16 CLIP backbone returning its patch
     feature map, RoIs pooled at its stride, 8-frame 224x224 clips (boxes
     follow the resize, crop and flip), top-60 evaluation settings, merge
     hook; the pipelines run on AVA-format frames."""

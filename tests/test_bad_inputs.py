@@ -166,9 +166,8 @@ def test_k400_config_without_weights_stops_at_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     model = MODELS.build(cfg.model)
     with pytest.raises(
             FileNotFoundError, match='checkpoints/clip/ViT-B-16.pt.*OpenAI'):
@@ -179,9 +178,8 @@ def test_k400_config_without_data_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     with pytest.raises(
             FileNotFoundError,
             match='kinetics400_train_list_videos.txt.*tools/data/'

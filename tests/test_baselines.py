@@ -269,14 +269,13 @@ def test_st_adapter_placement_as_released():
     torch.testing.assert_close(calls[0], x + attn_out, atol=1e-6, rtol=1e-6)
     k400 = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        )).model.backbone
+            REPO, 'configs/recognition/st_adapter/'
+            'st-adapter_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
+    ).model.backbone
     ssv2 = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/st_adapter/st-adapter_clip-vit-base-p16_u8-50e_sthv2-rgb.py'
-        )).model.backbone
+            REPO, 'configs/recognition/st_adapter/'
+            'st-adapter_clip-vit-base-p16_u8-50e_sthv2-rgb.py')).model.backbone
     assert tuple(k400.peft.positions) == ('mlp', )
     assert tuple(ssv2.peft.positions) == ('attn', 'mlp')
     assert k400.peft.channels == ssv2.peft.channels == 384
@@ -400,9 +399,9 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     with pytest.raises(SystemExit, match="peft='AIM', which does not merge"):
         tool.main([
             osp.join(
-                REPO,
-                'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
-            ), checkpoint, '--out',
+                REPO, 'configs/recognition/aim/'
+                'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
+            checkpoint, '--out',
             str(tmp_path / 'x.pth')
         ])
 
@@ -621,8 +620,8 @@ def test_baseline_configs_say_what_they_are(name, suffix):
     base = Config.fromfile(
         osp.join(
             REPO, 'configs', {
-                'k400':
-                'recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+                'k400': 'recognition/zeroi2v/'
+                'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
                 'synthetic': 'demo/zeroi2v_synthetic.py'
             }[suffix]))
     base_lr = base.optim_wrapper.optimizer.lr

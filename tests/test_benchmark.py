@@ -34,10 +34,12 @@ TINY = [
     f"model.cls_head.in_channels={TINY_ARCH['width']}",
 ]
 CONFIGS = [
-    'configs/demo/zeroi2v_synthetic.py',
-    'configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-    'configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
-    'configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
+    'configs/demo/zeroi2v_synthetic.py', 'configs/recognition/aim/'
+    'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/linear_probe/'
+    'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'configs/recognition/full_finetune/'
+    'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
 ]
 NAMES = [
     'zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
@@ -258,9 +260,9 @@ def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
     report = tool.main([
         osp.join(
-            REPO,
-            'configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
-        ), '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
+            REPO, 'configs/recognition/st_adapter/'
+            'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
+        '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
         '--no-attention', '--md',
         str(tmp_path / 'b.md'), '--accuracy',
         'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=50',
@@ -386,14 +388,18 @@ def test_gpu_script_configs_go_through_the_benchmark():
     """Every config tools/benchmark_gpu.sh measures builds, merges and is
     counted by the benchmark (at a tiny size, parameters and FLOPs only), so
     the one GPU run a session gets does not stop at a config
-    (configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py, without input temporal embedding, once did)."""
+    (configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py,
+    without input temporal embedding, once did)."""
     import re
 
     from zeroi2v_mm.benchmark import benchmark
     script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
     configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
-    assert 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py' in configs and \
-        'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py' in configs and len(configs) == 7
+    assert ('configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+            in configs and 'configs/recognition/inti/'
+            'inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py' in configs
+            and len(configs) == 7)
     width = TINY_ARCH['width']
     settings = BenchmarkSettings.for_device(
         [osp.join(REPO, c) for c in configs],

@@ -15,7 +15,8 @@ def _visual_features(clip_model, frames):
 
 @pytest.fixture(scope='module')
 def openclip_b16(tmp_path_factory):
-    """A randomly initialised open_clip ViT-B-16 (GELU) saved as a state dict."""
+    """A randomly initialised open_clip ViT-B-16 (GELU) saved as a state
+    dict."""
     torch.manual_seed(0)
     model = open_clip.create_model('ViT-B-16', pretrained=None).eval()
     path = tmp_path_factory.mktemp('ckpt') / 'open_clip_vit_b16.pth'
@@ -73,7 +74,8 @@ def test_openai_state_dict_format_quickgelu(tmp_path):
 
 
 def test_openai_jit_archive(tmp_path):
-    """The JIT archive OpenAI distributes: a TorchScript module with visual.*"""
+    """The JIT archive OpenAI distributes: a TorchScript module with
+    visual.*"""
     torch.manual_seed(0)
     clip_model = _tiny_clip(act_layer_quick=True)
 

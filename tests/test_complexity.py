@@ -109,8 +109,8 @@ def test_vit_b16_gflops_match_the_papers():
     test_merged_backbone_costs_what_the_plain_backbone_costs); merging
     ViT-B/16 itself takes ~12 s on 2 CPU cores."""
     cfg = Config.fromfile(
-        f'{REPO}/configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-    )
+        f'{REPO}/configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     plain = build_plain_model(cfg.model.backbone)
     gflops = count_view_flops(plain) / 1e9  # one (1, 3, 8, 224, 224) view
     assert abs(gflops - 140.7) <= 0.02 * 140.7, gflops

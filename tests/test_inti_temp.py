@@ -210,12 +210,13 @@ def test_config_pipelines_sample_the_backbone_frames(path):
 
 
 def test_vifi_clip_recipe():
-    """configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py and the InTI^temp config: ViFi-CLIP's
+    """configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py
+    and the InTI^temp config: ViFi-CLIP's
     fully-supervised K400 setting (InTI paper, appendix)."""
-    for path in (
-            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py',
-            'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
-    ):
+    for path in ('configs/recognition/inti/'
+                 'inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py',
+                 'configs/recognition/inti/'
+                 'inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'):
         cfg = Config.fromfile(osp.join(REPO, path))
         optim = cfg.optim_wrapper
         assert optim.optimizer.type == 'AdamW'
@@ -247,9 +248,8 @@ def test_vifi_clip_recipe():
         assert any(s['type'] == 'ThreeCrop' for s in test)
     plain = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/inti/'
+            'inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     assert plain.model.backbone.temporal_embedding is False
 
 
@@ -260,9 +260,8 @@ def test_vifi_clip_train_pipeline_runs():
     clip."""
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/inti/'
+            'inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     steps = cfg.train_dataloader.dataset.pipeline
     decode = [s['type'] for s in steps].index('DecordDecode')
     sampler = TRANSFORMS.build(steps[1])
@@ -296,9 +295,8 @@ def test_recipe_trains_a_tiny_inti_temp_step():
     CutMix soft labels with label smoothing go through UniFormerHead."""
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/inti/'
+            'inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py'))
     model_cfg = cfg.model.to_dict()
     model_cfg['backbone'].update(TINY, pretrained=None, t_size=16)
     model_cfg['backbone']['compress']['after_blocks'] = (1, 2)

@@ -379,9 +379,8 @@ def test_merge_hook_arguments_are_checked():
 def test_build_plain_model_drops_adapters_only():
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
     plain = build_plain_model(cfg.model)  # no CLIP file needed

@@ -29,9 +29,8 @@ REPORT = dict(
 def test_merged_config_drops_adapters_mergeable_peft_and_the_hook():
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     cfg.custom_hooks = [
         dict(type='MergeAdaptersHook'),
         dict(type='mmaction.MergeAdaptersHook'),
@@ -48,16 +47,14 @@ def test_merged_config_drops_adapters_mergeable_peft_and_the_hook():
 
     lora = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/lora/lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/lora/'
+            'lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     assert lora.model.backbone.peft is not None
     assert merged_config(lora).model.backbone.peft is None
     aim = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/aim/'
+            'aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     # AIM's modules stay at inference: its peft is kept
     assert merged_config(aim).model.backbone.peft == aim.model.backbone.peft
 
@@ -70,9 +67,8 @@ def _model():
 def test_save_merged_writes_both_with_meta(tmp_path):
     cfg = Config.fromfile(
         osp.join(
-            REPO,
-            'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-        ))
+            REPO, 'configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     ckpt = str(tmp_path / 'm_merged.pth')
     meta = save_merged(
         _model(),

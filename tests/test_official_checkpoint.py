@@ -317,40 +317,37 @@ SETTINGS = {
         heads=4,
         schedule=official_channel_schedule(64, 4),
         num_tadapter=2,
-        scale=0.5),
-     'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-     '-1:1,1:1', 4),
+        scale=0.5), 'configs/recognition/zeroi2v/'
+     'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', '-1:1,1:1', 4),
     'k400_3adapters':
     (dict(
         layers=2,
         heads=4,
         schedule=official_channel_schedule(64, 4),
         num_tadapter=1,
-        scale=0.5),
-     'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-     '-1:1,1:1', 3),
+        scale=0.5), 'configs/recognition/zeroi2v/'
+     'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py', '-1:1,1:1', 3),
     # released ViT-L SSv2 32f layout (stdha_long.py shift1_div=8,
     # shift2_div=16 both ways, shift3_div=16 left) on 16 heads as ViT-L
     # (here 4 channels wide): 7 temporal heads
-    'ssv2_long':
-    (dict(
+    'ssv2_long': (dict(
         layers=2,
         heads=16,
         schedule=official_channel_schedule(64, 8, 16, True, 16),
         num_tadapter=2,
-        scale=1.0),
-     'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
-     '-1:2,1:2,-2:1,2:1,-3:1', 4),
+        scale=1.0), 'configs/recognition/zeroi2v/'
+                  'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
+                  '-1:2,1:2,-2:1,2:1,-3:1', 4),
     # attn_adapter_type='qkv' (vit_zero_clip_ablation.py): 6 adapters
-    'qkv_6adapters': (dict(
+    'qkv_6adapters':
+    (dict(
         layers=2,
         heads=4,
         schedule=official_channel_schedule(64, 4),
         num_tadapter=2,
         scale=1.0,
-        attn_adapter_type='qkv'
-    ), 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py',
-                      '-1:1,1:1', 6),
+        attn_adapter_type='qkv'), 'configs/recognition/zeroi2v/'
+     'zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py', '-1:1,1:1', 6),
 }
 
 
@@ -579,12 +576,13 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
     assert 'shift1_div=8' in spec.offsets_source
     assert spec.adapter_scale == (None if merged else 1.0)
     lines = '\n'.join(oc.fitting_configs(spec, REPO, 'out.pth'))
-    assert (
-        'use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged'
-        '.py --checkpoint out.pth\n' if merged else
-        'use: mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py '
-        '--checkpoint out.pth --cfg-options model.backbone.pretrained='
-        'None') in lines + '\n'
+    assert ('use: mim test mmaction configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged'
+            '.py --checkpoint out.pth\n' if merged else
+            'use: mim test mmaction configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py '
+            '--checkpoint out.pth --cfg-options model.backbone.pretrained='
+            'None') in lines + '\n'
     converted = oc.convert_state_dict(state, spec)
     target = MODELS.build(oc.model_config(spec)).state_dict()
     assert sorted(converted) == sorted(target)
@@ -605,7 +603,9 @@ def test_vit_b_layout_and_three_adapters_inferred():
     assert spec.arch_name == 'ViT-B/16' and spec.num_adapters == 3
     assert list(spec.offsets.items()) == [(-1, 1), (1, 1)]
     assert spec.adapter_scale == 0.5
-    assert spec.released.config == 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+    assert spec.released.config == (
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     assert 'MLP_Adapter_out' not in spec.adapter_names
 
 
@@ -709,7 +709,8 @@ def test_config_that_would_predict_differently_refused(override, named,
     src, out = tmp_path / 'official.pth', tmp_path / 'out.pth'
     torch.save(dict(state_dict=small_official), src)
     config = tiny_config(
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
         dict(layers=2, heads=4, scale=0.5), '-1:1,1:1', 4, False, tmp_path)
     assert convert(src, out, '--config', config) == 0
     bad = tmp_path / 'bad.py'
@@ -854,7 +855,9 @@ def test_named_config_checked(tmp_path):
              "num_adapters=4, ratio=0.25, scale=0.5)), cls_head=dict("
              "num_classes=400, in_channels=768))\n")
         lines = '\n'.join(oc.fitting_configs(spec, str(tmp_path)))
-        assert 'config: configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py' in lines
+        assert ('config: configs/recognition/zeroi2v/'
+                'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+                in lines)
         assert ('WARNING' not in lines) == fits, lines
         if not fits:
             assert 'stdha.offsets (in head order)={1: 1, -1: 1}' in lines

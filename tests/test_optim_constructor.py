@@ -63,8 +63,12 @@ def _groups(optimizer):
 @pytest.mark.parametrize(
     'config',
     [
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',  # no decay on embeddings and norms
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',  # + backbone lr_mult=0.1
+        # no decay on embeddings and norms
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+        # + backbone lr_mult=0.1
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
     ])
 def test_optimizer_holds_trainable_params_with_default_groups(config):
     cfg, model = _tiny(config)
@@ -102,8 +106,8 @@ def test_optimizer_holds_trainable_params_with_default_groups(config):
 
 def test_without_paramwise_cfg_one_group_of_trainable_params():
     cfg, model = _tiny(
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-    )
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     optim_cfg = cfg.optim_wrapper.copy()
     optim_cfg.pop('paramwise_cfg')
     ours, messages = _build(model, optim_cfg,
@@ -118,8 +122,8 @@ def test_without_paramwise_cfg_one_group_of_trainable_params():
 
 def test_the_filter_is_removed_and_other_warnings_pass():
     cfg, model = _tiny(
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-    )
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     logger = MMLogger.get_current_instance()
     filters = list(logger.filters)
     _build(model, cfg.optim_wrapper, 'TrainableParamsOptimWrapperConstructor')
@@ -135,8 +139,8 @@ def test_the_filter_is_removed_and_other_warnings_pass():
 
 def test_a_model_with_nothing_to_train_is_refused():
     cfg, model = _tiny(
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
-    )
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     model.requires_grad_(False)
     with pytest.raises(ValueError, match='no parameter with requires_grad'):
         _build(model, cfg.optim_wrapper,

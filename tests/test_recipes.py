@@ -227,8 +227,8 @@ def tiny_model(cfg):
                 embed_dims=32, depths=[1, 1, 1, 1], num_heads=[4, 8, 16, 32]),
             pretrained=None)
         model_cfg['cls_head']['in_channels'] = 256
-    elif backbone[
-            'type'] == 'UniFormerV2InTI':  # InTI^temp (configs/recognition/inti/)
+    # InTI^temp (configs/recognition/inti/)
+    elif backbone['type'] == 'UniFormerV2InTI':
         layers = max([layers] + [i + 1 for i in backbone['return_list']])
         backbone.update(
             width=64,
@@ -371,7 +371,7 @@ def test_sources_name_a_paper_table_or_a_released_file():
                 or 'assumed' in source), f'{name}: source {source!r}'
         for f in files:
             assert f in RELEASED or glob.glob(
-            osp.join(REPO, 'configs', '**', f), recursive=True), \
+                osp.join(REPO, 'configs', '**', f), recursive=True), \
                 f'{name}: source names unknown file {f}'
 
 
@@ -392,21 +392,29 @@ def test_released_stdha_settings_as_documented():
     """The released head schedules (DESIGN.md section 2) appear verbatim,
     in order, where the released files are the source."""
     released = {
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py':
         '{-1: 1, 1: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py':
         '{-1: 2, 1: 2}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py':
         '{-1: 1, 1: 1, -2: 1, 2: 1}',
-        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py':
         '{-1: 2, 1: 2, -2: 2}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py':
         '{-1: 2, 1: 2, -2: 1, 2: 1, -3: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py':
         '{-1: 1, 1: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py':
         '{-1: 1, 1: 1, -2: 1, 2: 1}',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py':
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py':
         '{-1: 1, 1: 1, -2: 1, 2: 1}',
     }
     for path, offsets in released.items():

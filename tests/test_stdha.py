@@ -1,4 +1,5 @@
-"""STDHA against a naive per-head, per-frame reference written from the paper."""
+"""STDHA against a naive per-head, per-frame reference written from the
+paper."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -140,7 +141,8 @@ def naive_stdha_from_qkv(qkv, attn, offsets, num_frames):
 
 
 def test_stdha_mixes_frames_and_spatial_does_not():
-    """Changing frame 1 changes frame 0's output only through temporal heads."""
+    """Changing frame 1 changes frame 0's output only through temporal
+    heads."""
     torch.manual_seed(0)
     spatial = STDHAttention(64, 8, 4).eval()
     temporal = STDHAttention(64, 8, 4, offsets={1: 1}).eval()

@@ -34,7 +34,9 @@ CONFIGS = video_configs_with_pretrained()
 
 
 def test_configs_found():
-    assert 'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py' in CONFIGS
+    assert ('configs/recognition/zeroi2v/'
+            'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
+            in CONFIGS)
     assert 'configs/demo/zeroi2v_synthetic_merged.py' in CONFIGS
     assert len(CONFIGS) > 20
 

@@ -1,4 +1,5 @@
-"""Efficiency benchmark of configs against the plain image ViT of the same size.
+"""Efficiency benchmark of configs against the plain image ViT of the same
+size.
 
     python tools/benchmark.py CONFIG [CONFIG ...] [--device cpu|cuda]
         [--json OUT.json] [--md OUT.md] [--accuracy ACC.json | NAME=TOP1 ...]

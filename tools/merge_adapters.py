@@ -21,7 +21,8 @@ types); see ``zeroi2v_mm/utils/checkpoint.py`` for the opt-in for trusted
 files. MERGED.pth loads strictly into the same config with
 ``model.backbone.adapters=None`` (``configs/*_merged.py``)::
 
-    mim test mmaction configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py --checkpoint MERGED.pth
+    CONFIG=configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py
+    mim test mmaction $CONFIG --checkpoint MERGED.pth
 """
 import argparse
 import errno

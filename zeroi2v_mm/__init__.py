@@ -1,4 +1,5 @@
-"""zeroi2v_mm: zero-cost and compressive image-to-video adaptation for MMAction2.
+"""zeroi2v_mm: zero-cost and compressive image-to-video adaptation for
+MMAction2.
 
 ``import zeroi2v_mm`` (or ``custom_imports=dict(imports=['zeroi2v_mm'])`` in a
 config) fixes the pinned OpenMMLab stack (see :mod:`zeroi2v_mm.compat`) and

@@ -1,9 +1,9 @@
-# configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py on the synthetic AVA-format dataset
-# (tools/data/make_synthetic_ava.py): a small CLIP-style ViT, frozen, with
-# STDHA and linear adapters, MMAction2's AVA detector on given proposals,
-# AVAMetric; trains, merges and evaluates on a CPU in minutes. Actions are
-# motions (move right / left, bounce, stand still) that no single frame
-# shows, and that change every second. Generate the data first:
+# configs/detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py on
+# the synthetic AVA-format dataset (tools/data/make_synthetic_ava.py): a small
+# CLIP-style ViT, frozen, with STDHA and linear adapters, MMAction2's AVA
+# detector on given proposals, AVAMetric; trains, merges and evaluates on a CPU
+# in minutes. Actions are motions (move right / left, bounce, stand still) that
+# no single frame shows, and that change every second. Generate the data first:
 #     python tools/data/make_synthetic_ava.py --out data/synthetic_ava
 _base_ = [
     '../detection/zeroi2v/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb.py'

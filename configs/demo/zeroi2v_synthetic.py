@@ -1,7 +1,7 @@
-# ZeroI2V on the synthetic temporal benchmark (tools/data/make_synthetic_videos.py):
-# a small CLIP-style ViT, frozen, gains STDHA and linear adapters; trains on
-# CPU in minutes. Classes come in time-reversed pairs, so only temporal
-# modelling can tell them apart.
+# ZeroI2V on the synthetic temporal benchmark
+# (tools/data/make_synthetic_videos.py): a small CLIP-style ViT, frozen, gains
+# STDHA and linear adapters; trains on CPU in minutes. Classes come in
+# time-reversed pairs, so only temporal modelling can tell them apart.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/adamw_cosine.py',

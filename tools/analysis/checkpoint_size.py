@@ -11,7 +11,8 @@ trained parameter), then serialises the checkpoint the runner would write
 through SmallCheckpointHook. The small one is then completed again from the
 temporary file, as loading it does, to show it round-trips.
 
-    python tools/analysis/checkpoint_size.py configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py
+    python tools/analysis/checkpoint_size.py \
+        configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py
 """
 import argparse
 import io

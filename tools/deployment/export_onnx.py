@@ -3,7 +3,8 @@ TorchScript or a ``torch.export`` program, and check it against PyTorch.
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx
         [--shape N T H W] [--verify] [--video VIDEO] [--tolerance 1e-4]
-        [--exporter torchscript|dynamo] [--format onnx|torchscript|exported_program]
+        [--exporter torchscript|dynamo]
+        [--format onnx|torchscript|exported_program]
         [--opset N] [--merge-tolerance 1e-4] [--force] [--cfg-options k=v ...]
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --check FILE.onnx
         [--video VIDEO] [--shape N T H W] [--tolerance 1e-4]

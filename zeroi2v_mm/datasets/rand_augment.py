@@ -242,7 +242,8 @@ class VideoRandAugment(BaseTransform):
         return draw
 
     def apply(self, video: Tensor, draw: List[Dict]) -> Tensor:
-        """Apply a draw from :meth:`sample` to a ``(T, C, H, W)`` uint8 clip."""
+        """Apply a draw from :meth:`sample` to a ``(T, C, H, W)`` uint8
+        clip."""
         for step in draw:
             video = apply_op(video, step['op'], step['arg'], self.fill)
         return video

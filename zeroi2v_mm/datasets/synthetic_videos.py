@@ -552,7 +552,8 @@ def _write_meta(out_dir: Path,
 
 
 def val_images_per_class(images_per_class: int) -> int:
-    """Validation images per image class for ``images_per_class`` training ones."""
+    """Validation images per image class for ``images_per_class`` training
+    ones."""
     return max(1, images_per_class // 5) if images_per_class > 0 else 0
 
 

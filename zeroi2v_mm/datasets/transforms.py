@@ -18,7 +18,8 @@ class VideoTooShortError(ValueError):
 class CheckVideoLength(BaseTransform):
     """Refuse a video with fewer than ``min_frames`` frames.
 
-    Put it right after ``DecordInit`` (which sets ``total_frames``). MMAction2's
+    Put it right after ``DecordInit`` (which sets ``total_frames``).
+    MMAction2's
     samplers would otherwise loop or repeat the few frames there are, and a
     truncated or nearly empty file would train under its label unnoticed.
 

@@ -64,7 +64,8 @@ class DeployedRecognizer(nn.Module):
         format_shape = getattr(preprocessor, 'format_shape', None)
         if format_shape != 'NCTHW':
             raise ValueError(
-                f'DeployedRecognizer exports NCTHW video recognizers; the data '
+                'DeployedRecognizer exports NCTHW video recognizers; the '
+                'data '
                 f'preprocessor has format_shape={format_shape!r}')
         self.recognizer = recognizer
         self.to_rgb = bool(getattr(preprocessor, 'to_rgb', False))

@@ -80,7 +80,8 @@ def frozen_names(backbone: nn.Module) -> List[str]:
 def frozen_tensors_from_file(path: str, keys: Iterable[str],
                              backbone: nn.Module) -> Dict[str, Tensor]:
     """The tensors ``keys`` of the image-model file ``path``, in backbone
-    names (any format :mod:`zeroi2v_mm.models.utils.weights` reads), cast to the
+    names (any format :mod:`zeroi2v_mm.models.utils.weights` reads), cast to
+    the
     backbone's dtypes as loading them would.
 
     Raises:

@@ -188,8 +188,9 @@ auto_scale_lr = dict(enable=False, base_batch_size=64)
 default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='auto'),
     logger=dict(interval=50))
-# Fold the adapters into the frozen linears after training, check the
-# merged backbone against the trained one on validation clips, and write
-# <work_dir>/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb_merged.pth; test it with this config and
-# --cfg-options model.backbone.adapters=None "custom_hooks=[]".
+# Fold the adapters into the frozen linears after training, check the merged
+# backbone against the trained one on validation clips, and write
+# <work_dir>/zeroi2v_clip-vit-base-p16_8x8x1-20e_ava22-rgb_merged.pth; test it
+# with this config and --cfg-options model.backbone.adapters=None
+# "custom_hooks=[]".
 custom_hooks = [dict(type='MergeAdaptersHook', verify_batches=2)]

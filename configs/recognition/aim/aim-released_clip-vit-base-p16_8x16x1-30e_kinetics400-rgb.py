@@ -1,16 +1,16 @@
 # AIM with AIM's OWN recipe (not ZeroI2V's): the released AIM K400 ViT-B/16
 # setting of taoyang1122/adapt-image-models (configs/recognition/vit/
-# vitclip_base_k400.py, mmaction/models/backbones/vit_clip.py), for the
-# 83.9 / 606 GFLOPs / 11M row of AIM's README: 1 temporal adapter
-# (num_tadapter=1, the released default), MLP-adapter scale 0.5, stochastic
-# depth 0.2 rising over the blocks (on the temporal and MLP-adapter branches
-# only), AdamW 3e-4 / wd 0.05 without decay on the class / positional
-# embeddings and norms (the temporal embedding and biases do decay), linear
-# warm-up from 0.1 over 2.5 epochs, cosine to 30 epochs, fp16 (on a GPU), no
-# RandAugment, no gradient clipping. Sampling: 8 frames x interval 16 with
-# 3 temporal x 1 spatial test views as the ZeroI2V comparison (the released
-# file itself trains the 32 x 4 variant). For the ZeroI2V-recipe comparison of
-# ZeroI2V Table 4 use configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
+# vitclip_base_k400.py, mmaction/models/backbones/vit_clip.py), for the 83.9 /
+# 606 GFLOPs / 11M row of AIM's README: 1 temporal adapter (num_tadapter=1, the
+# released default), MLP-adapter scale 0.5, stochastic depth 0.2 rising over
+# the blocks (on the temporal and MLP-adapter branches only), AdamW 3e-4 / wd
+# 0.05 without decay on the class / positional embeddings and norms (the
+# temporal embedding and biases do decay), linear warm-up from 0.1 over 2.5
+# epochs, cosine to 30 epochs, fp16 (on a GPU), no RandAugment, no gradient
+# clipping. Sampling: 8 frames x interval 16 with 3 temporal x 1 spatial test
+# views as the ZeroI2V comparison (the released file itself trains the 32 x 4
+# variant). For the ZeroI2V-recipe comparison of ZeroI2V Table 4 use
+# configs/recognition/aim/aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
 _base_ = ['aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 model = dict(

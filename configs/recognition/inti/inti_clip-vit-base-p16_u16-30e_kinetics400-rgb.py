@@ -5,13 +5,14 @@
 # 182.0 / 281.3, docs/configs.md "InTI").
 #
 # The paper's K400 recipe (its appendix): "the full fine-tuned setting" of
-# ViFi-CLIP without the text encoder. ViFi-CLIP's fully-supervised K400
-# config (configs/fully_supervised/k400/16_16_vifi_clip.yaml and its data
-# pipeline): 16 frames by segment sampling over the whole video, multi-scale
-# crop, flip, ColorJitter p0.8, GrayScale p0.2, Mixup 0.8 / CutMix 1.0 with
-# label smoothing 0.1, AdamW lr 2.2e-5 betas (0.9, 0.98) wd 0.001, effective
-# batch 512, 30 epochs with 5 warm-up then cosine, drop path 0; test 4 clips
-# x 3 crops. configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py (InTI^temp) shares it.
+# ViFi-CLIP without the text encoder. ViFi-CLIP's fully-supervised K400 config
+# (configs/fully_supervised/k400/16_16_vifi_clip.yaml and its data pipeline):
+# 16 frames by segment sampling over the whole video, multi-scale crop, flip,
+# ColorJitter p0.8, GrayScale p0.2, Mixup 0.8 / CutMix 1.0 with label smoothing
+# 0.1, AdamW lr 2.2e-5 betas (0.9, 0.98) wd 0.001, effective batch 512, 30
+# epochs with 5 warm-up then cosine, drop path 0; test 4 clips x 3 crops.
+# configs/recognition/inti/inti-temp_clip-vit-base-p16_u16-30e_kinetics400-rgb.py
+# (InTI^temp) shares it.
 _base_ = ['../zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 num_frames = 16

@@ -1,5 +1,6 @@
-# configs/recognition/linear_probe/linear-probe_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py on the synthetic temporal benchmark:
-# frozen image model, no STDHA, no adapters; only the classifier trains.
+# configs/recognition/linear_probe/linear-probe_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py
+# on the synthetic temporal benchmark: frozen image model, no STDHA, no
+# adapters; only the classifier trains.
 _base_ = ['../../demo/zeroi2v_synthetic.py']
 
 model = dict(backbone=dict(stdha=None, adapters=None))

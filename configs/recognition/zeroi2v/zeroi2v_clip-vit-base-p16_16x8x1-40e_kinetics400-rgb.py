@@ -1,9 +1,9 @@
 # ZeroI2V, CLIP ViT-B/16, Kinetics-400, 16 frames x interval 8 (paper Table
 # 12). STDHA: paper Table 11's {1*1, -1*1, 2*1} (3 of 12 heads, temporal
-# receptive field 4) in this package's sign (head reads frame t+dt; the
-# paper's sign is the opposite) and the released head order: {-1: 1, 1: 1,
-# -2: 1}. No released config exists for this setting (paper only).
-# Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
+# receptive field 4) in this package's sign (head reads frame t+dt; the paper's
+# sign is the opposite) and the released head order: {-1: 1, 1: 1, -2: 1}. No
+# released config exists for this setting (paper only). Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 num_frames = 16

@@ -1,8 +1,9 @@
 # ZeroI2V, CLIP ViT-B/16, Kinetics-400, 32 frames x interval 4 (paper Table
 # 12). STDHA: Table 11's {1*1, -1*1, 2*1, -2*1, 3*1} (5 of 12 heads, temporal
-# receptive field 6) in this package's sign and the released head order:
-# {-1: 1, 1: 1, -2: 1, 2: 1, -3: 1}. No released config exists for this
-# setting (paper only). Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py;
+# receptive field 6) in this package's sign and the released head order: {-1:
+# 1, 1: 1, -2: 1, 2: 1, -3: 1}. No released config exists for this setting
+# (paper only). Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py;
 # gradient checkpointing keeps 8 clips of 32 frames per GPU in memory.
 _base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 

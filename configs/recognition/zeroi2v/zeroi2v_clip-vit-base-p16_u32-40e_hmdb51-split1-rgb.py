@@ -1,9 +1,10 @@
 # ZeroI2V, CLIP ViT-B/16, HMDB51 split 1, 32 frames sampled uniformly: the
 # released CLIP-B_hmdb51_u32_split1.py. STDHA {-1: 1, 1: 1, -2: 1, 2: 1}
-# (stdha_cfg shift_div=12, long_shift_div=12, long_shift_right=True),
-# 2 temporal x 3 spatial test views; everything else as
-# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py. Gradient checkpointing keeps 32-frame clips in
-# memory. Splits 2 and 3: configs/zeroi2v_hmdb51_32f_split{2,3}.py.
+# (stdha_cfg shift_div=12, long_shift_div=12, long_shift_right=True), 2
+# temporal x 3 spatial test views; everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py.
+# Gradient checkpointing keeps 32-frame clips in memory. Splits 2 and 3:
+# configs/zeroi2v_hmdb51_32f_split{2,3}.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py']
 
 num_frames = 32

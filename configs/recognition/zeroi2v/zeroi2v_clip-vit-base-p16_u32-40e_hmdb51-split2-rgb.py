@@ -1,6 +1,7 @@
-# ZeroI2V, CLIP ViT-B/16, HMDB51 split 2, 32 frames: configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py
-# with the split-2 annotation files. The paper reports the mean over the
-# 3 splits.
+# ZeroI2V, CLIP ViT-B/16, HMDB51 split 2, 32 frames:
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py
+# with the split-2 annotation files. The paper reports the mean over the 3
+# splits.
 _base_ = ['zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py']
 
 split = 2

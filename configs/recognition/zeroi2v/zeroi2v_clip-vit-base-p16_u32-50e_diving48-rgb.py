@@ -1,12 +1,11 @@
-# ZeroI2V, CLIP ViT-B/16, Diving48 (paper Table 6: 89.7 top-1, 1 temporal
-# clip as in AIM). The paper gives no separate recipe: Diving48 needs fine
-# temporal detail like SSv2, so this is the SSv2 recipe (configs/
-# zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py: uniform sampling, RandAugment, random erasing, label
-# smoothing, adapter dropout 0 and scale 1) with 32 frames, the 32-frame
-# ViT-B STDHA offsets of Table 11 in the released order and sign
-# {-1: 1, 1: 1, -2: 1, 2: 1, -3: 1},
-# 4 adapters per block, a plain flip (no label swap) and
-# 1 temporal x 3 spatial test views.
+# ZeroI2V, CLIP ViT-B/16, Diving48 (paper Table 6: 89.7 top-1, 1 temporal clip
+# as in AIM). The paper gives no separate recipe: Diving48 needs fine temporal
+# detail like SSv2, so this is the SSv2 recipe (configs/
+# zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py: uniform sampling, RandAugment,
+# random erasing, label smoothing, adapter dropout 0 and scale 1) with 32
+# frames, the 32-frame ViT-B STDHA offsets of Table 11 in the released order
+# and sign {-1: 1, 1: 1, -2: 1, 2: 1, -3: 1}, 4 adapters per block, a plain
+# flip (no label swap) and 1 temporal x 3 spatial test views.
 _base_ = ['zeroi2v_clip-vit-base-p16_u32-50e_sthv2-rgb.py']
 
 model = dict(cls_head=dict(num_classes=48))

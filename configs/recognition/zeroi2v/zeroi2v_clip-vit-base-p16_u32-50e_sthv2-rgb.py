@@ -1,9 +1,10 @@
-# ZeroI2V, CLIP ViT-B/16, Something-Something V2, 32 frames sampled
-# uniformly. STDHA: Table 11's {1*1, -1*1, 2*1, -2*1, 3*1} (5 of 12 heads,
-# temporal receptive field 6) in this package's sign and the released head
-# order: {-1: 1, 1: 1, -2: 1, 2: 1, -3: 1}; 4 adapters per block. No released
-# config for this setting (paper only). Everything else as
-# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py; gradient checkpointing for memory.
+# ZeroI2V, CLIP ViT-B/16, Something-Something V2, 32 frames sampled uniformly.
+# STDHA: Table 11's {1*1, -1*1, 2*1, -2*1, 3*1} (5 of 12 heads, temporal
+# receptive field 6) in this package's sign and the released head order: {-1:
+# 1, 1: 1, -2: 1, 2: 1, -3: 1}; 4 adapters per block. No released config for
+# this setting (paper only). Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py;
+# gradient checkpointing for memory.
 _base_ = ['zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py']
 
 num_frames = 32

@@ -1,6 +1,7 @@
 # ZeroI2V, CLIP ViT-B/16, HMDB51 split 1 (paper Table 6: 73.7 top-1, mean of
 # the 3 splits; 78.5 starting from a K400-trained ZeroI2V): the released
-# CLIP-B_hmdb51_u8_split1.py, the same recipe as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py.
+# CLIP-B_hmdb51_u8_split1.py, the same recipe as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py.
 # Splits 2 and 3: configs/zeroi2v_hmdb51_split{2,3}.py; 32 frames:
 # configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_hmdb51-split1-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py']

@@ -1,13 +1,15 @@
 # ZeroI2V, CLIP ViT-B/16, UCF101 split 1 (paper Table 6: 95.6 top-1, mean of
 # the 3 splits; 97.7 starting from a K400-trained ZeroI2V): the released
-# CLIP-B_ucf101_u8_split1.py (MCG-NJU/ZeroI2V). 8 frames sampled uniformly
-# over the video, RandAugment m7 n4 between the resize and the crop, no
-# random erasing, no label smoothing, STDHA {-1: 1, 1: 1}, 4 adapters (scale
-# 0.5, dropout 0.1), 40 epochs with the released warm-up, 1 temporal x 3
-# spatial test views (ThreeCrop). Splits 2 and 3:
-# configs/zeroi2v_ucf101_split{2,3}.py; 32 frames: configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py.
+# CLIP-B_ucf101_u8_split1.py (MCG-NJU/ZeroI2V). 8 frames sampled uniformly over
+# the video, RandAugment m7 n4 between the resize and the crop, no random
+# erasing, no label smoothing, STDHA {-1: 1, 1: 1}, 4 adapters (scale 0.5,
+# dropout 0.1), 40 epochs with the released warm-up, 1 temporal x 3 spatial
+# test views (ThreeCrop). Splits 2 and 3: configs/zeroi2v_ucf101_split{2,3}.py;
+# 32 frames:
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u32-40e_ucf101-split1-rgb.py.
 # To start from a K400-trained model instead of CLIP:
-#   --cfg-options model.backbone.pretrained=work_dirs/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb/best.pth
+#   --cfg-options \
+#       model.backbone.pretrained=work_dirs/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb/best.pth
 _base_ = [
     '../../_base_/default_runtime.py',
     '../../_base_/models/zeroi2v_vit_b16.py',

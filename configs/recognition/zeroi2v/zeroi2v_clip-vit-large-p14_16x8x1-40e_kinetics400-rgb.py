@@ -1,8 +1,9 @@
 # ZeroI2V, CLIP ViT-L/14, Kinetics-400, 16 frames x interval 8. STDHA: paper
 # Table 11's {1*2, -1*2, 2*1} (5 of 16 heads) in this package's sign and the
-# released head order: {-1: 2, 1: 2, -2: 1}. No released config exists for
-# this setting (paper only); backbone lr x 0.1 as in the released ViT-L
-# configs. Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_16x8x1-40e_kinetics400-rgb.py.
+# released head order: {-1: 2, 1: 2, -2: 1}. No released config exists for this
+# setting (paper only); backbone lr x 0.1 as in the released ViT-L configs.
+# Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_16x8x1-40e_kinetics400-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_16x8x1-40e_kinetics400-rgb.py']
 
 model = dict(

@@ -1,7 +1,8 @@
 # ZeroI2V, CLIP ViT-L/14, Kinetics-400, 8 frames x interval 16 (paper: 86.3
-# top-1). Released CLIP-L_k400_8x16x1.py: STDHA {-1: 2, 1: 2} (4 of 16
-# heads; paper Table 11's {1*2, -1*2}), 4 adapters per block (scale 0.5,
-# dropout 0.1), backbone lr x 0.1. Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
+# top-1). Released CLIP-L_k400_8x16x1.py: STDHA {-1: 2, 1: 2} (4 of 16 heads;
+# paper Table 11's {1*2, -1*2}), 4 adapters per block (scale 0.5, dropout 0.1),
+# backbone lr x 0.1. Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py']
 
 model = dict(

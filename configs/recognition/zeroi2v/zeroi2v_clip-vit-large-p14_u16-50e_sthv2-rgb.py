@@ -1,8 +1,9 @@
-# ZeroI2V, CLIP ViT-L/14, Something-Something V2, 16 frames sampled
-# uniformly. STDHA: Table 11's {1*2, -1*2, 2*2, -2*2} (8 of 16 heads) in the
-# released order and sign: {-1: 2, 1: 2, -2: 2, 2: 2}. No released config
-# for this setting (paper only); backbone lr x 0.1 as in the released ViT-L
-# configs. Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py.
+# ZeroI2V, CLIP ViT-L/14, Something-Something V2, 16 frames sampled uniformly.
+# STDHA: Table 11's {1*2, -1*2, 2*2, -2*2} (8 of 16 heads) in the released
+# order and sign: {-1: 2, 1: 2, -2: 2, 2: 2}. No released config for this
+# setting (paper only); backbone lr x 0.1 as in the released ViT-L configs.
+# Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py']
 
 model = dict(

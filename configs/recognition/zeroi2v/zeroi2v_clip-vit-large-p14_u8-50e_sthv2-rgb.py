@@ -1,8 +1,9 @@
 # ZeroI2V, CLIP ViT-L/14, Something-Something V2, 8 frames sampled uniformly.
 # STDHA {-1: 2, 1: 2} (Table 11's {1*2, -1*2}: 4 of 16 heads, released order
-# and sign), 4 adapters per block (6 only for the 8-frame ViT-B), backbone lr
-# x 0.1 as in the released ViT-L configs. No released config for this
-# setting (paper only). Everything else as configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py.
+# and sign), 4 adapters per block (6 only for the 8-frame ViT-B), backbone lr x
+# 0.1 as in the released ViT-L configs. No released config for this setting
+# (paper only). Everything else as
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py.
 _base_ = ['zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py']
 
 model = dict(

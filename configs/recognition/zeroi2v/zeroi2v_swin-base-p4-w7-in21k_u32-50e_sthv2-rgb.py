@@ -13,11 +13,12 @@
 # adapters per block (ratio 0.25; SSv2: scale 1, dropout 0).
 #
 # Recipe: paper Table 12 for SSv2 (the CLIP configs' recipe, as
-# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py: AdamW 3e-4, wd 0.05, batch 64, 50 epochs, uniform
-# sampling, 1 temporal x 3 spatial test views, RandAugment m7 n4, flip with
-# the label swap, erasing 0.25, label smoothing 0.1), with ImageNet
-# normalisation for the Swin weights. 32 frames sampled uniformly (u32, as
-# MMAction2's UniFormerV2 configs name UniformSample).
+# configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py:
+# AdamW 3e-4, wd 0.05, batch 64, 50 epochs, uniform sampling, 1 temporal x 3
+# spatial test views, RandAugment m7 n4, flip with the label swap, erasing
+# 0.25, label smoothing 0.1), with ImageNet normalisation for the Swin weights.
+# 32 frames sampled uniformly (u32, as MMAction2's UniFormerV2 configs name
+# UniformSample).
 #
 # Weights: Microsoft's ImageNet-21K Swin-B (swin_base_patch4_window7_224_22k)
 # as OpenMMLab converted it to mmpretrain keys, swin-base_3rdparty_in21k.pth

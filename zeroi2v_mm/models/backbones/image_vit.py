@@ -43,7 +43,8 @@ ARCHS: Dict[str, dict] = {
 
 
 class QuickGELU(nn.Module):
-    """``x * sigmoid(1.702 x)``: the activation OpenAI's CLIP was trained with."""
+    """``x * sigmoid(1.702 x)``: the activation OpenAI's CLIP was trained
+    with."""
 
     def forward(self, x: Tensor) -> Tensor:
         return x * torch.sigmoid(1.702 * x)
@@ -329,7 +330,8 @@ class ZeroI2VImageViT(BaseModule):
         return {key: int(arch[key]) for key in required}
 
     def _init_random_weights(self) -> None:
-        """CLIP's initialisation, used where no pretrained weights are given."""
+        """CLIP's initialisation, used where no pretrained weights are
+        given."""
         width, layers = self.arch['width'], self.arch['layers']
         proj_std = width**-0.5 * (2 * layers)**-0.5
         for block in self.transformer.resblocks:

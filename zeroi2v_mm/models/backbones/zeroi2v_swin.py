@@ -199,7 +199,8 @@ def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
 
     The one place adapters enter the Swin: each adapted ``nn.Linear`` is
     swapped for :func:`adapt_linear`'s :class:`AdaptedLinear`, which holds
-    the same weight and bias Parameters: before ``attn.w_msa.qkv`` (shared by Q, K, V), after
+    the same weight and bias Parameters: before ``attn.w_msa.qkv`` (shared by
+    Q, K, V), after
     ``attn.w_msa.proj``, before ``ffn.layers[0][0]`` (fc1), after
     ``ffn.layers[1]`` (fc2). Patch merging and the patch embedding stay
     plain.
@@ -452,11 +453,13 @@ class ZeroI2VSwin(SwinTransformer):
             # Swin checkpoints older than mmcls 0.x's version 2 (e.g. some
             # converted ones) call the output norm 'norm'; mmpretrain renames
             # it on load for its own class only.
+            # yapf: disable
             state = {
-                (self.out_norm + k[len('norm'):] if k.startswith('norm.') else k):
-                v
+                (self.out_norm + k[len('norm'):]
+                 if k.startswith('norm.') else k): v
                 for k, v in state.items()
             }
+            # yapf: enable
         if 'patch_embed.projection.weight' not in state:
             raise ValueError(
                 f'{path}: not a Swin checkpoint (no patch_embed.projection.'

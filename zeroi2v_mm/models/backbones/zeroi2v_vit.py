@@ -18,14 +18,11 @@ from ..compressors.build import build_compressors, frames_per_block
 from ..layers.stdha import parse_head_offsets
 from ..peft import (PEFT_METHODS, AdapterBlock, LinearAdapters, PEFTMethod,
                     build_method)
+from .image_vit import ResidualAttentionBlock, ZeroI2VImageViT
+
+# isort: split
 # ARCHS, ACTIVATIONS, QuickGELU, STYLES: importable from here as before.
-from .image_vit import (
-    ACTIVATIONS,
-    ARCHS,
-    STYLES,
-    QuickGELU,  # noqa: F401
-    ResidualAttentionBlock,
-    ZeroI2VImageViT)
+from .image_vit import ACTIVATIONS, ARCHS, STYLES, QuickGELU  # noqa: F401
 
 
 def normalize_offsets(offsets) -> Dict[int, int]:

@@ -12,7 +12,8 @@ All three layers share one interface, so the backbone can swap them freely::
     layer = InTI(embed_dims=C, num_frames=T, grid_size=(h, w))
     z = layer(x, T)   # x: (B*T, 1 + h*w, C) -> z: (B*T/2, 1 + h*w, C)
 
-Rows of ``x`` are ``(batch, time)`` major (row ``b*T + t``), the CLS token is at
+Rows of ``x`` are ``(batch, time)`` major (row ``b*T + t``), the CLS token is
+at
 index 0 and the patch tokens follow in row-major ``h x w`` order. The output
 has the same layout with ``T/2`` frames.
 
@@ -79,9 +80,8 @@ class _PairMerge(BaseModule):
                 f'{type(self).__name__} was built for num_frames='
                 f'{self.num_frames}, but forward got num_frames={num_frames}')
         if x.dim() != 3:
-            raise ValueError(
-                f'expected tokens of shape (B*T, 1+h*w, C), got {tuple(x.shape)}'
-            )
+            raise ValueError('expected tokens of shape (B*T, 1+h*w, C), got '
+                             f'{tuple(x.shape)}')
         rows, tokens, dims = x.shape
         if rows % num_frames:
             raise ValueError(f'{rows} rows of tokens are not divisible by '
@@ -300,7 +300,8 @@ class InTI(_PairMerge):
         return out.permute(0, 2, 3, 1)
 
     def _frame(self, cls: Tensor) -> Tensor:
-        """Frame-level context (Eq. 11): (B, T, C) CLS tokens -> (B, T/2, C)."""
+        """Frame-level context (Eq. 11): (B, T, C) CLS tokens -> (B, T/2,
+        C)."""
         batch, frames, dims = cls.shape
         # (B, T, C/2) -> (B, T/2, C) is exactly [f(CLS_2j), f(CLS_2j+1)].
         pairs = self.frame_proj(cls).reshape(batch, frames // 2, dims)
@@ -445,7 +446,8 @@ class ConvPooling(_PairMerge):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Mean of the pair: ``W[o, i, t, u, v] = 0.5 [o == i] [u, v centre]``."""
+        """Mean of the pair:
+        ``W[o, i, t, u, v] = 0.5 [o == i] [u, v centre]``."""
         weight = self.conv.weight
         centre = weight.shape[-1] // 2
         with torch.no_grad():

@@ -1,18 +1,9 @@
 # Moved to models/peft and models/compressors; still importable from here.
-from ..compressors.inti import ConvPooling, InTI, LinearPooling  # noqa: E402
-from ..peft import (
-    MERGEABLE_PEFT,
-    PEFT_METHODS,
-    AIMAdapters,  # noqa: E402
-    DenseGELUAdapters,
-    GELUAdapter,
-    HeadDeltaLinear,
-    LoRALinear,
-    STAdapter,
-    STAdapters,
-    attach_lora,
-    attach_temporal_heads,
-    plain_attention)
+from ..compressors.inti import ConvPooling, InTI, LinearPooling
+from ..peft import (MERGEABLE_PEFT, PEFT_METHODS, AIMAdapters,
+                    DenseGELUAdapters, GELUAdapter, HeadDeltaLinear,
+                    LoRALinear, STAdapter, STAdapters, attach_lora,
+                    attach_temporal_heads, plain_attention)
 from .linear_adapter import AdaptedLinear, LinearAdapter, adapt_linear
 from .stdha import (STDHAttention, parse_head_offsets, relocate_heads,
                     shift_heads_in_time, source_frames)

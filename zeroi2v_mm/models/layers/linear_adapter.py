@@ -1,6 +1,7 @@
 """Linear adapters and the linear layers that carry them.
 
-A linear adapter is an affine map ``A(x) = x + s * W_up(dropout(W_down x + b_down)) + ...``
+A linear adapter is an affine map
+``A(x) = x + s * W_up(dropout(W_down x + b_down)) + ...``
 with no activation, so in eval mode it equals ``M x + c`` with
 ``M = I + s W_up W_down`` and ``c = s (W_up b_down + b_up)``. An adapter placed
 right before or right after a frozen ``nn.Linear`` can therefore be folded into
@@ -180,9 +181,11 @@ class AdaptedLinear(nn.Linear):
 
     @torch.no_grad()
     def folded(self) -> nn.Linear:
-        """A plain ``nn.Linear`` computing what this layer computes in eval mode.
+        """A plain ``nn.Linear`` computing what this layer computes in eval
+        mode.
 
-        Input side: ``W (M x + c) + b = (W M) x + (W c + b)``, per output chunk.
+        Input side: ``W (M x + c) + b = (W M) x + (W c + b)``, per output
+        chunk.
         Output side: ``M (W x + b) + c = (M W) x + (M b + c)``.
         """
         weight = self.weight.double()

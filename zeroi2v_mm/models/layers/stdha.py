@@ -1,7 +1,8 @@
 """Spatial-temporal dual-headed attention (STDHA, ZeroI2V Sec. 3.2).
 
 Some heads of an ordinary multi-head self-attention read their keys and values
-from frame ``t + dt`` instead of frame ``t``; queries stay on frame ``t``. Heads
+from frame ``t + dt`` instead of frame ``t``; queries stay on frame ``t``.
+Heads
 are contiguous channel blocks of q/k/v after the in-projection, so moving a
 head means moving a block of channels of k and v along time. No parameters and
 no FLOPs are added: the image model's attention weights are used unchanged.

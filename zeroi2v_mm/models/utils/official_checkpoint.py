@@ -65,7 +65,12 @@ ADAPTER_LAYOUTS: Dict[frozenset, int] = {
     4,
     # attn_adapter_type='qkv', num_tadapter=2 (vit_zero_clip_ablation.py)
     frozenset({
-        'T_Adapter_in_q', 'T_Adapter_in_k', 'T_Adapter_in_v', 'S_Adapter', 'MLP_Adapter', 'MLP_Adapter_out'
+        'T_Adapter_in_q',
+        'T_Adapter_in_k',
+        'T_Adapter_in_v',
+        'S_Adapter',
+        'MLP_Adapter',
+        'MLP_Adapter_out',
     }):
     6,
 }
@@ -120,46 +125,52 @@ class ReleasedModel:
 RELEASED: Tuple[ReleasedModel, ...] = (
     ReleasedModel(
         'K400 ViT-B/16 8f (83.0)', 'ViT-B/16', 8, 400, ((-1, 1), (1, 1)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py',
         'CLIP-B_k400_8x16x1.py: stdha.py shift_div=12, adapter_scale=0.5',
         True),
     ReleasedModel(
         'K400 ViT-L/14 8f (86.3)', 'ViT-L/14', 8, 400, ((-1, 2), (1, 2)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb_merged.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb_merged.py',
         'CLIP-L_k400_8x16x1.py: stdha.py shift_div=8, adapter_scale=0.5',
         True),
     ReleasedModel(
         'K400 ViT-L/14 32f (87.2)', 'ViT-L/14', 32, 400,
-        ((-1, 2), (1, 2), (-2, 2)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py',
+        ((-1, 2), (1, 2), (-2, 2)), 0.5, 'configs/recognition/zeroi2v/'
+        'zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py',
         None, 'CLIP-L_k400_32x4x1.py: stdha.py shift_div=8, long_shift_div=8, '
         'adapter_scale=0.5', True),
     ReleasedModel(
         'SSv2 ViT-L/14 32f (72.2)', 'ViT-L/14', 32, 174,
         ((-1, 2), (1, 2), (-2, 1), (2, 1), (-3, 1)), 1.0,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
+        'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged.py',
         'CLIP-L_sthv2_u32.py: stdha_long.py shift1_div=8, shift2_div=16, '
         'shift3_div=16, shift3_right=False, adapter_scale=1', True),
     ReleasedModel(
         'SSv2 ViT-B/16 16f (config only)', 'ViT-B/16', 16, 174,
-        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 1.0,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py',
-        None, 'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
+        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 1.0, 'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py', None,
+        'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
         'long_shift_div=12, long_shift_right=True, adapter_scale=1', False),
     ReleasedModel(
         'UCF101 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 101,
-        ((-1, 1), (1, 1)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py',
-        None, 'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
+        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py', None,
+        'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
         'adapter_scale=0.5', False),
     ReleasedModel(
         'HMDB51 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 51,
-        ((-1, 1), (1, 1)), 0.5,
-        'configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py',
-        None, 'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
+        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/'
+        'zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py', None,
+        'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
         'adapter_scale=0.5', False),
     ReleasedModel(
         'UCF101 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 101,
@@ -667,10 +678,10 @@ def fitting_configs(spec: OfficialSpec,
                          'not in this checkout; build one with the settings '
                          'below')
     else:
-        lines.append(
-            'config: no config here is known to fit (not a '
-            'released model); start from configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py '
-            'and set the settings below')
+        lines.append('config: no config here is known to fit (not a '
+                     'released model); start from configs/recognition/zeroi2v/'
+                     'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py '
+                     'and set the settings below')
     adapters = ('adapters=None' if spec.format == 'merged' else
                 f'adapters=dict(num_adapters={spec.num_adapters}, '
                 f'ratio={spec.adapter_ratio}, scale={spec.adapter_scale})')
