@@ -389,8 +389,8 @@ def test_config_matches_its_documented_recipe(path):
 
 
 def test_released_stdha_settings_as_documented():
-    """The released head schedules (DESIGN.md section 2) appear verbatim,
-    in order, where the released files are the source."""
+    """The released head schedules (README, "STDHA sign and head order")
+    appear verbatim, in order, where the released files are the source."""
     released = {
         'configs/recognition/zeroi2v/'
         'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py':

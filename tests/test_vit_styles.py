@@ -325,7 +325,7 @@ def test_in21k_configs_are_the_clip_recipes_with_timm_weights(
 
     from helpers import REPO
     in21k = Config.fromfile(f'{REPO}/configs/recognition/zeroi2v/{config}')
-    clip = Config.fromfile(f'{REPO}/configs/{clip_config}')
+    clip = Config.fromfile(f'{REPO}/configs/recognition/zeroi2v/{clip_config}')
     backbone = in21k.model.backbone
     assert (backbone.style, backbone.act) == ('timm', 'gelu')
     assert backbone.pretrained.endswith('vit_base_patch16_224.augreg_in21k'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv at the repository root with the pinned stack (DESIGN.md s.4)
+# Create .venv at the repository root with the pinned stack (requirements.txt)
 # and install zeroi2v_mm into it (editable). Safe to rerun: pip skips what is
 # already there.
 set -euo pipefail

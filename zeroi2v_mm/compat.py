@@ -1,4 +1,4 @@
-"""Fixes for the pinned OpenMMLab stack (DESIGN.md section 4).
+"""Fixes for the pinned OpenMMLab stack (requirements.txt).
 
 Rules every fix here follows (tests/test_compat.py, tests/test_safety_*.py):
 

@@ -3,8 +3,8 @@
 MMAction2 detects actions with MMDetection's ``FastRCNN`` and its own AVA
 parts (``AVARoIHead``, ``BBoxHeadAVA``, ``MaxIoUAssignerAVA``), which it
 registers into mmdet's registries inside ``try/except ImportError``. On the
-pinned stack that fails silently twice over (DESIGN.md section 4, pitfalls
-5 and 6):
+pinned stack (mmcv-lite 2.1.0, mmdet 3.3.0) that fails silently twice
+over:
 
 - without mmdet, the parts are never registered and a config fails with
   "FastRCNN is not in the registry";

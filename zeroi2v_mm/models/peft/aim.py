@@ -1,5 +1,5 @@
 """AIM: Adapting Image Models for efficient video action recognition
-(Yang et al., ICLR 2023; papers/003), as a baseline of ZeroI2V Table 4.
+(Yang et al., ICLR 2023), as a baseline of ZeroI2V Table 4.
 
 Per block, on top of the frozen image block:
 

@@ -1,4 +1,4 @@
-"""ST-Adapter (Pan et al., NeurIPS 2022; papers/004), a baseline of ZeroI2V
+"""ST-Adapter (Pan et al., NeurIPS 2022), a baseline of ZeroI2V
 Tables 3 and 4.
 
 ``x + W_up(DWConv3D(W_down x))`` on the patch tokens of the residual stream

@@ -2,7 +2,7 @@
 with mmcv-lite.
 
 MMAction2's :class:`SingleRoIExtractor3D` builds ``mmcv.ops.RoIAlign``, which
-mmcv-lite does not have (DESIGN.md section 4, pitfall 5).
+mmcv-lite (the pinned stack's mmcv, README "Install") does not have.
 :class:`ZeroI2VRoIExtractor3D` is the same extractor (same arguments, same
 forward code, same state dict: none) with the RoI layer taken from
 ``mmcv.ops`` when the compiled ops are installed and from
