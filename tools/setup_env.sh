@@ -10,11 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # torch is named with its version (requirements.txt) so pip takes the local
 # wheels instead of pulling a multi-GB build; setuptools<81 keeps openmim's
-# pkg_resources import working. --no-compile: pip would byte-compile all of
-# the ~17,000 .py files it installs (about 40 s of one core); Python compiles
-# the modules it imports on first use instead and caches them as usual.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile \
+# pkg_resources import working. pip byte-compiles what it installs (about
+# 40 s of one core): skipping that (--no-compile) made every later process
+# compile torch, MMEngine and MMAction2 again where PYTHONDONTWRITEBYTECODE is
+# set (nothing gets cached), doubling each mim train in the tests.
+.venv/bin/python -m pip install -q --disable-pip-version-check \
     -r requirements.txt -r requirements-test.txt
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile \
+.venv/bin/python -m pip install -q --disable-pip-version-check \
     --no-build-isolation --no-deps -e .
 .venv/bin/python -c "import zeroi2v_mm, mmaction, mim; print('zeroi2v_mm', zeroi2v_mm.__version__, 'ready in .venv')"
