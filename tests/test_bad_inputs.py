@@ -225,3 +225,15 @@ def test_checkpoint_trained_with_another_activation_is_refused(tmp_path):
             r"act='quick_gelu'.*model.backbone.act='gelu'"):
         load_checkpoint(Recognizer('quick_gelu'), path, map_location='cpu')
     load_checkpoint(Recognizer('gelu'), path, map_location='cpu', strict=True)
+
+
+def test_clips_of_another_shape_or_frame_count_are_refused():
+    """The ViT's input check (shared with ZeroI2VSwin): not 5-D, or a clip
+    length other than the backbone's num_frames, is refused by name."""
+    model = ZeroI2VViT(arch=TINY_ARCH, num_frames=4)
+    size = TINY_ARCH['image_size']
+    with pytest.raises(ValueError, match=r'ZeroI2VViT expects \(N, 3, T'):
+        model(torch.zeros(1, 3, size, size))
+    with pytest.raises(ValueError, match='2 frames.*num_frames=4'):
+        model(torch.zeros(1, 3, 2, size, size))
+    assert model(torch.zeros(1, 3, 4, size, size)).shape[2] == 4

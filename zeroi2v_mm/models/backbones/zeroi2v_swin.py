@@ -39,8 +39,9 @@ from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
                             relocate_heads, shift_heads_in_time_,
                             source_frames)
 from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
-                             check_pretrained_file, read_state_dict)
-from .zeroi2v_vit import normalize_offsets
+                             check_pretrained_file, load_and_log,
+                             read_state_dict)
+from .zeroi2v_vit import check_clip, normalize_offsets
 
 
 class STDHAWindowMSA(WindowMSA):
@@ -465,17 +466,7 @@ class ZeroI2VSwin(SwinTransformer):
                 f'{path}: not a Swin checkpoint (no patch_embed.projection.'
                 f'weight among keys like {sorted(state)[:5]}); expected an '
                 'mmpretrain SwinTransformer / ImageClassifier checkpoint')
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if missing:
-            print_log(
-                f'{path}: {len(missing)} backbone keys not in the file, '
-                f'kept as initialised: {missing}',
-                logger='current')
-        if unexpected:
-            print_log(
-                f'{path}: ignored {len(unexpected)} keys the backbone '
-                f'does not have: {unexpected}',
-                logger='current')
+        load_and_log(self, state, path)
         print_log(f'loaded Swin weights from {path}', logger='current')
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args,
@@ -522,15 +513,8 @@ class ZeroI2VSwin(SwinTransformer):
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) -> (N, C, T', H/32, W/32)."""
-        if x.dim() != 5:
-            raise ValueError(f'ZeroI2VSwin expects (N, 3, T, H, W) clips, got '
-                             f'shape {tuple(x.shape)}')
-        batch, _, frames, height, width = x.shape
-        if frames != self.num_frames:
-            raise ValueError(
-                f'input has {frames} frames but the backbone was built with '
-                f'num_frames={self.num_frames}; make the pipeline clip_len '
-                'match model.backbone.num_frames')
+        batch, _, _, height, width = check_clip(x, self.num_frames,
+                                                'ZeroI2VSwin')
         if height % self.arch['patch_size'] or width % self.arch['patch_size']:
             raise ValueError(f'frames of {height}x{width} are not a multiple '
                              f"of patch_size={self.arch['patch_size']}")

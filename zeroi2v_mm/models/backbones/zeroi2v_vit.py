@@ -25,6 +25,21 @@ from .image_vit import ResidualAttentionBlock, ZeroI2VImageViT
 from .image_vit import ACTIVATIONS, ARCHS, STYLES, QuickGELU  # noqa: F401
 
 
+def check_clip(x: Tensor, num_frames: int, owner: str) -> torch.Size:
+    """The shape ``(N, 3, T, H, W)`` of a batch of clips, checked to be
+    5-D with the ``num_frames`` the backbone ``owner`` was built for."""
+    if x.dim() != 5:
+        raise ValueError(f'{owner} expects (N, 3, T, H, W) clips, got '
+                         f'shape {tuple(x.shape)}')
+    frames = x.shape[2]
+    if frames != num_frames:
+        raise ValueError(
+            f'input has {frames} frames but the backbone was built with '
+            f'num_frames={num_frames}; make the pipeline clip_len '
+            'match model.backbone.num_frames')
+    return x.shape
+
+
 def normalize_offsets(offsets) -> Dict[int, int]:
     """STDHA offsets as ``{dt: heads}``, from any way a config gives them.
 
@@ -318,15 +333,8 @@ class ZeroI2VViT(ZeroI2VImageViT):
     # ---------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) -> (N, C, T', 1, 1) or (N, C, T', H/p, W/p)."""
-        if x.dim() != 5:
-            raise ValueError(f'ZeroI2VViT expects (N, 3, T, H, W) clips, got '
-                             f'shape {tuple(x.shape)}')
-        batch, _, frames, height, width = x.shape
-        if frames != self.num_frames:
-            raise ValueError(
-                f'input has {frames} frames but the backbone was built with '
-                f'num_frames={self.num_frames}; make the pipeline clip_len '
-                'match model.backbone.num_frames')
+        batch, _, _, height, width = check_clip(x, self.num_frames,
+                                                'ZeroI2VViT')
         self._check_grid(height, width)
         x = x.transpose(1, 2).flatten(0, 1)  # (N*T, 3, H, W), time-major rows
         x = self.embed_patches(x)  # (N*T, 1 + h*w, C)

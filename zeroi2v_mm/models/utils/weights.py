@@ -170,6 +170,14 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     own = backbone.state_dict()
     check_layout(state, backbone, path)
     check_compatible(state, own, path, model_has_updates(backbone))
+    load_and_log(backbone, state, path)
+    print_log(f'loaded backbone weights from {path}', logger='current')
+
+
+def load_and_log(backbone: torch.nn.Module, state: Dict[str, Tensor],
+                 path: str) -> None:
+    """``backbone.load_state_dict(state, strict=False)``, logging the keys
+    ``path`` lacks (kept as initialised) and those it has in excess."""
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing:
         print_log(
@@ -181,7 +189,6 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
             f'{path}: ignored {len(unexpected)} keys the backbone does '
             f'not have: {unexpected}',
             logger='current')
-    print_log(f'loaded backbone weights from {path}', logger='current')
 
 
 def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
