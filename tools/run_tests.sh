@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Set up .venv (tools/setup_env.sh), run the linters (tools/lint.sh) and the
+# Set up .venv with the test requirements (tools/setup_env.sh --tests), run the linters (tools/lint.sh) and the
 # whole test suite on CPU. The tests run even when a linter complains (both
 # results are shown); the script fails if either failed. LINT=0 skips the
 # linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup_env.sh
+bash tools/setup_env.sh --tests
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
 # One worker per core (at most 2: the suite is sized for 2-core machines);
 # whole files go to one worker, so module fixtures (a trained tiny model)

@@ -2,9 +2,19 @@
 # Create .venv at the repository root with the pinned stack (requirements.txt)
 # and install zeroi2v_mm into it (editable). Safe to rerun: pip skips what is
 # already there.
+#   bash tools/setup_env.sh            # the stack: train, test, merge, demo
+#   bash tools/setup_env.sh --tests    # and requirements-test.txt: pytest,
+#                                      # open_clip, the linters, the ONNX
+#                                      # export extra (tools/run_tests.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+requirements=(-r requirements.txt)
+case "${1:-}" in
+    --tests) requirements+=(-r requirements-test.txt) ;;
+    "") ;;
+    *) echo "usage: bash tools/setup_env.sh [--tests]" >&2; exit 2 ;;
+esac
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
@@ -15,7 +25,7 @@ fi
 # compile torch, MMEngine and MMAction2 again where PYTHONDONTWRITEBYTECODE is
 # set (nothing gets cached), doubling each mim train in the tests.
 .venv/bin/python -m pip install -q --disable-pip-version-check \
-    -r requirements.txt -r requirements-test.txt
+    "${requirements[@]}"
 .venv/bin/python -m pip install -q --disable-pip-version-check \
     --no-build-isolation --no-deps -e .
 .venv/bin/python -c "import zeroi2v_mm, mmaction, mim; print('zeroi2v_mm', zeroi2v_mm.__version__, 'ready in .venv')"
