@@ -143,7 +143,7 @@ def tiny_recognizer_cfg(name):
 
 def test_head_trains_in_the_recognizer_of_a_baseline_config():
     cfg = tiny_recognizer_cfg(
-        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+        'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     assert all(p.requires_grad for p in model.cls_head.parameters())
@@ -314,7 +314,7 @@ def test_lora_merge_through_the_hook_path_with_plain_model():
     """merge_and_verify (what MergeAdaptersHook runs) with the plain model of
     the config (peft=None): same keys and shapes, same logits."""
     cfg = tiny_recognizer_cfg(
-        'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+        'lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb')
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     randomize(model)
@@ -335,8 +335,8 @@ TINY_OPTIONS = [
 
 
 @pytest.mark.parametrize('name', [
-    'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-    'temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+    'lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb',
+    'temporal-heads_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'
 ])
 def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     """tools/merge_adapters.py takes the LoRA / temporal-heads configs (the
@@ -388,7 +388,7 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
 
     from helpers import load_tool
     cfg = tiny_recognizer_cfg(
-        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+        'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb')
     with pytest.raises(ValueError, match="'AIM' does not merge"):
         build_plain_model(cfg.model)
     with pytest.raises(ValueError, match="'AIM' does not merge"):
@@ -400,7 +400,7 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
         tool.main([
             osp.join(
                 REPO, 'configs/recognition/aim/'
-                'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
+                'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py'),
             checkpoint, '--out',
             str(tmp_path / 'x.pth')
         ])
@@ -414,12 +414,12 @@ def test_baseline_checkpoints_are_refused_by_a_model_without_the_method():
 
     from mmaction.registry import MODELS
     plain_cfg = tiny_recognizer_cfg(
-        'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb')
+        'lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb')
     plain_cfg.model.backbone.peft = None
     plain = MODELS.build(plain_cfg.model)
     lora = MODELS.build(
         tiny_recognizer_cfg(
-            'lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
+            'lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb').model)
     with pytest.raises(
             ValueError,
             match=r'unmerged linear adapter \(or '
@@ -427,7 +427,7 @@ def test_baseline_checkpoints_are_refused_by_a_model_without_the_method():
         load_state_dict(plain, lora.state_dict())
     aim = MODELS.build(
         tiny_recognizer_cfg(
-            'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb').model)
+            'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb').model)
     with pytest.raises(ValueError, match='stays at inference'):
         load_state_dict(plain, aim.state_dict())
     # the same method loads, and so does the image model into a fresh LoRA
@@ -602,7 +602,7 @@ BASELINES = ('aim', 'st_adapter', 'lora', 'gelu_adapter', 'full_finetune',
 def test_baseline_configs_say_what_they_are(name, suffix):
     tail = {
         'k400': 'clip-vit-base-p16_8x16x1-40e_kinetics400',
-        'synthetic': 'synthetic-vit-tiny-p8_8x2x1-20e_synthetic'
+        'synthetic': 'synthetic-vit-tiny-p16_8x2x1-20e_synthetic'
     }[suffix]
     found = glob.glob(
         osp.join(REPO, 'configs', 'recognition', name, f'*_{tail}-rgb.py'))

@@ -35,16 +35,16 @@ TINY = [
 ]
 CONFIGS = [
     'configs/demo/zeroi2v_synthetic.py', 'configs/recognition/aim/'
-    'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py',
     'configs/recognition/linear_probe/'
-    'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py',
+    'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py',
     'configs/recognition/full_finetune/'
-    'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'
+    'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py'
 ]
 NAMES = [
-    'zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-    'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-    'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+    'zeroi2v_synthetic', 'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb',
+    'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb',
+    'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'
 ]
 
 # Tiny models: one thread (tests/conftest.py).
@@ -63,7 +63,7 @@ def report(tool, tmp_path_factory):
         '--quick', '--device', 'cpu', '--json',
         str(out / 'bench.json'), '--md',
         str(out / 'bench.md'), '--accuracy', 'zeroi2v_synthetic=91.5',
-        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=88.0',
+        'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb=88.0',
         '--cfg-options'
     ] + TINY
     tool.main(args)
@@ -146,7 +146,7 @@ def test_merged_zeroi2v_is_the_plain_model_exactly(report):
 
 
 def test_aim_costs_extra_at_inference(report):
-    aim = rows(report)['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    aim = rows(report)['aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
     assert aim['merged'] is False and 'latency_unmerged' not in aim
     assert aim['params']['new_after_merge'] == (aim['params']['total'] -
                                                 aim['params']['plain']) > 0
@@ -159,28 +159,32 @@ def test_identical_networks_are_timed_once(report):
     ViT + STDHA: the merged ZeroI2V network."""
     found = rows(report)
     plain = report['json']['plain'][0]
-    probe = found['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    probe = found[
+        'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
     assert probe['latency']['unit'] == plain['key']
     assert probe['latency']['ms'] == plain['latency']['ms']
     assert probe['ratios']['latency'] == 1.0
-    full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    full = found[
+        'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
     assert full['latency']['unit'] == 'zeroi2v_synthetic'
-    assert found['aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'][
+    assert found['aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'][
         'latency'][
-            'unit'] == 'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+            'unit'] == 'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'
 
 
 def test_trainable_counts_and_training_memory(report):
     found = rows(report)
     width, classes = TINY_ARCH['width'], 10
-    probe = found['linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    probe = found[
+        'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
     # lr_mult=0 on the temporal embedding and ln_post: only the head trains
     assert probe['params']['trainable'] == width * classes + classes
     assert sorted(probe['params']['frozen_by_lr_mult']) == [
         'backbone.ln_post.bias', 'backbone.ln_post.weight',
         'backbone.temporal_embedding'
     ]
-    full = found['full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
+    full = found[
+        'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
     assert full['params']['trainable'] == full['params']['total']
     # memory is counted from allocations, not timed: exact relations hold
     memory = {
@@ -188,10 +192,9 @@ def test_trainable_counts_and_training_memory(report):
         for name, row in found.items()
     }
     assert memory['zeroi2v_synthetic'] < memory[
-        'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb']
-    assert memory[
-        'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'] < memory[
-            'zeroi2v_synthetic']
+        'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb']
+    probe_name = 'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'
+    assert memory[probe_name] < memory['zeroi2v_synthetic']
     # full fine-tuning with STDHA holds what the plain model's training does
     assert full['ratios']['train_memory'] == pytest.approx(1.0, rel=0.02)
 
@@ -209,9 +212,9 @@ def test_markdown_table_and_plot(report):
     names = [line.split(' | ')[0][2:] for line in body[1:]]
     assert names == [
         'zeroi2v_synthetic', 'zeroi2v_synthetic unmerged',
-        'aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-        'linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb',
-        'full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb'
+        'aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb',
+        'linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb',
+        'full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb'
     ]
     assert body[1].startswith('| zeroi2v_synthetic | 4 linear adapters + '
                               'STDHA |')
@@ -261,11 +264,11 @@ def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
     report = tool.main([
         osp.join(
             REPO, 'configs/recognition/st_adapter/'
-            'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py'),
+            'st-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py'),
         '--quick', '--device', 'cpu', '--no-train', '--no-throughput',
         '--no-attention', '--md',
         str(tmp_path / 'b.md'), '--accuracy',
-        'st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb=50',
+        'st-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb=50',
         '--cfg-options'
     ] + TINY)
     assert 'matplotlib is not installed' in report['plot_error']

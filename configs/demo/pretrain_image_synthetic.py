@@ -1,8 +1,8 @@
 # Image pretraining for the synthetic demo, with mmpretrain: a small
 # CLIP-style ViT (the architecture of configs/demo/zeroi2v_synthetic.py)
 # learns to say what is in a still image and where (36 classes: shape x cell
-# of a 3 x 3 grid). It plays the "pre-trained image model" that ZeroI2V then
-# adapts to video; it never sees motion.
+# of a 3 x 3 grid) from 4 x 4 patches of 16 px. It plays the "pre-trained
+# image model" that ZeroI2V then adapts to video; it never sees motion.
 #
 #   python tools/data/make_synthetic_videos.py --out data/synthetic \
 #       --images-per-class 120
@@ -28,7 +28,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='ZeroI2VImageViT',
-        arch=dict(width=128, layers=4, heads=8, patch_size=8, image_size=64),
+        arch=dict(width=128, layers=4, heads=8, patch_size=16, image_size=64),
         act='gelu',
         # Position must survive ln_pre for the "where" half of the labels
         # to be learnable in minutes (see ZeroI2VImageViT).

@@ -7,7 +7,7 @@
 #
 #   bash tools/run_demo.sh                        # data + image model first
 #   bash tools/demo/run_baselines.sh              # all methods (~1.5 h, CPU)
-#   bash tools/demo/run_baselines.sh naive_synthetic aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb   # some
+#   bash tools/demo/run_baselines.sh naive_synthetic aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb   # some
 #
 # A method whose work dir already holds its final epoch is not retrained.
 # Results: work_dirs/synthetic_baselines/{accuracy.json,table.md,
@@ -25,18 +25,18 @@ declare -A CONFIGS=(
     [finetune_synthetic]=configs/demo/finetune_synthetic.py
     [zeroi2v_inti_synthetic]=configs/demo/zeroi2v_inti_synthetic.py
     [inti_synthetic]=configs/demo/inti_synthetic.py
-    [full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/lora/lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
-    [aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb]=configs/recognition/aim/aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb.py
+    [full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/full_finetune/full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/linear_probe/linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [temporal-heads_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/temporal_heads/temporal-heads_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/lora/lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [gelu-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/gelu_adapter/gelu-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [st-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/st_adapter/st-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
+    [aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb]=configs/recognition/aim/aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb.py
 )
 ORDER=(zeroi2v_synthetic naive_synthetic finetune_synthetic
-       full-finetune_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb aim_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb st-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb
-       lora_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb gelu-adapter_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb temporal-heads_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb
-       linear-probe_synthetic-vit-tiny-p8_8x2x1-20e_synthetic-rgb zeroi2v_inti_synthetic inti_synthetic)
+       full-finetune_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb st-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb
+       lora_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb gelu-adapter_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb temporal-heads_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb
+       linear-probe_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb zeroi2v_inti_synthetic inti_synthetic)
 if (( $# )); then ORDER=("$@"); fi
 
 for name in "${ORDER[@]}"; do
