@@ -41,6 +41,8 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
         'model.backbone.arch.layers=2',
         'model.backbone.arch.heads=4',
         'model.backbone.arch.image_size=32',
+        # 4 x 4 patches of 32-px frames, as the demo's 64-px ones have
+        'model.backbone.arch.patch_size=8',
         'model.cls_head.in_channels=64',
         # random init: the demo's pre-trained image model is not built here
         'model.backbone.pretrained=None',
