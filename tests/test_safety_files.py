@@ -24,7 +24,8 @@ CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 TINY = [
     'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
     'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
-    'model.cls_head.in_channels=64', 'model.backbone.pretrained=None'
+    'model.backbone.arch.patch_size=8', 'model.cls_head.in_channels=64',
+    'model.backbone.pretrained=None'
 ]
 
 
