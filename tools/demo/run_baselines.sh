@@ -6,7 +6,7 @@
 # tools/benchmark.py --counts-only with each method's best validation top-1.
 #
 #   bash tools/run_demo.sh                        # data + image model first
-#   bash tools/demo/run_baselines.sh              # all methods (~1.5 h, CPU)
+#   bash tools/demo/run_baselines.sh              # all methods (~1 h, CPU)
 #   bash tools/demo/run_baselines.sh naive_synthetic aim_synthetic-vit-tiny-p16_8x2x1-20e_synthetic-rgb   # some
 #
 # A method whose work dir already holds its final epoch is not retrained.
