@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up .venv with the test requirements (tools/setup_env.sh --tests), run the linters (tools/lint.sh) and the
-# whole test suite on CPU. The tests run even when a linter complains (both
-# results are shown); the script fails if either failed. LINT=0 skips the
-# linters.
+# Set up .venv with the test requirements (tools/setup_env.sh --tests), run
+# the linters (tools/lint.sh) and the whole test suite on CPU. The tests run
+# even when a linter complains (both results are shown); the script fails if
+# either failed. LINT=0 skips the linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh --tests

@@ -2,7 +2,8 @@
 # Create .venv at the repository root with the pinned stack (requirements.txt)
 # and install zeroi2v_mm into it (editable). Safe to rerun: pip skips what is
 # already there.
-#   bash tools/setup_env.sh            # the stack: train, test, merge, demo
+#   bash tools/setup_env.sh            # the stack: mim train / test, merge,
+#                                      # the demo
 #   bash tools/setup_env.sh --tests    # and requirements-test.txt: pytest,
 #                                      # open_clip, the linters, the ONNX
 #                                      # export extra (tools/run_tests.sh)
