@@ -20,6 +20,17 @@ def load_tool(relative_path: str):
     return module
 
 
+# --cfg-options shrinking the demo's ViT (configs/demo/*) to the tiny test
+# model: 4 x 4 patches of 32-px frames, as the demo's 64-px ones have.
+TINY_DEMO_ARCH = [
+    'model.backbone.arch.width=64',
+    'model.backbone.arch.layers=2',
+    'model.backbone.arch.heads=4',
+    'model.backbone.arch.image_size=32',
+    'model.backbone.arch.patch_size=8',
+]
+
+
 def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
     """A few 32 px, 8-frame synthetic videos per class."""
     from zeroi2v_mm.datasets.synthetic_videos import make_dataset
@@ -36,13 +47,7 @@ def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
 def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
     """--cfg-options turning configs/demo/* into a seconds-long CPU run."""
     videos = osp.join(data_dir, 'videos')
-    options = [
-        'model.backbone.arch.width=64',
-        'model.backbone.arch.layers=2',
-        'model.backbone.arch.heads=4',
-        'model.backbone.arch.image_size=32',
-        # 4 x 4 patches of 32-px frames, as the demo's 64-px ones have
-        'model.backbone.arch.patch_size=8',
+    options = TINY_DEMO_ARCH + [
         'model.cls_head.in_channels=64',
         # random init: the demo's pre-trained image model is not built here
         'model.backbone.pretrained=None',

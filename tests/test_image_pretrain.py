@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 
 from zeroi2v_mm.models.backbones import ZeroI2VImageViT, ZeroI2VViT
 
-from helpers import load_tool, run_cli
+from helpers import TINY_DEMO_ARCH, load_tool, run_cli
 
 PRETRAIN_CONFIG = 'configs/demo/pretrain_image_synthetic.py'
 VIDEO_CONFIG = 'configs/demo/zeroi2v_synthetic.py'
@@ -178,10 +178,7 @@ def test_mim_pretrain_export_then_video_training(tmp_path):
     images = osp.join(data, 'images')
     run_cli([
         'mim', 'train', 'mmpretrain', PRETRAIN_CONFIG, '--work-dir', pre_dir,
-        '--cfg-options', 'model.backbone.arch.width=64',
-        'model.backbone.arch.layers=2', 'model.backbone.arch.heads=4',
-        'model.backbone.arch.image_size=32',
-        'model.backbone.arch.patch_size=8', 'model.head.in_channels=64',
+        '--cfg-options', *TINY_DEMO_ARCH, 'model.head.in_channels=64',
         'train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
         'val_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',

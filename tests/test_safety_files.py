@@ -18,14 +18,11 @@ import torch
 from zeroi2v_mm.utils import io as atomic_io
 from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
-from helpers import REPO, VENV_BIN, load_tool
+from helpers import REPO, TINY_DEMO_ARCH, VENV_BIN, load_tool
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
-TINY = [
-    'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
-    'model.backbone.arch.heads=4', 'model.backbone.arch.image_size=32',
-    'model.backbone.arch.patch_size=8', 'model.cls_head.in_channels=64',
-    'model.backbone.pretrained=None'
+TINY = TINY_DEMO_ARCH + [
+    'model.cls_head.in_channels=64', 'model.backbone.pretrained=None'
 ]
 
 
