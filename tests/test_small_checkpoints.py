@@ -15,9 +15,9 @@ from mmengine.runner.checkpoint import weights_to_cpu
 
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
-from zeroi2v_mm.utils.small_checkpoint import (META_KEY, SmallCheckpointError,
-                                               fingerprint,
-                                               restore_small_checkpoint)
+from zeroi2v_mm.utils.small_checkpoint import (META_KEY, METADATA_KEY,
+                                               SmallCheckpointError,
+                                               fingerprint)
 
 from helpers import REPO, load_tool, make_tiny_videos, tiny_demo_overrides
 
@@ -214,19 +214,31 @@ def test_export_loader_from_small_equals_full(trained):
     assert torch.equal(outputs['small'], outputs['full'])
 
 
-def test_wrong_frozen_base_is_refused_naming_both_files(trained, tmp_path):
+def _recording(trained, tmp_path, image_model):
+    """A copy of the small checkpoint whose records name ``image_model``."""
+    checkpoint = _state(trained['small'])
+    entry = checkpoint['meta'][META_KEY]['backbone.']
+    entry.update(pretrained=image_model, pretrained_abs=image_model)
+    marker = checkpoint['state_dict']._metadata['backbone'][METADATA_KEY]
+    marker.update(pretrained=image_model, pretrained_abs=image_model)
+    path = str(tmp_path / 'small_elsewhere.pth')
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_changed_image_model_is_refused_naming_the_files(trained, tmp_path):
+    """The recorded image model now holds other weights, and so does the
+    config's: refused, naming the checkpoint and both files."""
     other = _image_model(tmp_path / 'other_image_model.pth', seed=2)
-    cfg = _cfg(
-        trained['data'],
-        str(tmp_path / 'w'),
-        other,
-        load_from=trained['small'])
+    changed = _image_model(tmp_path / 'changed_image_model.pth', seed=3)
+    small = _recording(trained, tmp_path, changed)
+    cfg = _cfg(trained['data'], str(tmp_path / 'w'), other, load_from=small)
     with pytest.raises(SmallCheckpointError) as error:
         Runner.from_cfg(cfg).test()
     message = str(error.value)
-    assert 'other frozen weights' in message
-    assert other in message and trained['small'] in message
-    assert trained['pretrained'] in message  # the one it was trained with
+    assert 'no file with those weights' in message
+    assert other in message and small in message and changed in message
+    assert 'other weights' in message
     # The merge tool refuses too, writing nothing.
     tool = load_tool('tools/merge_adapters.py')
     options = [
@@ -234,50 +246,53 @@ def test_wrong_frozen_base_is_refused_naming_both_files(trained, tmp_path):
         if not o.startswith('model.backbone.pretrained')
     ]
     out = str(tmp_path / 'merged.pth')
-    with pytest.raises(SystemExit, match='other frozen weights'):
+    with pytest.raises(SystemExit, match='no file with those weights'):
         tool.main([
-            CONFIG, trained['small'], '--out', out, '--verify', '0',
-            '--cfg-options', *options, f'model.backbone.pretrained={other}'
+            CONFIG, small, '--out', out, '--verify', '0', '--cfg-options',
+            *options, f'model.backbone.pretrained={other}'
         ])
     assert not osp.exists(out)
 
 
+def test_config_pretrained_with_the_same_weights_is_used(trained, tmp_path):
+    """The recorded file is gone; the config's pretrained holds the same
+    weights (a copy elsewhere): it completes the checkpoint."""
+    small = _recording(trained, tmp_path, str(tmp_path / 'gone.pth'))
+    copy = str(tmp_path / 'copy_of_image_model.pth')
+    shutil.copy(trained['pretrained'], copy)
+    assert _test_metrics(trained, small, 'copy_test') == _test_metrics(
+        trained, trained['full'], 'copy_full')
+    cfg = _cfg(trained['data'], str(tmp_path / 'w'), copy, load_from=small)
+    assert Runner.from_cfg(cfg).test() == _test_metrics(
+        trained, trained['full'], 'copy_full2')
+
+
 def test_small_checkpoint_without_its_image_model_is_a_clear_error(
         trained, tmp_path):
-    absent = str(tmp_path / 'absent.pth')
-    cfg = _cfg(
-        trained['data'],
-        str(tmp_path / 'w'),
-        absent,
-        load_from=trained['small'])
-    with pytest.raises(
-            SmallCheckpointError, match='small checkpoint.*not found'):
-        Runner.from_cfg(cfg).test()
-    cfg = _cfg(
-        trained['data'],
-        str(tmp_path / 'w2'),
-        None,
-        load_from=trained['small'])
-    with pytest.raises(SmallCheckpointError, match='pretrained=None'):
-        Runner.from_cfg(cfg).test()
+    gone = str(tmp_path / 'gone.pth')
+    small = _recording(trained, tmp_path, gone)
+    for pretrained in (str(tmp_path / 'absent.pth'), None):
+        cfg = _cfg(
+            trained['data'],
+            str(tmp_path / 'w'),
+            pretrained,
+            load_from=small)
+        with pytest.raises(SmallCheckpointError) as error:
+            Runner.from_cfg(cfg).test()
+        message = str(error.value)
+        assert 'small checkpoint' in message and small in message
+        assert f'{gone} (recorded: not found)' in message
+        assert f'Put that image model at {gone}' in message
 
 
-def test_unrestored_small_checkpoint_is_refused_saying_so(trained):
-    """A loader that does not restore (MMEngine's load_checkpoint, as
-    MMAction2's init_recognizer uses) gets the explanation, not a partial
-    load."""
-    cfg = _cfg(trained['data'], str(trained['root'] / 'x'),
-               trained['pretrained'])
+def test_mmengine_loader_completes_the_small_checkpoint(trained):
+    """MMEngine's load_checkpoint, as MMAction2's init_recognizer calls it on
+    a model whose pretrained it cleared: the backbone restores its frozen
+    weights from the recorded file; the model equals the full checkpoint."""
+    cfg = _cfg(trained['data'], str(trained['root'] / 'x'), None)
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
-    with pytest.raises(
-            SmallCheckpointError,
-            match='small checkpoint: it holds the trained'):
-        load_checkpoint(model, trained['small'], map_location='cpu')
-    # Restored first, the same load works and equals the full checkpoint.
-    checkpoint = _state(trained['small'])
-    assert restore_small_checkpoint(checkpoint, model, trained['small'])
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    load_checkpoint(model, trained['small'], map_location='cpu', strict=True)
     full = _state(trained['full'])['state_dict']
     for key, value in model.state_dict().items():
         assert torch.equal(value, full[key]), key

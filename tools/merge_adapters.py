@@ -18,8 +18,11 @@ input: paths are compared as real files (symlinks, hard links, ``..``), and an
 ``--out`` whose report path would be the checkpoint itself (``--out X.json``)
 is refused. CHECKPOINT loads with ``weights_only=True`` (plus MMEngine's own
 types); see ``zeroi2v_mm/utils/checkpoint.py`` for the opt-in for trusted
-files. MERGED.pth loads strictly into the same config with
-``model.backbone.adapters=None`` (``configs/*_merged.py``)::
+files; a small checkpoint's frozen weights come from the image model it
+records (fingerprint-checked). MERGED.pth holds every tensor and loads
+strictly into the same config with ``model.backbone.adapters=None`` (the
+``*_merged.py`` config beside it, printed at the end), or into the training
+config itself with ``zeroi2v_mm.apis.init_model``::
 
     CONFIG=configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py
     mim test mmaction $CONFIG --checkpoint MERGED.pth
@@ -38,15 +41,15 @@ from mmengine.runner import Runner
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
+from zeroi2v_mm.apis import is_merged_checkpoint, load_weights, read_checkpoint
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.models.peft import MERGEABLE_PEFT, is_mergeable
 from zeroi2v_mm.models.utils.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
-                                report_path_of, save_merged)
-from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
-from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
-                                               small_checkpoint_info)
+                                merged_config_hint, report_path_of,
+                                save_merged)
+from zeroi2v_mm.utils.checkpoint import CheckpointError
 
 
 def parse_args(argv=None):
@@ -186,41 +189,24 @@ def merge(args, out: str, report_path: str) -> int:
             'the config the checkpoint was trained with (adapters, LoRA or '
             'temporal-head updates on), not its merged variant')
     try:
-        checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
+        checkpoint = read_checkpoint(args.checkpoint)
     except CheckpointError as error:
         raise SystemExit(f'error: {error}') from None
-    if not isinstance(checkpoint, dict):
-        raise SystemExit(f'{args.checkpoint}: not a checkpoint dict (found '
-                         f'{type(checkpoint).__name__})')
-    small = small_checkpoint_info(checkpoint) is not None
-    if not small:
-        # Every weight comes from the checkpoint: the CLIP file is not needed.
-        # (A small checkpoint's frozen weights come from it, checked below.)
-        backbone['pretrained'] = None
-    state = checkpoint.get('state_dict', checkpoint)
-    if not any(m in key for key in state for m in ADAPTER_MARKERS):
+    if is_merged_checkpoint(checkpoint, cfg.model):
         raise SystemExit(
             f'{args.checkpoint} has no linear adapters (keys with '
             f'{" or ".join(ADAPTER_MARKERS)}): it is already merged or was '
             'trained without adapters; nothing to merge')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    # Every weight comes from the checkpoint (a small one's frozen weights
+    # from the image model it records): the model is built, not initialised.
     model = MODELS.build(cfg.model)
-    if small:
-        try:
-            restore_small_checkpoint(checkpoint, model, args.checkpoint)
-        except CheckpointError as error:
-            raise SystemExit(f'error: {error}') from None
-        state = checkpoint['state_dict']
-    # Strict: a checkpoint of another model must not be merged half-loaded.
-    state = {
-        key[len('module.'):] if key.startswith('module.') else key: value
-        for key, value in state.items()
-    }
     try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError) as error:
-        raise SystemExit(f'{args.checkpoint} does not fit the model of '
-                         f'{args.config}: {error}') from None
+        # Strict: a checkpoint of another model must not be merged
+        # half-loaded.
+        load_weights(model, checkpoint, args.checkpoint)
+    except CheckpointError as error:
+        raise SystemExit(f'error: {error}') from None
     model.to(device).eval()
 
     batches, data = None, 'none (--verify 0)'
@@ -257,6 +243,8 @@ def merge(args, out: str, report_path: str) -> int:
                          f'{error}; nothing was written') from None
     print(format_report(report))
     print(f'merged checkpoint: {out}\nreport: {report_path}')
+    print(f'test it: mim test mmaction {merged_config_hint(cfg)} '
+          f'--checkpoint {out}')
     if not args.verify:
         print('WARNING: not verified on data (--verify 0)')
     return 0

@@ -134,17 +134,35 @@ def safe_checkpoint_loader() -> Iterator[None]:
 def use_safe_checkpoint_loader() -> bool:
     """Turn :func:`load_from_local_safe` on for the rest of this process.
 
-    Called when a model of this package is built (``ZeroI2VViT``), so that
-    ``mim test mmaction`` / ``mim train`` (MMAction2's own tools),
-    ``init_recognizer`` and any runner that builds one of our models load
-    their checkpoints safely. A process that only imports the package keeps
-    MMEngine's loader. Idempotent. Returns whether the loader is active.
+    Called when a model of this package is built (``ZeroI2VViT``), when a
+    config's ``custom_imports`` imports the package, and by
+    ``zeroi2v_mm.apis``, so that ``mim test mmaction`` / ``mim train``
+    (MMAction2's own tools), ``init_recognizer``, ``MMAction2Inferencer`` and
+    any runner of one of our models load their checkpoints safely. A process
+    that only imports the package keeps MMEngine's loader. Idempotent.
+    Returns whether the loader is active.
     """
     if not _safe_globals_supported():
         return False
     if CheckpointLoader._schemes.get('') is not load_from_local_safe:
         _swap_local_loader(load_from_local_safe)
     return True
+
+
+def imported_by_a_config() -> bool:
+    """Whether the running import of ``zeroi2v_mm`` comes from a config's
+    ``custom_imports`` (MMEngine's ``import_modules_from_strings`` on the
+    call stack, found by its code object): a config that uses the plugin,
+    whose checkpoints are then read by MMAction2's inferencer before any model
+    of ours is built."""
+    from mmengine.utils import misc
+    code = misc.import_modules_from_strings.__code__
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 # --------------------------------------------------------------- distributed
@@ -333,6 +351,11 @@ def install_mmcv_ops_placeholders() -> bool:
 def apply_all() -> None:
     fix_missing_drn_module()
     fix_cpu_distributed()
+    # A config naming the plugin is a run of the plugin: its checkpoints load
+    # safely from the start (MMAction2Inferencer reads the checkpoint before
+    # it builds the model). A plain `import zeroi2v_mm` changes nothing.
+    if imported_by_a_config():
+        use_safe_checkpoint_loader()
     # Registers the opt-in 'zeroi2v_atomic' backend under its own name;
     # MMEngine's LocalBackend is untouched.
     from .utils import file_backend  # noqa: F401

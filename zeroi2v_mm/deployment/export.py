@@ -28,16 +28,13 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 
 from ..analysis import recognizer_logits, view_shape
 from ..models.peft import is_mergeable
-from ..models.utils.weights import ADAPTER_MARKERS
-from ..reparam import build_plain_model, merge_and_verify
+from ..apis import init_model
+from ..reparam import build_plain_model, merge_and_verify, merged_config
 from ..utils.io import atomic_write
-from ..utils.small_checkpoint import (restore_small_checkpoint,
-                                      small_checkpoint_info)
 
 FORMATS = ('onnx', 'torchscript', 'exported_program')
 ONNX_EXPORTERS = ('torchscript', 'dynamo')
@@ -88,29 +85,6 @@ class DeployedRecognizer(nn.Module):
 
 
 # ------------------------------------------------------------------ loading
-def _read_checkpoint(checkpoint: str) -> Any:
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    return _load_checkpoint(checkpoint, map_location='cpu')
-
-
-def _read_state(checkpoint: str,
-                loaded: Any = None) -> Tuple[Dict[str, Tensor], dict]:
-    if loaded is None:
-        loaded = _read_checkpoint(checkpoint)
-    state = loaded.get('state_dict', loaded) if isinstance(loaded,
-                                                           dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f'{checkpoint}: not an MMEngine checkpoint or state '
-                         'dict')
-    state = {
-        key[len('module.'):] if key.startswith('module.') else key: value
-        for key, value in state.items()
-    }
-    meta = (loaded.get('meta') or {}) if isinstance(loaded, dict) else {}
-    return state, meta
-
-
 def load_deployable_model(config: Union[str, Config],
                           checkpoint: str,
                           cfg_options: Optional[dict] = None,
@@ -119,9 +93,9 @@ def load_deployable_model(config: Union[str, Config],
     """Build ``config``'s recognizer, load ``checkpoint`` strictly, merge it
     when it holds unmerged updates (verified on random clips), eval mode.
 
-    The ``pretrained`` image-model file is not read: every weight comes from
-    the checkpoint; except for a small checkpoint (``SmallCheckpointHook``),
-    whose frozen weights come from it, checked by their fingerprint.
+    Loaded by :func:`zeroi2v_mm.apis.init_model`: every weight comes from
+    the checkpoint, except a small checkpoint's frozen weights, which come
+    from the image model it records (fingerprint-checked).
 
     Args:
         config: the config the checkpoint was trained with, or its merged
@@ -140,36 +114,12 @@ def load_deployable_model(config: Union[str, Config],
         ValueError: a checkpoint that does not fit the config, naming keys.
         zeroi2v_mm.reparam.MergeVerificationError: the merge is not exact.
     """
-    from mmaction.registry import MODELS
-
-    from ..engine.hooks import merged_config
-    cfg = Config.fromfile(config) if isinstance(config, str) else \
-        copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    loaded = _read_checkpoint(checkpoint)
-    small = small_checkpoint_info(loaded) is not None
-    state, _ = _read_state(checkpoint, loaded)
-    backbone = cfg.model.get('backbone') or {}
-    mergeable = is_mergeable(backbone)
-    unmerged = any(marker in key for key in state
-                   for marker in ADAPTER_MARKERS)
-    if mergeable and not unmerged:
-        cfg = merged_config(cfg)  # a merged checkpoint: the merged model
-    model = MODELS.build(cfg.model)
-    if small:
-        restore_small_checkpoint(loaded, model, checkpoint)
-        state, _ = _read_state(checkpoint, loaded)
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError) as error:
-        raise ValueError(f'{checkpoint} does not fit the model of '
-                         f'{getattr(cfg, "filename", "the config")}: '
-                         f'{error}') from None
-    model.float().eval()
+    model = init_model(
+        config, checkpoint, device='cpu', cfg_options=cfg_options)
+    cfg = model.cfg  # the merged config when the file is merged
+    model.float()
     info: Dict[str, Any] = dict(merged_here=False)
-    if mergeable and unmerged:
+    if is_mergeable(cfg.model.backbone):  # unmerged: merge it here
         generator = torch.Generator().manual_seed(0)
         shape = view_shape(model)
         clips = [

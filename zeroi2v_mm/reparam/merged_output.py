@@ -21,6 +21,7 @@ from mmengine.runner.checkpoint import weights_to_cpu
 
 from ..models.peft import is_mergeable
 from ..utils.io import atomic_write_all, json_writer
+from ..utils.small_checkpoint import META_KEY
 
 # The report fields copied into the checkpoint's ``meta['merge_report']``.
 META_REPORT_KEYS = ('max_abs_diff', 'top1_agreement', 'num_samples',
@@ -49,6 +50,24 @@ def merged_config(cfg: mmengine.Config) -> mmengine.Config:
         if _hook_name(hook.get('type')) != 'MergeAdaptersHook'
     ]
     return cfg
+
+
+def merged_config_hint(cfg: mmengine.Config) -> str:
+    """How to get the config a merged checkpoint of ``cfg`` tests with: the
+    ``<name>_merged.py`` beside ``cfg``'s file where there is one, else the
+    ``--cfg-options`` that make it (what :func:`merged_config` changes)."""
+    filename = getattr(cfg, 'filename', None)
+    if filename:
+        stem, ext = osp.splitext(filename)
+        candidate = f'{stem}_merged{ext}'
+        if osp.isfile(candidate):
+            relative = osp.relpath(candidate)
+            return relative if not relative.startswith('..') else candidate
+    options = ['model.backbone.adapters=None']
+    if cfg.model.backbone.get('peft') and is_mergeable(cfg.model.backbone):
+        options.append('model.backbone.peft=None')
+    config = filename or 'CONFIG'
+    return f'{config} --cfg-options {" ".join(options)}'
 
 
 def report_path_of(ckpt_path: str) -> str:
@@ -108,6 +127,9 @@ def save_merged(merged: nn.Module,
         merge_report={key: report.get(key)
                       for key in META_REPORT_KEYS})
     meta.pop('cfg', None)  # the source's training config is not this one
+    # Every tensor is in this file and the merge changed the "frozen" ones: a
+    # small checkpoint's record of them would no longer be true.
+    meta.pop(META_KEY, None)
     if cfg is not None:
         try:
             meta['cfg'] = merged_config(cfg).pretty_text

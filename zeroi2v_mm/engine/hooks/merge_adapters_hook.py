@@ -21,7 +21,7 @@ from mmaction.registry import HOOKS
 from ...analysis import view_shape
 from ...models.peft import MERGEABLE_PEFT, is_mergeable
 from ...reparam import (build_plain_model, format_report, merge_and_verify,
-                        report_path_of, save_merged)
+                        merged_config_hint, report_path_of, save_merged)
 
 # Sums of :func:`zeroi2v_mm.reparam.verify_merge` that add up over processes.
 _SUMMED_STATS = ('abs_diff_sum', 'num_logits', 'num_top1_agree', 'num_samples',
@@ -285,6 +285,6 @@ class MergeAdaptersHook(Hook):
         runner.logger.info(
             f'MergeAdaptersHook: merged checkpoint {ckpt_path}\n'
             f'{format_report(report)}\n'
-            f'report: {report_path}. Test it with the adapters=None config, '
-            'e.g. configs/<name>_merged.py or --cfg-options '
-            'model.backbone.adapters=None "custom_hooks=[]"')
+            f'report: {report_path}. Test it with '
+            f'{merged_config_hint(runner.cfg)}; zeroi2v_mm.apis.init_model '
+            'loads it with the training config as it is')

@@ -7,10 +7,10 @@ from mmengine.model import is_model_wrapper
 
 from mmaction.registry import HOOKS
 
-from ...utils.small_checkpoint import (ALGORITHM, cached_file_fingerprint,
-                                       fingerprint, frozen_names, make_small,
-                                       restore_small_checkpoint,
-                                       small_checkpoint_backbones)
+from ...utils.small_checkpoint import (cached_file_fingerprint, fingerprint,
+                                       frozen_entry, frozen_names, make_small,
+                                       small_checkpoint_backbones,
+                                       sync_frozen_records)
 
 
 def _unwrap(model):
@@ -23,9 +23,12 @@ class SmallCheckpointHook(Hook):
 
     Saving (``before_save_checkpoint``, every checkpoint the runner writes:
     ``epoch_*.pth``, ``best_*.pth``, ``last``): the frozen parameters of each
-    :class:`ZeroI2VViT` are left out and a fingerprint of them is recorded
-    (:mod:`zeroi2v_mm.utils.small_checkpoint`). ViT-B/16 K400: 174.5 MB with
-    the AdamW state instead of 517.7 MB, 58.2 MB without it (README).
+    backbone that supports it (:class:`~zeroi2v_mm.utils.small_checkpoint.
+    SmallCheckpointBackbone`: ``ZeroI2VViT``, ``ZeroI2VSwin``,
+    ``UniFormerV2InTI``) are left out and a record of them (names,
+    fingerprint, image-model file) is kept
+    (:mod:`zeroi2v_mm.utils.small_checkpoint`). Sizes are measured by
+    ``tools/analysis/checkpoint_size.py``.
 
     Checked once per run, when training starts: the model's frozen tensors
     must be exactly what its ``pretrained`` file gives, or a checkpoint could
@@ -34,10 +37,11 @@ class SmallCheckpointHook(Hook):
     ``pretrained`` file, an unfrozen backbone). Where that fails, full
     checkpoints are written and the reason is logged.
 
-    Loading (``after_load_checkpoint``: ``load_from``, ``--resume``,
-    ``tools/test.py``, ``mim test``): a small checkpoint is completed from
-    the config's ``pretrained`` file after its fingerprint is checked; a
-    full checkpoint loads as before.
+    Loading needs nothing from this hook: each backbone completes a small
+    checkpoint itself, in every loader (``load_from``, ``--resume``,
+    ``mim test``, ``init_recognizer``, the inferencer, the package's tools).
+    ``after_load_checkpoint`` only hands the backbones the records of a
+    checkpoint whose state dict lost them (kept in its ``meta``).
 
     Args:
         save_small (bool): Write small checkpoints (True). False writes full
@@ -54,15 +58,7 @@ class SmallCheckpointHook(Hook):
 
     # ---------------------------------------------------------------- load
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if restore_small_checkpoint(checkpoint, _unwrap(runner.model)):
-            runner.logger.info(
-                'SmallCheckpointHook: frozen weights restored from ' +
-                ', '.join(
-                    sorted(
-                        str(backbone.pretrained)
-                        for _, backbone in small_checkpoint_backbones(
-                            _unwrap(runner.model)))) +
-                ' (fingerprint checked)')
+        sync_frozen_records(checkpoint)
 
     # ---------------------------------------------------------------- save
     def before_train(self, runner) -> None:
@@ -100,11 +96,7 @@ class SmallCheckpointHook(Hook):
                     f'{len(keys)} frozen tensors of {where} cannot be left '
                     f'out: {reason}')
                 return {}
-            entries[prefix] = dict(
-                pretrained=backbone.pretrained,
-                fingerprint=digest,
-                keys=keys,
-                algorithm=ALGORITHM)
+            entries[prefix] = frozen_entry(backbone, keys, digest)
         if entries:
             runner.logger.info(
                 'SmallCheckpointHook: checkpoints leave out the frozen '

@@ -26,11 +26,12 @@ from torchvision.ops import StochasticDepth
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
                                  loading_for_resume)
-from ...utils.small_checkpoint import METADATA_KEY, refuse_unrestored
+from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..layers.stdha import STDHAttention
 from ..utils.weight_formats import check_layout
 from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
-                             check_pretrained_file, load_backbone_state_dict)
+                             check_pretrained_file, load_backbone_state_dict,
+                             load_backbone_weights)
 
 ARCHS: Dict[str, dict] = {
     'ViT-B/32':
@@ -154,7 +155,7 @@ def _record_activation(module, state_dict, prefix, local_metadata):
 
 
 @MMPRETRAIN_MODELS.register_module()
-class ZeroI2VImageViT(BaseModule):
+class ZeroI2VImageViT(SmallCheckpointBackbone, BaseModule):
     """Image ViT (CLIP, timm or mmpretrain layout) with the parameter names
     of :class:`ZeroI2VViT`.
 
@@ -365,11 +366,22 @@ class ZeroI2VImageViT(BaseModule):
     def _after_init_cfg(self) -> None:
         """Undo what a parent's ``init_cfg`` must not change."""
 
+    def read_frozen_source(self, path: str) -> Dict[str, Tensor]:
+        """``pretrained``'s tensors in this backbone's names (any format
+        :func:`load_backbone_weights` reads): a small checkpoint's frozen
+        weights come back from here."""
+        return load_backbone_weights(path)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Refuse a checkpoint that does not fit this model, then load as
-        usual. Runs under torch's and MMEngine's loaders alike (MMEngine's,
-        used by ``load_from``, ``--resume``, ``mim test`` and
-        ``init_recognizer``, only warns about mismatches otherwise).
+        """Complete a small checkpoint, refuse a checkpoint that does not
+        fit this model, then load as usual. Runs under torch's and MMEngine's
+        loaders alike (MMEngine's, used by ``load_from``, ``--resume``,
+        ``mim test`` and ``init_recognizer``, only warns about mismatches
+        otherwise).
+
+        * a small checkpoint (``SmallCheckpointHook``) gets its frozen
+          tensors from the image-model file it records, fingerprint-checked
+          (:meth:`complete_frozen_weights`);
 
         * adapters that do not match (an unmerged checkpoint into
           ``adapters=None``, a merged recognizer checkpoint into a model with
@@ -382,6 +394,8 @@ class ZeroI2VImageViT(BaseModule):
           checkpoint.
         See :func:`check_checkpoint_fits`.
         """
+        self.complete_frozen_weights(state_dict, prefix,
+                                     (args[0] if args else None) or {})
         check_checkpoint_adapters(state_dict, prefix, self)
         # another style / LayerScale setting (e.g. a style='timm' run's
         # checkpoint tested with a style='clip' config)
@@ -398,12 +412,6 @@ class ZeroI2VImageViT(BaseModule):
                 f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
                 f' but this model has act={self.act!r}: the features would '
                 f'differ. Set model.backbone.act={trained_act!r}')
-        # A small checkpoint (frozen weights left out, SmallCheckpointHook)
-        # loads once restore_small_checkpoint has put them back; unrestored,
-        # it is refused saying so (not as a truncated checkpoint).
-        small = (args[0] or {}).get(METADATA_KEY) if args else None
-        if small is not None:
-            refuse_unrestored(state_dict, prefix, self, small)
         check_checkpoint_fits(
             state_dict,
             prefix,

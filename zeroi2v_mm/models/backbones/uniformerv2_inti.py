@@ -25,8 +25,11 @@ from mmaction.models.backbones.uniformerv2 import _MODELS, UniFormerV2
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
+from ...utils.checkpoint import loading_for_resume
+from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..compressors.build import build_compressors, frames_per_block
-from ..utils.weights import check_pretrained_file, read_state_dict
+from ..utils.weights import (check_checkpoint_fits, check_pretrained_file,
+                             read_state_dict)
 
 
 def _to_uniformerv2_keys(state: Dict[str, Tensor],
@@ -57,7 +60,7 @@ def _to_uniformerv2_keys(state: Dict[str, Tensor],
 
 
 @MODELS.register_module()
-class UniFormerV2InTI(UniFormerV2):
+class UniFormerV2InTI(SmallCheckpointBackbone, UniFormerV2):
     """UniFormerV2 with InTI / LinearPooling / ConvPooling between blocks.
 
     Args:
@@ -140,6 +143,19 @@ class UniFormerV2InTI(UniFormerV2):
         download through MMAction2), inflating the 2D patch embedding."""
         if pretrained in _MODELS and not osp.isfile(str(pretrained)):
             return super()._load_pretrained(pretrained)
+        state = self.read_frozen_source(pretrained)
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        print_log(
+            f'{pretrained}: loaded; {len(missing)} keys not in the file '
+            f'kept as initialised (temporal modules, compression '
+            f'layers); ignored {len(unexpected)} keys: {unexpected}',
+            logger='current')
+
+    def read_frozen_source(self, pretrained: str) -> Dict[str, Tensor]:
+        """The CLIP tensors of the local file ``pretrained`` in this
+        backbone's names and shapes (the 2D patch embedding inflated), as
+        :meth:`init_weights` loads them; a small checkpoint's frozen weights
+        come back from here."""
         state = _to_uniformerv2_keys(read_state_dict(pretrained), pretrained)
         own = self.state_dict()
         for key, value in list(state.items()):
@@ -153,12 +169,23 @@ class UniFormerV2InTI(UniFormerV2):
                 f'{pretrained}: shape mismatch for {key}: checkpoint '
                 f'{tuple(value.shape)} vs model {tuple(own[key].shape)} (a '
                 'checkpoint for another model size, patch or image size?)')
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        print_log(
-            f'{pretrained}: loaded; {len(missing)} keys not in the file '
-            f'kept as initialised (temporal modules, compression '
-            f'layers); ignored {len(unexpected)} keys: {unexpected}',
-            logger='current')
+        return state
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args,
+                              **kwargs):
+        """Complete a small checkpoint (frozen weights from the image model
+        it records, fingerprint-checked), refuse tensors of other shapes and,
+        for a whole model loaded for testing or resuming, missing keys; then
+        load as usual (MMEngine's loader would only warn)."""
+        self.complete_frozen_weights(state_dict, prefix, local_metadata)
+        check_checkpoint_fits(
+            state_dict,
+            prefix,
+            self,
+            require_all=bool(prefix)
+            and (not self.is_init or loading_for_resume()))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
 
     def init_weights(self) -> None:
         """UniFormerV2's init (run ``init_cfg``, or load ``pretrained``), with

@@ -34,6 +34,7 @@ from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import loading_for_resume
+from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..layers.linear_adapter import AdaptedLinear, adapt_linear
 from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
                             relocate_heads, shift_heads_in_time_,
@@ -231,7 +232,7 @@ def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
 
 
 @MODELS.register_module()
-class ZeroI2VSwin(SwinTransformer):
+class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
     """mmpretrain's 2D Swin Transformer over video, with STDHA and linear
     adapters.
 
@@ -442,6 +443,30 @@ class ZeroI2VSwin(SwinTransformer):
         """Load an mmpretrain Swin checkpoint (or this backbone's) from
         ``path``: the ``backbone.*`` keys, non-strict (adapters and the
         temporal embedding start fresh), shapes checked."""
+        load_and_log(self, self._pretrained_state(path), path)
+        print_log(f'loaded Swin weights from {path}', logger='current')
+
+    def read_frozen_source(self, path: str) -> Dict[str, Tensor]:
+        """``path``'s Swin tensors in this backbone's names and shapes (the
+        2D patch embedding inflated): a small checkpoint's frozen weights
+        come back from here."""
+        state = dict(self._pretrained_state(path))
+        self._inflate_patch_embedding(state, '')
+        return state
+
+    def _inflate_patch_embedding(self, state: Dict[str, Tensor],
+                                 prefix: str) -> None:
+        """An image model's 2D patch embedding as the 3D one of
+        ``tubelet`` frames (in place), its sum over time unchanged."""
+        key = prefix + 'patch_embed.projection.weight'
+        weight = state.get(key)
+        if self.tubelet > 1 and weight is not None and weight.dim() == 4:
+            state[key] = weight.unsqueeze(2).repeat(1, 1, self.tubelet, 1,
+                                                    1) / self.tubelet
+
+    def _pretrained_state(self, path: str) -> Dict[str, Tensor]:
+        """The ``backbone.*`` tensors of an mmpretrain Swin file, in this
+        backbone's names."""
         state = read_state_dict(check_pretrained_file(path))
         if all(key.startswith('module.') for key in state):
             state = {k[len('module.'):]: v for k, v in state.items()}
@@ -466,19 +491,17 @@ class ZeroI2VSwin(SwinTransformer):
                 f'{path}: not a Swin checkpoint (no patch_embed.projection.'
                 f'weight among keys like {sorted(state)[:5]}); expected an '
                 'mmpretrain SwinTransformer / ImageClassifier checkpoint')
-        load_and_log(self, state, path)
-        print_log(f'loaded Swin weights from {path}', logger='current')
+        return state
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args,
                               **kwargs):
-        """Inflate a 2D patch embedding to the 3D one, then refuse tensors
-        of other shapes (naming the key) and, for a whole model loaded for
-        testing or resuming, missing keys; then load as usual."""
-        key = prefix + 'patch_embed.projection.weight'
-        weight = state_dict.get(key)
-        if self.tubelet > 1 and weight is not None and weight.dim() == 4:
-            state_dict[key] = weight.unsqueeze(2).repeat(
-                1, 1, self.tubelet, 1, 1) / self.tubelet
+        """Complete a small checkpoint (frozen weights from the image model
+        it records, fingerprint-checked), inflate a 2D patch embedding to the
+        3D one, then refuse tensors of other shapes (naming the key) and, for
+        a whole model loaded for testing or resuming, missing keys; then load
+        as usual."""
+        self.complete_frozen_weights(state_dict, prefix, local_metadata)
+        self._inflate_patch_embedding(state_dict, prefix)
         for name in [
                 k for k in state_dict
                 if k.startswith(prefix) and 'attn_mask' in k
