@@ -264,8 +264,11 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
             'without linear adapters, e.g. a *_merged.pth written by '
             'MergeAdaptersHook or tools/merge_adapters.py), but this model '
             'was built with adapters. Load it with the merged-inference '
-            'config (configs/..._merged.py), or add --cfg-options '
-            'model.backbone.adapters=None "custom_hooks=[]"')
+            'config (the *_merged.py beside the training config), or add '
+            '--cfg-options model.backbone.adapters=None; '
+            'zeroi2v_mm.apis.init_model(TRAINING_CONFIG, CHECKPOINT) takes '
+            'it as it is. Resuming training from a merged file is not '
+            'possible (its adapters are folded in)')
 
 
 def _shape(value) -> tuple:
