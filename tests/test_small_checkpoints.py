@@ -342,3 +342,74 @@ def test_checkpoint_size_tool_on_the_demo_config():
     assert sizes['small'] > sizes['trained'] * 12
     print(f"\ndemo config: full {sizes['full'] / 1e6:.2f} MB, small "
           f"{sizes['small'] / 1e6:.2f} MB")
+
+
+def test_inti_temp_backbone_writes_and_completes_small_checkpoints(tmp_path):
+    """UniFormerV2InTI (InTI^temp) with part of it frozen: the hook leaves
+    the frozen tensors out, MMEngine's loader (init_recognizer's) puts them
+    back from the recorded file, strictly; a full fine-tuning run (nothing
+    frozen, the paper's recipe) writes full checkpoints."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+    from mmengine.runner.checkpoint import save_checkpoint
+    from torch import nn
+
+    from mmaction.registry import MODELS
+    from zeroi2v_mm.engine import SmallCheckpointHook
+    from zeroi2v_mm.utils.small_checkpoint import make_small
+
+    tiny = dict(
+        type='UniFormerV2InTI',
+        input_resolution=32,
+        patch_size=8,
+        width=64,
+        layers=2,
+        heads=4,
+        t_size=8,
+        return_list=[0, 1],
+        n_layers=2,
+        n_dim=64,
+        n_head=4,
+        mlp_dropout=[0.0, 0.0],
+        compress=dict(type='InTI', after_blocks=(1, )))
+    torch.manual_seed(0)
+    image = MODELS.build(dict(tiny))
+    for param in image.parameters():
+        param.data.normal_(0, 0.05)
+    image_path = str(tmp_path / 'image.pth')
+    torch.save(
+        dict(state_dict={
+            'backbone.' + k: v
+            for k, v in image.state_dict().items()
+        }), image_path)
+
+    def build():
+        model = nn.Module()
+        model.backbone = MODELS.build(dict(tiny, pretrained=image_path))
+        model.backbone.init_weights()
+        return model
+
+    logger = MMLogger.get_instance('inti_small')
+    hook = SmallCheckpointHook()
+    model = build()
+    assert hook._check(SimpleNamespace(model=model, logger=logger)) == {}
+    model.backbone.conv1.requires_grad_(False)
+    model.backbone.transformer.resblocks[0].requires_grad_(False)
+    entries = hook._check(SimpleNamespace(model=model, logger=logger))
+    assert set(entries['backbone.']['keys']) == {
+        n
+        for n, p in model.backbone.named_parameters() if not p.requires_grad
+    }
+    for param in model.parameters():  # "training" changes what trains
+        if param.requires_grad:
+            param.data.add_(0.5)
+    checkpoint = dict(meta={}, state_dict=model.state_dict())
+    assert make_small(checkpoint, entries) == len(entries['backbone.']['keys'])
+    path = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint(checkpoint, path)
+    fresh = nn.Module()
+    fresh.backbone = MODELS.build(dict(tiny))  # pretrained cleared
+    load_checkpoint(fresh, path, map_location='cpu', strict=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
