@@ -438,9 +438,10 @@ def test_tool_merged_file_with_the_image_model_set_keeps_its_accuracy(
     demo). Now the file is self-contained: the same accuracy either way."""
     found = artifacts['found']
     merged = found['tool merged']
+    image_model = artifacts['image_model']
     accuracy = _mim_test(artifacts, merged['config'], merged['path'],
                          'merged_with_pretrained', '--cfg-options',
-                         f'model.backbone.pretrained={artifacts["image_model"]}')
+                         f'model.backbone.pretrained={image_model}')
     assert accuracy == pytest.approx(accuracies['best (small)'])
     assert accuracy == pytest.approx(accuracies['tool merged'])
 
