@@ -13,8 +13,8 @@ from mmengine.config import Config
 
 from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models import ZeroI2VViT
-from zeroi2v_mm.models.layers import (AIMAdapters, HeadDeltaLinear, LoRALinear,
-                                      STAdapter)
+from zeroi2v_mm.models.peft import (AIMAdapters, HeadDeltaLinear, LoRALinear,
+                                    STAdapter)
 from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_adapters, merge_and_verify)
 

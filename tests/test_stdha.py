@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from zeroi2v_mm.models import ZeroI2VViT
-from zeroi2v_mm.models.layers import STDHAttention
+from zeroi2v_mm.models.layers import STDHAttention, adapt_linear
 
 
 def naive_stdha(x, attn, offsets, num_frames):
@@ -89,13 +89,14 @@ def test_stdha_gradients_match_naive_reference(adapters, gather):
     input and every weight (adapters included)."""
     torch.manual_seed(0)
     offsets = {-1: 2, 1: 1}
+
+    def wrap_linear(linear, role):
+        if adapters == 'qkv_shared' and role == 'attn.in_proj':
+            return adapt_linear(linear, input_adapters=1, ratio=0.25)
+        return linear
+
     attn = STDHAttention(
-        64,
-        8,
-        4,
-        offsets=offsets,
-        adapters=adapters,
-        adapter_cfg=dict(ratio=0.25)).double()
+        64, 8, 4, offsets=offsets, wrap_linear=wrap_linear).double()
     attn.gather_relocation = gather
     for param in attn.parameters():
         torch.nn.init.normal_(param, std=0.2)
@@ -210,19 +211,3 @@ def test_traced_stdha_uses_the_gathers_and_matches_eager():
             attn(torch.flip(x, [0])),
             atol=1e-6,
             rtol=1e-6)
-
-
-def test_shift_heads_in_time_on_keys_and_values_layout():
-    """The helper works on any layout: (B*T, L, H, D) and (2, B*T, H, L, D)
-    give the same relocation, equal to the in-place version."""
-    from zeroi2v_mm.models.layers.stdha import (parse_head_offsets,
-                                                shift_heads_in_time,
-                                                shift_heads_in_time_)
-    groups = parse_head_offsets({2: 1, -1: 2}, 5, 4)
-    x = torch.randn(3 * 4, 6, 5, 7)  # (B*T, L, H, D)
-    want = shift_heads_in_time_(x.clone(), groups, 4)
-    assert torch.equal(shift_heads_in_time(x, groups, 4), want)
-    kv = torch.stack([x, 2 * x]).permute(0, 1, 3, 2, 4)  # (2, B*T, H, L, D)
-    got = shift_heads_in_time(kv, groups, 4, time_dim=1, head_dim=2)
-    assert torch.equal(got[0].transpose(1, 2), want)
-    assert torch.equal(got[1].transpose(1, 2), 2 * want)

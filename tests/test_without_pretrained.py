@@ -53,7 +53,7 @@ def test_every_config_builds_without_its_pretrained_file(
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(osp.join(REPO, path))
     backbone = cfg.model.backbone
-    from zeroi2v_mm.models.backbones.zeroi2v_vit import ARCHS
+    from zeroi2v_mm.models.backbones.image_vit import ARCHS
     arch = dict(ARCHS[backbone.arch]) if isinstance(backbone.arch, str) \
         else dict(backbone.arch)
     arch['width'] = 4 * arch['heads']

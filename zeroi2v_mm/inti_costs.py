@@ -21,7 +21,7 @@ from typing import Dict, Sequence, Tuple
 
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 
-from .models.backbones.zeroi2v_vit import ARCHS
+from .models.backbones.image_vit import ARCHS
 from .models.compressors.inti import InTI
 
 

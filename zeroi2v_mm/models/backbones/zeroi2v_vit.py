@@ -20,10 +20,6 @@ from ..peft import (PEFT_METHODS, AdapterBlock, LinearAdapters, PEFTMethod,
                     build_method)
 from .image_vit import ResidualAttentionBlock, ZeroI2VImageViT
 
-# isort: split
-# ARCHS, ACTIVATIONS, QuickGELU, STYLES: importable from here as before.
-from .image_vit import ACTIVATIONS, ARCHS, STYLES, QuickGELU  # noqa: F401
-
 
 def check_clip(x: Tensor, num_frames: int, owner: str) -> torch.Size:
     """The shape ``(N, 3, T, H, W)`` of a batch of clips, checked to be

@@ -15,8 +15,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .linear_adapter import adapt_linear
-
 
 def is_tracing_or_exporting() -> bool:
     """Whether the forward is being traced (``torch.jit.trace``, the
@@ -187,32 +185,6 @@ def shift_heads_in_time_(x: Tensor, groups: List[Tuple[int, int, int]],
     return x
 
 
-def shift_heads_in_time(x: Tensor,
-                        groups: List[Tuple[int, int, int]],
-                        num_frames: int,
-                        time_dim: int = 0,
-                        head_dim: int = -2) -> Tensor:
-    """:func:`relocate_heads` on a tensor with a ``(B*T)`` rows dim
-    ((batch, time)-major), computing the source frames on the fly.
-
-    Args:
-        x: e.g. ``(B*T, L, H, D_head)`` (the defaults) or keys and values
-            ``(2, B*T, H, L, D_head)`` with ``time_dim=1, head_dim=2``.
-
-    Returns:
-        Tensor of the same shape (``x`` itself when there are no groups).
-    """
-    if not groups:
-        return x
-    time_dim = time_dim % x.dim()
-    head_dim = head_dim % x.dim()
-    sources = [s.to(x.device) for s in source_frames(groups, num_frames)]
-    clip = x.unflatten(time_dim, (-1, num_frames))
-    out = relocate_heads(clip, groups, sources, x.shape[head_dim],
-                         time_dim + 1, head_dim + int(head_dim > time_dim))
-    return out.flatten(time_dim, time_dim + 1)
-
-
 class STDHAttention(nn.Module):
     """Multi-head self-attention with optional STDHA head relocation.
 
@@ -224,17 +196,12 @@ class STDHAttention(nn.Module):
         num_heads (int): Heads H.
         num_frames (int): Frames T this layer sees; checked against offsets.
         offsets (dict | None): STDHA offsets ``{dt: heads}``; None = spatial.
-        adapters (str | None): None, ``'qkv_shared'`` (one adapter before the
-            in-projection, shared by Q, K, V), or ``'qkv_separate'`` (own
-            adapter for each of Q, K, V). ``'out'`` adapter placement is given
-            by ``adapt_out``.
-        adapt_out (bool): an adapter after the out-projection.
-        adapter_cfg (dict): ratio / scale / dropout of the adapters.
         attn_drop (float): attention dropout (training only).
         wrap_linear (callable, optional): ``wrap_linear(linear, role)``
             applied to each projection as it is made (role
             ``'attn.in_proj'`` / ``'attn.out_proj'``), e.g. a method's
-            :meth:`~zeroi2v_mm.models.peft.PEFTMethod.wrap_linear`.
+            :meth:`~zeroi2v_mm.models.peft.PEFTMethod.wrap_linear` (the
+            linear adapters attach this way).
 
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.
     """
@@ -244,9 +211,6 @@ class STDHAttention(nn.Module):
                  num_heads: int,
                  num_frames: int,
                  offsets: Optional[Dict[int, int]] = None,
-                 adapters: Optional[str] = None,
-                 adapt_out: bool = False,
-                 adapter_cfg: Optional[dict] = None,
                  attn_drop: float = 0.0,
                  wrap_linear: Optional[Callable[[nn.Linear, str],
                                                 nn.Module]] = None):
@@ -254,10 +218,6 @@ class STDHAttention(nn.Module):
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
                              f'num_heads={num_heads}')
-        input_adapters = {None: 0, 'qkv_shared': 1, 'qkv_separate': 3}
-        if adapters not in input_adapters:
-            raise ValueError(f'unknown qkv adapter placement {adapters!r}; '
-                             f'choose from {list(input_adapters)}')
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.num_frames = num_frames
@@ -275,19 +235,12 @@ class STDHAttention(nn.Module):
         # True: the export formulation (one gather) in eager mode too; it is
         # chosen by itself under tracing, torch.export and torch.compile.
         self.gather_relocation = False
-        adapter_cfg = adapter_cfg or {}
         wrap_linear = wrap_linear or (lambda linear, role: linear)
         # Each projection is made, then wrapped, before the next is made.
-        in_proj = adapt_linear(
-            nn.Linear(embed_dims, 3 * embed_dims),
-            input_adapters=input_adapters[adapters],
-            **adapter_cfg)
-        self.in_proj = wrap_linear(in_proj, 'attn.in_proj')
-        out_proj = adapt_linear(
-            nn.Linear(embed_dims, embed_dims),
-            output_adapter=adapt_out,
-            **adapter_cfg)
-        self.out_proj = wrap_linear(out_proj, 'attn.out_proj')
+        self.in_proj = wrap_linear(
+            nn.Linear(embed_dims, 3 * embed_dims), 'attn.in_proj')
+        self.out_proj = wrap_linear(
+            nn.Linear(embed_dims, embed_dims), 'attn.out_proj')
 
     def forward(self, x: Tensor) -> Tensor:
         rows, length, _ = x.shape

@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Tuple
 from torch import Tensor
 
 from ...utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
-from ..backbones.zeroi2v_vit import ARCHS
+from ..backbones.image_vit import ARCHS
 from ..layers.linear_adapter import bottleneck_width
 
 BLOCK = 'backbone.transformer.resblocks.'
