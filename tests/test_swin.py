@@ -315,7 +315,7 @@ def test_frozen_model_trains_adapters_and_output_norm_only():
     assert len([n for n in others if n.endswith('down.weight')]) == 16
     # the adapted linears hold the pretrained weights themselves
     qkv = model.stages[0].blocks[0].attn.w_msa.qkv
-    assert not qkv.weight.requires_grad and qkv.has_adapters
+    assert not qkv.weight.requires_grad and qkv.mergeable
 
 
 @pytest.mark.parametrize('with_cp', [False, True])

@@ -130,7 +130,7 @@ def signature(model: nn.Module) -> str:
         if any(name.startswith(prefix) for prefix in skip):
             continue
         kind = type(module).__name__
-        if isinstance(module, AdaptedLinear) and not module.has_adapters:
+        if isinstance(module, AdaptedLinear) and not module.mergeable:
             kind = 'Linear'
             skip.append(name + '.')
         parts.append(f'{name}:{kind}({module.extra_repr()})')

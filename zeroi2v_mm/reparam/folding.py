@@ -23,7 +23,7 @@ class MergeVerificationError(RuntimeError):
 def count_adapted_linears(model: nn.Module) -> int:
     """How many linears in ``model`` still carry adapters."""
     return sum(
-        isinstance(m, AdaptedLinear) and m.has_adapters
+        isinstance(m, AdaptedLinear) and m.mergeable
         for m in model.modules())
 
 
@@ -39,7 +39,7 @@ def merge_adapters(model: nn.Module) -> nn.Module:
     """
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
-            if isinstance(child, AdaptedLinear) and child.has_adapters:
+            if isinstance(child, AdaptedLinear) and child.mergeable:
                 setattr(module, name, child.folded())
     for module in model.modules():
         if hasattr(module, 'adapter_cfg'):  # ZeroI2VViT: now adapter-free

@@ -156,7 +156,10 @@ class AdaptedLinear(nn.Linear):
             yield from self.output_adapter.parameters()
 
     @property
-    def has_adapters(self) -> bool:
+    def mergeable(self) -> bool:
+        """Whether this layer carries an update that :meth:`folded` folds
+        into one plain ``nn.Linear`` (the merge contract: ``merge_adapters``
+        replaces every mergeable layer by its ``folded()``)."""
         return len(self.input_adapters) > 0 or self.output_adapter is not None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -180,13 +183,13 @@ class AdaptedLinear(nn.Linear):
         return out
 
     @torch.no_grad()
-    def folded(self) -> nn.Linear:
-        """A plain ``nn.Linear`` computing what this layer computes in eval
-        mode.
+    def merged_weight_and_bias(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(W', b')`` of the plain linear computing what this layer computes
+        in eval mode: the one name every mergeable layer gives its folded
+        update (computed in float64 where the fold multiplies).
 
         Input side: ``W (M x + c) + b = (W M) x + (W c + b)``, per output
-        chunk.
-        Output side: ``M (W x + b) + c = (M W) x + (M b + c)``.
+        chunk. Output side: ``M (W x + b) + c = (M W) x + (M b + c)``.
         """
         weight = self.weight.double()
         bias = (
@@ -208,20 +211,33 @@ class AdaptedLinear(nn.Linear):
         if self.output_adapter is not None:
             matrix, offset = self.output_adapter.affine()
             weight, bias = matrix @ weight, matrix @ bias + offset
-        has_bias = self.bias is not None or self.has_adapters
-        linear = nn.Linear(
-            self.in_features,
-            self.out_features,
-            bias=has_bias,
-            device=self.weight.device,
-            dtype=self.weight.dtype)
+        keep_bias = self.bias is not None or self.mergeable
+        return weight, bias if keep_bias else None
+
+    @torch.no_grad()
+    def folded(self) -> nn.Linear:
+        """The plain ``nn.Linear`` of :meth:`merged_weight_and_bias`, in this
+        layer's dtype and device, trainable as its frozen weight is."""
+        weight, bias = self.merged_weight_and_bias()
+        return plain_linear(weight, bias, self.weight.dtype,
+                            self.weight.requires_grad)
+
+
+def plain_linear(weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,
+                 requires_grad: bool) -> nn.Linear:
+    """An ``nn.Linear`` holding ``weight`` / ``bias`` cast to ``dtype``."""
+    linear = nn.Linear(
+        weight.shape[1],
+        weight.shape[0],
+        bias=bias is not None,
+        device=weight.device,
+        dtype=dtype)
+    with torch.no_grad():
         linear.weight.copy_(weight)
-        if has_bias:
+        if bias is not None:
             linear.bias.copy_(bias)
-        linear.weight.requires_grad_(self.weight.requires_grad)
-        if has_bias:
-            linear.bias.requires_grad_(self.weight.requires_grad)
-        return linear
+    linear.requires_grad_(requires_grad)
+    return linear
 
 
 def adapt_linear(linear: nn.Linear,

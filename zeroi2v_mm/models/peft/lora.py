@@ -4,8 +4,8 @@ temporal-heads-only tuning (ZeroI2V Table 3 baselines).
 Both keep the frozen ``W`` and train an additive update ``dW`` next to it, so
 ``W + dW`` folds into one plain ``nn.Linear`` after training, through the same
 :func:`zeroi2v_mm.reparam.merge_adapters` path as the linear adapters: the
-layers here are :class:`~.linear_adapter.AdaptedLinear` subclasses whose
-``has_adapters`` is True and whose ``folded()`` returns the merged linear.
+layers here are :class:`~.linear_adapter.AdaptedLinear` subclasses that are
+``mergeable`` and give their folded update as ``merged_weight_and_bias()``.
 Their own ``weight`` / ``bias`` keep the plain layer's names, so pretrained
 weights load unchanged and a merged state dict is the plain model's.
 
@@ -44,23 +44,6 @@ LINEARS: Dict[str, str] = {
 }
 
 
-def _plain_linear(weight: Tensor, bias: Optional[Tensor],
-                  requires_grad: bool) -> nn.Linear:
-    linear = nn.Linear(
-        weight.shape[1],
-        weight.shape[0],
-        bias=bias is not None,
-        device=weight.device,
-        dtype=weight.dtype)
-    with torch.no_grad():
-        linear.weight.copy_(weight)
-        if bias is not None:
-            linear.bias.copy_(bias)
-    for parameter in linear.parameters():
-        parameter.requires_grad_(requires_grad)
-    return linear
-
-
 class _WeightSharingUpdate(AdaptedLinear):
     """An ``AdaptedLinear`` that trains an update next to the frozen weight
     it shares with the ``nn.Linear`` it wraps (LoRA, temporal heads)."""
@@ -68,7 +51,7 @@ class _WeightSharingUpdate(AdaptedLinear):
     @classmethod
     def wrap(cls, linear: nn.Linear, **cfg) -> '_WeightSharingUpdate':
         """A layer of this kind that shares ``linear``'s weight and bias."""
-        if isinstance(linear, AdaptedLinear) and linear.has_adapters:
+        if isinstance(linear, AdaptedLinear) and linear.mergeable:
             raise ValueError(f'{type(linear).__name__} already carries '
                              'adapters; peft methods replace the linear '
                              'adapters (set adapters=None)')
@@ -82,7 +65,7 @@ class _WeightSharingUpdate(AdaptedLinear):
         return new
 
     @property
-    def has_adapters(self) -> bool:
+    def mergeable(self) -> bool:
         return True
 
 
@@ -142,7 +125,7 @@ class LoRALinear(_WeightSharingUpdate):
         yield from self.lora_down.parameters()
         yield from self.lora_up.parameters()
 
-    def delta(self) -> Tensor:
+    def _low_rank_update(self) -> Tensor:
         """The unscaled update ``B A`` (``(out, in)``, float64), chunk by
         chunk."""
         down = self.lora_down.weight.double().view(self.chunks, self.rank, -1)
@@ -150,11 +133,10 @@ class LoRALinear(_WeightSharingUpdate):
         return torch.bmm(up, down).reshape(self.out_features, self.in_features)
 
     @torch.no_grad()
-    def folded(self) -> nn.Linear:
-        """``nn.Linear`` with ``W + (alpha / r) B A`` (computed in float64)."""
-        weight = self.weight.double() + self.lora_scale * self.delta()
-        return _plain_linear(
-            weight.to(self.weight.dtype), self.bias, self.weight.requires_grad)
+    def merged_weight_and_bias(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(W + (alpha / r) B A, b)``, the sum in float64."""
+        return (self.weight.double() +
+                self.lora_scale * self._low_rank_update(), self.bias)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, rank={self.rank}, ' \
@@ -202,8 +184,9 @@ class HeadDeltaLinear(_WeightSharingUpdate):
             nn.Parameter(torch.zeros(index.numel()))
             if rows is not None and bias and bias_delta else None)
 
-    def effective(self) -> Tuple[Tensor, Optional[Tensor]]:
-        """``(W + dW, b + db)``."""
+    def merged_weight_and_bias(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(W + dW, b + db)``: what the forward computes with, so the
+        folded layer is bit-identical to it."""
         weight = self.weight.index_add(
             self.delta_dim, self.delta_index,
             self.head_delta_weight.to(self.weight.dtype))
@@ -220,14 +203,8 @@ class HeadDeltaLinear(_WeightSharingUpdate):
             yield self.head_delta_bias
 
     def forward(self, x: Tensor) -> Tensor:
-        weight, bias = self.effective()
+        weight, bias = self.merged_weight_and_bias()
         return F.linear(x, weight, bias)
-
-    @torch.no_grad()
-    def folded(self) -> nn.Linear:
-        """``nn.Linear`` with ``W + dW`` (bit-identical to the forward)."""
-        weight, bias = self.effective()
-        return _plain_linear(weight, bias, self.weight.requires_grad)
 
     def extra_repr(self) -> str:
         where = 'rows' if self.delta_dim == 0 else 'cols'

@@ -54,8 +54,8 @@ class ScaleShiftLinear(AdaptedLinear):
         return new
 
     @property
-    def has_adapters(self) -> bool:
-        return True  # merge_adapters folds it (folded())
+    def mergeable(self) -> bool:
+        return True  # merge_adapters folds it
 
     def update_parameters(self):
         yield self.ssf_scale
@@ -66,22 +66,14 @@ class ScaleShiftLinear(AdaptedLinear):
             self.ssf_shift
 
     @torch.no_grad()
-    def folded(self) -> nn.Linear:
-        """``nn.Linear`` with ``diag(gamma) W`` and ``gamma * b + beta``
-        (computed in float64)."""
+    def merged_weight_and_bias(self):
+        """``(diag(gamma) W, gamma * b + beta)``, in float64."""
         scale = self.ssf_scale.double()
         bias = (
             self.bias.double()
             if self.bias is not None else torch.zeros_like(scale))
-        linear = nn.Linear(
-            self.in_features,
-            self.out_features,
-            device=self.weight.device,
-            dtype=self.weight.dtype)
-        linear.weight.copy_(scale[:, None] * self.weight.double())
-        linear.bias.copy_(scale * bias + self.ssf_shift.double())
-        linear.requires_grad_(self.weight.requires_grad)
-        return linear
+        return (scale[:, None] * self.weight.double(),
+                scale * bias + self.ssf_shift.double())
 
 
 @PEFT_METHODS.register_module(name='SSF')

@@ -59,7 +59,7 @@ def model_has_updates(model: torch.nn.Module) -> bool:
     """Whether ``model`` has linears carrying mergeable updates (adapters,
     LoRA, temporal-head deltas)."""
     return any(
-        isinstance(m, AdaptedLinear) and m.has_adapters
+        isinstance(m, AdaptedLinear) and m.mergeable
         for m in model.modules())
 
 
