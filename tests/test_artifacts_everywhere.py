@@ -14,12 +14,12 @@ the merge tool and ``export_onnx.py --verify``. Each gives the scores of the
 model that was trained (<= 1e-4) and, for the test, the same accuracy for
 unmerged and merged files of one run.
 """
+import argparse
 import copy
 import glob
 import json
-import os.path as osp
-import argparse
 import os
+import os.path as osp
 import subprocess
 
 import numpy as np
@@ -33,8 +33,8 @@ from zeroi2v_mm.apis import init_model
 from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
 from zeroi2v_mm.utils.small_checkpoint import META_KEY, SmallCheckpointError
 
-from helpers import REPO, VENV_BIN, load_tool, make_tiny_videos, run_cli
-from helpers import tiny_demo_overrides
+from helpers import (REPO, VENV_BIN, load_tool, make_tiny_videos, run_cli,
+                     tiny_demo_overrides)
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 MERGED_CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic_merged.py')
@@ -148,8 +148,8 @@ def _converted_released(root, data):
     """A checkpoint of the official code (its key names), converted by
     tools/convert_official_checkpoint.py against a tiny demo config."""
     from test_official_checkpoint import (RefRecognizer,
-                                          official_channel_schedule,
-                                          randomize, save_training)
+                                          official_channel_schedule, randomize,
+                                          save_training)
     reference = randomize(
         RefRecognizer(
             layers=2,
@@ -220,8 +220,8 @@ def artifacts(tmp_path_factory):
     add('epoch (small)', osp.join(work_a, 'epoch_1.pth'), cfg_a, False,
         'small')
     add('last (small)', _last(work_a), cfg_a, False, 'small')
-    add('hook merged', osp.join(work_a, 'zeroi2v_synthetic_merged.pth'),
-        cfg_a, True, 'small')
+    add('hook merged', osp.join(work_a, 'zeroi2v_synthetic_merged.pth'), cfg_a,
+        True, 'small')
     hook_best = glob.glob(osp.join(work_a, '*_best*_merged.pth'))
     assert len(hook_best) == 1
     add('hook merged (best)', hook_best[0], cfg_a, True, 'small')
@@ -242,8 +242,7 @@ def artifacts(tmp_path_factory):
     reference['full'] = _scores(model_b, video)
     add('best (full)',
         glob.glob(osp.join(work_b, 'best_*.pth'))[0], cfg_b, False, 'full')
-    add('epoch (full)', osp.join(work_b, 'epoch_1.pth'), cfg_b, False,
-        'full')
+    add('epoch (full)', osp.join(work_b, 'epoch_1.pth'), cfg_b, False, 'full')
 
     # A ZeroI2VSwin run (small checkpoints).
     work_s = str(root / 'run_swin')
@@ -323,8 +322,8 @@ def test_init_recognizer(artifacts, name):
 def test_init_model_with_the_training_config(artifacts, name):
     art = artifacts['found'][name]
     model = init_model(art['train_config'], art['path'], device='cpu')
-    assert ('adapters' not in str(model.cfg.model.backbone.get('adapters'))
-            ) or not art['merged']
+    assert ('adapters' not in str(
+        model.cfg.model.backbone.get('adapters'))) or not art['merged']
     _check(artifacts, art, _scores(model, artifacts['video']))
 
 
@@ -356,15 +355,14 @@ def inferencer_scores(artifacts):
             art['config'],
             str(artifacts['root'] / f'inferencer_{len(jobs)}.py'))
         jobs.append((name, config, art['path']))
-    result = subprocess.run(
-        [
-            osp.join(VENV_BIN, 'python'), '-c', INFERENCER,
-            json.dumps(jobs), artifacts['video']
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600)
+    result = subprocess.run([
+        osp.join(VENV_BIN, 'python'), '-c', INFERENCER,
+        json.dumps(jobs), artifacts['video']
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-5000:]
     line = [x for x in result.stdout.splitlines() if x.startswith('SCORES ')]
     return {
@@ -446,9 +444,10 @@ def test_tool_merged_file_with_the_image_model_set_keeps_its_accuracy(
     assert accuracy == pytest.approx(accuracies['tool merged'])
 
 
-@pytest.mark.parametrize(
-    'name', [n for n in NAMES if n not in ('hook merged', 'hook merged (best)',
-                                           'tool merged')])
+@pytest.mark.parametrize('name', [
+    n for n in NAMES
+    if n not in ('hook merged', 'hook merged (best)', 'tool merged')
+])
 def test_merge_tool(artifacts, name, tmp_path):
     art = artifacts['found'][name]
     out = str(tmp_path / 'merged.pth')
@@ -471,14 +470,14 @@ def test_export_onnx_verify(artifacts, name, tmp_path):
     config = _write_config(art['train_config'], str(tmp_path / 'config.py'))
     out = str(tmp_path / 'model.onnx')
     tool = load_tool('tools/deployment/export_onnx.py')
-    assert tool.main([config, art['path'], '--out', out, '--verify']) in (
-        0, None)
+    assert tool.main([config, art['path'], '--out', out,
+                      '--verify']) in (0, None)
     clips = decode_video(art['train_config'], artifacts['video'])
     session = onnxruntime.InferenceSession(
         out, providers=['CPUExecutionProvider'])
-    logits = session.run(None, {
-        session.get_inputs()[0].name: clips.numpy().astype(np.float32)
-    })[0]
+    logits = session.run(
+        None,
+        {session.get_inputs()[0].name: clips.numpy().astype(np.float32)})[0]
     scores = torch.from_numpy(logits).softmax(-1).mean(0)
     _check(artifacts, art, scores)
 
@@ -497,8 +496,9 @@ def test_load_from(artifacts, name):
     _check(artifacts, art, _scores(model, artifacts['video']))
 
 
-@pytest.mark.parametrize('name', ['best (small)', 'epoch (full)',
-                                  'swin best (small)', 'tool merged'])
+@pytest.mark.parametrize(
+    'name',
+    ['best (small)', 'epoch (full)', 'swin best (small)', 'tool merged'])
 def test_resume(artifacts, name):
     """--resume from a training checkpoint continues at its epoch; from a
     merged file (its adapters folded in) it is refused, saying why."""
@@ -537,8 +537,7 @@ def test_merged_file_with_a_frozen_record_that_does_not_match_is_refused(
     loaded with image weights over the merged ones."""
     found = artifacts['found']
     small = torch.load(
-        found['best (small)']['path'], map_location='cpu',
-        weights_only=False)
+        found['best (small)']['path'], map_location='cpu', weights_only=False)
 
     def stale(checkpoint):
         checkpoint['meta'][META_KEY] = small['meta'][META_KEY]
@@ -573,21 +572,21 @@ def test_small_checkpoint_whose_image_model_changed_is_refused(
                     elsewhere)
     with pytest.raises(SmallCheckpointError) as error:
         init_recognizer(
-            copy.deepcopy(found['best (small)']['config']), path,
-            device='cpu')
+            copy.deepcopy(found['best (small)']['config']), path, device='cpu')
     assert path in str(error.value) and changed in str(error.value)
     assert 'other weights' in str(error.value)
     # and when it is gone, the message names the file it needs
     os.remove(changed)
-    with pytest.raises(SmallCheckpointError,
-                       match=f'Put that image model at {changed}'):
+    with pytest.raises(
+            SmallCheckpointError, match=f'Put that image model at {changed}'):
         init_recognizer(
-            copy.deepcopy(found['best (small)']['config']), path,
-            device='cpu')
+            copy.deepcopy(found['best (small)']['config']), path, device='cpu')
 
 
 def test_a_checkpoint_of_another_model_is_refused(artifacts):
     found = artifacts['found']
     with pytest.raises((CheckpointMismatchError, ValueError)):
-        init_model(found['best (small)']['train_config'],
-                   found['swin best (small)']['path'], device='cpu')
+        init_model(
+            found['best (small)']['train_config'],
+            found['swin best (small)']['path'],
+            device='cpu')

@@ -198,9 +198,10 @@ def test_missing_work_dir_weights_say_which_step_writes_them():
 
 @pytest.mark.parametrize('adapter', ['LinearAdapter', 'GELUAdapter'])
 def test_empty_adapter_bottleneck_names_ratio_and_width(adapter):
-    from zeroi2v_mm.models import layers
+    from zeroi2v_mm.models import layers, peft
+    module = layers if adapter == 'LinearAdapter' else peft
     with pytest.raises(ValueError, match=r'ratio=0\.01 .*embed_dims=64'):
-        getattr(layers, adapter)(64, ratio=0.01)
+        getattr(module, adapter)(64, ratio=0.01)
 
 
 def test_checkpoint_trained_with_another_activation_is_refused(tmp_path):

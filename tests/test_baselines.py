@@ -296,7 +296,7 @@ def test_mergeable_methods_fold_exactly_into_the_plain_model(method):
         merge_adapters(model)
         after = model(x)
     assert (before - after).abs().max() <= 1e-5
-    assert count_adapted_linears(model) == 0 and model.peft_cfg is None
+    assert count_adapted_linears(model) == 0 and model.method is None
     plain = build({})
     plain.load_state_dict(model.state_dict(), strict=True)
     assert count_parameters(model) == count_parameters(plain)
@@ -306,7 +306,7 @@ def test_mergeable_methods_fold_exactly_into_the_plain_model(method):
 def test_non_mergeable_methods_stay_after_merge():
     model = build(METHODS['AIM']).eval()
     merge_adapters(model)
-    assert model.peft_cfg['type'] == 'AIM'
+    assert model.method_cfg['type'] == 'AIM'
     assert model.transformer.resblocks[0].peft is not None
 
 
@@ -319,7 +319,7 @@ def test_lora_merge_through_the_hook_path_with_plain_model():
     model = MODELS.build(cfg.model)
     randomize(model)
     plain = build_plain_model(cfg.model)
-    assert plain.backbone.peft_cfg is None
+    assert plain.backbone.method is None
     batches = [torch.randn(2, 1, 3, FRAMES, 32, 32) for _ in range(2)]
     merged, report = merge_and_verify(
         model, batches, tolerance=1e-5, plain=plain, count_complexity=False)
@@ -396,7 +396,7 @@ def test_non_mergeable_baselines_are_refused_by_the_merge_paths(tmp_path):
     tool = load_tool('tools/merge_adapters.py')
     checkpoint = str(tmp_path / 'aim.pth')
     torch.save(dict(state_dict={}), checkpoint)
-    with pytest.raises(SystemExit, match="peft='AIM', which does not merge"):
+    with pytest.raises(SystemExit, match="peft='AIM' does not merge"):
         tool.main([
             osp.join(
                 REPO, 'configs/recognition/aim/'

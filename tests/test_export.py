@@ -188,7 +188,7 @@ def test_merged_checkpoint_exports_with_the_training_config(tool, trained):
     again, _, info = load_deployable_model(CONFIG, merged_ckpt,
                                            as_dict(overrides(trained['data'])))
     assert not info['merged_here']
-    assert again.backbone.adapter_cfg is None
+    assert again.backbone.method is None
     out = trained['root'] / 'from_merged.onnx'
     assert tool.main([
         CONFIG, merged_ckpt, '--out',

@@ -59,8 +59,8 @@ def _imports(top_level_only: bool) -> Dict[str, Set[str]]:
 def test_utils_never_import_the_models():
     graph = _imports(top_level_only=False)
     offending = {
-        module: sorted(m for m in imported
-                       if m.startswith('zeroi2v_mm.models'))
+        module:
+        sorted(m for m in imported if m.startswith('zeroi2v_mm.models'))
         for module, imported in graph.items()
         if module.startswith('zeroi2v_mm.utils')
     }

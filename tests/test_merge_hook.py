@@ -384,7 +384,7 @@ def test_build_plain_model_drops_adapters_only():
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.model.cls_head.in_channels = TINY_ARCH['width']
     plain = build_plain_model(cfg.model)  # no CLIP file needed
-    assert plain.backbone.adapter_cfg is None
+    assert plain.backbone.method is None
     assert plain.backbone.stdha_cfg == dict(offsets={1: 1, -1: 1})
     assert cfg.model.backbone.adapters is not None  # not modified
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.models.peft import (MERGEABLE_PEFT, PEFT_METHODS, SSF,
-                                    ScaleShiftLinear, is_mergeable)
+from zeroi2v_mm.models.peft import (PEFT_METHODS, SSF, ScaleShiftLinear,
+                                    is_mergeable)
 from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_and_verify)
 
@@ -52,7 +52,7 @@ def clips(batch=2):
 
 def test_registered_and_mergeable():
     assert PEFT_METHODS.get('SSF') is SSF
-    assert 'SSF' in MERGEABLE_PEFT
+    assert SSF.mergeable
     assert is_mergeable(dict(model=recognizer_cfg()))
     assert not is_mergeable(backbone_cfg(peft=dict(type='AIM')))
     with pytest.raises(ValueError, match='targets'):
@@ -126,6 +126,6 @@ def test_merges_exactly_into_the_plain_model():
     assert count_adapted_linears(merged) == 0
     assert type(merged.backbone.transformer.resblocks[0].attn.in_proj) \
         is nn.Linear
-    assert merged.backbone.peft_cfg is None
+    assert merged.backbone.method is None
     # the merged weights load into the plain model of the config, strictly
     plain.load_state_dict(merged.state_dict(), strict=True)

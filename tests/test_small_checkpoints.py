@@ -260,8 +260,10 @@ def test_config_pretrained_with_the_same_weights_is_used(trained, tmp_path):
     small = _recording(trained, tmp_path, str(tmp_path / 'gone.pth'))
     copy = str(tmp_path / 'copy_of_image_model.pth')
     shutil.copy(trained['pretrained'], copy)
-    assert _test_metrics(trained, small, 'copy_test') == _test_metrics(
-        trained, trained['full'], 'copy_full')
+    assert _test_metrics(trained, small,
+                         'copy_test') == _test_metrics(trained,
+                                                       trained['full'],
+                                                       'copy_full')
     cfg = _cfg(trained['data'], str(tmp_path / 'w'), copy, load_from=small)
     assert Runner.from_cfg(cfg).test() == _test_metrics(
         trained, trained['full'], 'copy_full2')
@@ -273,10 +275,7 @@ def test_small_checkpoint_without_its_image_model_is_a_clear_error(
     small = _recording(trained, tmp_path, gone)
     for pretrained in (str(tmp_path / 'absent.pth'), None):
         cfg = _cfg(
-            trained['data'],
-            str(tmp_path / 'w'),
-            pretrained,
-            load_from=small)
+            trained['data'], str(tmp_path / 'w'), pretrained, load_from=small)
         with pytest.raises(SmallCheckpointError) as error:
             Runner.from_cfg(cfg).test()
         message = str(error.value)

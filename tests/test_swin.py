@@ -561,3 +561,108 @@ def test_merge_hook_writes_the_plain_swin(tmp_path):
     assert report['passed'] and report['max_abs_diff'] <= 1e-5
     plain = build_plain_model(model_cfg)
     plain.load_state_dict(torch.load(path, weights_only=True)['state_dict'])
+
+
+SWIN_METHODS = {
+    'adapters-6': dict(adapters=dict(num_adapters=6, scale=0.5)),
+    'LoRA': dict(peft=dict(type='LoRA', rank=4, split_qkv=True)),
+    'SSF': dict(peft=dict(type='SSF')),
+}
+
+
+@pytest.mark.parametrize('method', sorted(SWIN_METHODS))
+def test_linear_methods_on_swin_merge_save_small_and_export(method, tmp_path):
+    """The ViT's linear-only methods through the same PEFTMethod calls on
+    Swin: only their updates train; merged == unmerged (the merge tool,
+    loading into the plain Swin); a small checkpoint (SmallCheckpointHook)
+    completes from the image model; the ONNX export verifies."""
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
+
+    from zeroi2v_mm.engine import SmallCheckpointHook
+    from zeroi2v_mm.models.layers import AdaptedLinear
+    from zeroi2v_mm.utils.small_checkpoint import make_small
+
+    from helpers import load_tool
+    image = str(tmp_path / 'image.pth')
+    save_mmpretrain_classifier(image)
+    model_cfg = dict(
+        type='Recognizer3D',
+        backbone=dict(
+            type='ZeroI2VSwin',
+            arch=ARCH,
+            num_frames=4,
+            img_size=32,
+            window_size=4,
+            pretrained=image,
+            stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
+            **SWIN_METHODS[method]),
+        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor', format_shape='NCTHW'))
+    config = str(tmp_path / 'swin_tiny.py')
+    Config(dict(model=model_cfg,
+                custom_imports=dict(imports=['zeroi2v_mm']))).dump(config)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    backbone = model.backbone
+    trained = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    updates = {
+        f'{name}.{param_name}'
+        for name, module in backbone.named_modules()
+        if isinstance(module, AdaptedLinear) and module.mergeable
+        for param_name, _ in module.named_parameters()
+        if param_name not in ('weight', 'bias')
+    }
+    assert updates and trained == updates | {'norm1.weight', 'norm1.bias'}
+    torch.manual_seed(3)
+    for param in model.parameters():  # "training": updates leave identity
+        if param.requires_grad:
+            param.data.add_(torch.randn_like(param) * 0.01)
+    model.eval()
+
+    # a small checkpoint: the frozen Swin left out, completed on load
+    entries = SmallCheckpointHook()._check(
+        SimpleNamespace(model=model, logger=MMLogger.get_instance('swin')))
+    checkpoint = dict(meta={}, state_dict=model.state_dict())
+    assert make_small(checkpoint, entries) > 0
+    small = str(tmp_path / 'epoch_1.pth')
+    save_checkpoint(checkpoint, small)
+    fresh = MODELS.build(
+        dict(model_cfg, backbone=dict(model_cfg['backbone'], pretrained=None)))
+    load_checkpoint(fresh, small, map_location='cpu', strict=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+
+    # merged by the tool from the small checkpoint: the plain Swin, same
+    # logits
+    out = str(tmp_path / 'merged.pth')
+    assert load_tool('tools/merge_adapters.py').main(
+        [config, small, '--out', out, '--verify', '0', '--device', 'cpu']) == 0
+    plain = build_plain_model(model_cfg).eval()
+    plain.load_state_dict(
+        torch.load(out, map_location='cpu', weights_only=True)['state_dict'],
+        strict=True)
+    inputs = clip(batch=2, size=32)[:, None]
+    with torch.no_grad():
+        want = model.cls_head(model.extract_feat(inputs, test_mode=True)[0])
+        got = plain.cls_head(plain.extract_feat(inputs, test_mode=True)[0])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert (want -
+            model.cls_head(plain.extract_feat(
+                inputs, test_mode=True)[0]).detach()).abs().max() < 1e-4
+
+    # exported from the small checkpoint (merged there), verified
+    exported = str(tmp_path / 'swin.onnx')
+    tool = load_tool('tools/deployment/export_onnx.py')
+    assert tool.main([config, small, '--out', exported, '--verify']) == 0
+
+
+def test_block_variant_methods_are_refused_on_swin():
+    with pytest.raises(ValueError, match="'AIM' needs ZeroI2VViT's blocks"):
+        build_swin(peft=dict(type='AIM'))
+    with pytest.raises(ValueError, match='replaces the linear adapters'):
+        build_swin(adapters=dict(), peft=dict(type='LoRA'))

@@ -43,7 +43,7 @@ import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from mmaction.registry import MODELS
 from zeroi2v_mm.apis import is_merged_checkpoint, load_weights, read_checkpoint
 from zeroi2v_mm.compat import safe_checkpoint_loader
-from zeroi2v_mm.models.peft import MERGEABLE_PEFT, is_mergeable
+from zeroi2v_mm.models.peft import check_mergeable, is_mergeable
 from zeroi2v_mm.models.utils.weights import ADAPTER_MARKERS
 from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
@@ -176,14 +176,11 @@ def merge(args, out: str, report_path: str) -> int:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     backbone = cfg.model.get('backbone', {})
-    peft = (backbone.get('peft') or {}).get('type')
-    if peft is not None and not is_mergeable(backbone):
-        raise SystemExit(
-            f'{args.config} uses model.backbone.peft={peft!r}, which does not '
-            f'merge (only {", ".join(MERGEABLE_PEFT)} and the linear adapters '
-            'do): its modules stay at inference; test its checkpoint with '
-            'that config as it is')
-    if backbone.get('adapters') is None and peft is None:
+    try:
+        check_mergeable(backbone, args.config)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if not is_mergeable(backbone):
         raise SystemExit(
             f'{args.config} builds model.backbone with adapters=None: pass '
             'the config the checkpoint was trained with (adapters, LoRA or '

@@ -52,8 +52,8 @@ def measure(config: str, cfg_options=None) -> dict:
     ``trained=, total=`` parameters."""
     import zeroi2v_mm  # noqa: F401  (registers the models and the hook)
     from mmaction.registry import MODELS
-    from zeroi2v_mm.engine import SmallCheckpointHook
     from zeroi2v_mm.apis import init_model
+    from zeroi2v_mm.engine import SmallCheckpointHook
     from zeroi2v_mm.utils.small_checkpoint import (make_small,
                                                    small_checkpoint_backbones)
     cfg = Config.fromfile(config)

@@ -85,9 +85,9 @@ def load_weights(model: nn.Module, checkpoint: Dict[str, Any],
             (key[len('module.'):], value) for key, value in state.items())
         if metadata is not None:  # its keys: 'module', 'module.backbone'
             state._metadata = type(metadata)(
-                (key[len('module.'):] if key.startswith('module.') else
-                 '' if key == 'module' else key, value)
-                for key, value in metadata.items())
+                (key[len('module.'):] if key.
+                 startswith('module.') else '' if key == 'module' else key,
+                 value) for key, value in metadata.items())
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:

@@ -5,8 +5,8 @@ config, checkpoint and report (:mod:`.merged_output`)."""
 from .folding import (MergeVerificationError, build_plain_model,
                       check_same_structure, count_adapted_linears,
                       merge_adapters)
-from .merged_output import (merged_config, merged_config_hint,
-                            report_path_of, save_merged)
+from .merged_output import (merged_config, merged_config_hint, report_path_of,
+                            save_merged)
 from .verification import (finish_verification, format_report,
                            merge_and_verify, model_logits, verify_merge)
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch.nn as nn
 
 from ..models.layers.linear_adapter import AdaptedLinear
-from ..models.peft import MERGEABLE_PEFT, is_mergeable
+from ..models.peft import PEFTMethod, check_mergeable
 
 
 class MergeVerificationError(RuntimeError):
@@ -23,8 +23,7 @@ class MergeVerificationError(RuntimeError):
 def count_adapted_linears(model: nn.Module) -> int:
     """How many linears in ``model`` still carry adapters."""
     return sum(
-        isinstance(m, AdaptedLinear) and m.mergeable
-        for m in model.modules())
+        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
 
 
 def merge_adapters(model: nn.Module) -> nn.Module:
@@ -42,13 +41,9 @@ def merge_adapters(model: nn.Module) -> nn.Module:
             if isinstance(child, AdaptedLinear) and child.mergeable:
                 setattr(module, name, child.folded())
     for module in model.modules():
-        if hasattr(module, 'adapter_cfg'):  # ZeroI2VViT: now adapter-free
-            module.adapter_cfg = None
-        if getattr(module, 'peft_cfg', None) and module.peft_mergeable:
-            module.peft_cfg = None  # LoRA / TemporalHeads: folded above
         method = getattr(module, 'method', None)
-        if method is not None and method.mergeable:
-            module.method = None  # the plain model of the config
+        if isinstance(method, PEFTMethod) and method.mergeable:
+            module.method = None  # folded above: the plain model's state
     return model
 
 
@@ -83,19 +78,12 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
     from mmaction.registry import MODELS
     cfg = copy.deepcopy(ConfigDict(model_cfg))
     backbone = cfg.get('backbone', cfg)
-    if 'adapters' not in backbone and backbone.get('type') != 'ZeroI2VViT':
+    if 'adapters' not in backbone and 'peft' not in backbone:
         raise ValueError(f"model config of type {cfg.get('type')!r} has no "
-                         'ZeroI2VViT backbone with adapters to remove')
+                         'backbone with an adaptation method to remove')
+    check_mergeable(backbone, 'build_plain_model')
     backbone['adapters'] = None
-    peft = backbone.get('peft')
-    if peft is not None:
-        if not is_mergeable(backbone):
-            raise ValueError(
-                f"backbone peft type {peft.get('type')!r} does not merge "
-                f'(only {MERGEABLE_PEFT} do): its modules stay at inference, '
-                'so there is no plain model to merge into; drop '
-                'MergeAdaptersHook from this config')
-        backbone['peft'] = None  # LoRA / TemporalHeads fold into the linears
+    backbone['peft'] = None  # LoRA, TemporalHeads, SSF fold into the linears
     backbone['pretrained'] = None  # counting needs no weights file
     backbone.pop('init_cfg', None)
     return MODELS.build(cfg)

@@ -170,8 +170,7 @@ def cached_file_fingerprint(path: str, keys: List[str],
     return _FILE_FINGERPRINTS[cache_key]
 
 
-def frozen_entry(backbone: nn.Module, keys: List[str],
-                 digest: str) -> dict:
+def frozen_entry(backbone: nn.Module, keys: List[str], digest: str) -> dict:
     """The record of a backbone's left-out tensors (see the module doc)."""
     return dict(
         pretrained=backbone.pretrained,
@@ -242,8 +241,7 @@ def sync_frozen_records(checkpoint: dict) -> bool:
     wrapped = bool(state) and all(k.startswith('module.') for k in state)
     for prefix, entry in info.items():
         for lead in ('module.', '') if wrapped else ('', ):
-            local = state._metadata.setdefault((lead + prefix).rstrip('.'),
-                                               {})
+            local = state._metadata.setdefault((lead + prefix).rstrip('.'), {})
             local.setdefault(METADATA_KEY, _marker(entry))
     return True
 
@@ -254,8 +252,7 @@ def _candidates(backbone: nn.Module, marker: dict) -> List[Tuple[str, str]]:
     for path, origin in ((backbone.pretrained, 'the config\'s pretrained'),
                          (marker.get('pretrained'), 'recorded'),
                          (marker.get('pretrained_abs'), 'recorded')):
-        if path and all(
-                osp.abspath(path) != osp.abspath(p) for p, _ in found):
+        if path and all(osp.abspath(path) != osp.abspath(p) for p, _ in found):
             found.append((osp.expanduser(str(path)), origin))
     return found
 

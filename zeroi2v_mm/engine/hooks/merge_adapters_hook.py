@@ -19,7 +19,7 @@ from mmengine.hooks import Hook
 from mmaction.registry import HOOKS
 
 from ...analysis import view_shape
-from ...models.peft import MERGEABLE_PEFT, is_mergeable
+from ...models.peft import check_mergeable
 from ...reparam import (build_plain_model, format_report, merge_and_verify,
                         merged_config_hint, report_path_of, save_merged)
 
@@ -126,14 +126,8 @@ class MergeAdaptersHook(Hook):
 
     # ------------------------------------------------------------ callbacks
     def before_train(self, runner) -> None:
-        backbone = runner.cfg.model.get('backbone') or {}
-        peft = (backbone.get('peft') or {}).get('type')
-        if peft is not None and not is_mergeable(backbone):
-            # Fail now, not after the whole training run.
-            raise ValueError(
-                f'MergeAdaptersHook: model.backbone.peft={peft!r} does not '
-                f'merge (only {MERGEABLE_PEFT} and the linear adapters do); '
-                'remove the hook from this config (custom_hooks=[])')
+        # Fail now, not after the whole training run.
+        check_mergeable(runner.cfg, 'MergeAdaptersHook')
         # Bests already known (resumed runs) are not merged again.
         self._seen_best = self._best_checkpoints(runner)
         self._training = True

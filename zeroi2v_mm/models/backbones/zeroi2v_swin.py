@@ -12,14 +12,16 @@ in the same way, window ``w`` of frame ``t`` and window ``w`` of frame
 ``(batch, frame, window)``-major, so moving a head in time is the ViT's
 STDHA time shift on a ``(N*T, nW, L, ..., heads, d)`` view.
 
-Linear adapters sit where ZeroI2V puts them in a ViT block (before qkv,
-after the attention projection, before fc1, after fc2); they are attached by
-:func:`attach_linear_adapters` to blocks built with plain ``nn.Linear`` and
-fold away after training (:mod:`zeroi2v_mm.reparam`), leaving the plain
-Swin of the same config.
+Adaptation goes through the same methods as the ViT's
+(:mod:`zeroi2v_mm.models.peft`): each Swin block names its linears by the
+ViT's roles (:func:`block_linears`), so the linear adapters sit where ZeroI2V
+puts them in a ViT block (before qkv, after the attention projection, before
+fc1, after fc2), LoRA and SSF where they go in the ViT; they fold away after
+training (:mod:`zeroi2v_mm.reparam`), leaving the plain Swin of the same
+config.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -35,10 +37,11 @@ from mmaction.registry import MODELS
 from ...compat import use_safe_checkpoint_loader
 from ...utils.checkpoint import loading_for_resume
 from ...utils.small_checkpoint import SmallCheckpointBackbone
-from ..layers.linear_adapter import AdaptedLinear, adapt_linear
+from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
                             relocate_heads, shift_heads_in_time_,
                             source_frames)
+from ..peft import PEFTMethod, build_method, method_config
 from ..utils.weights import (check_checkpoint_adapters, check_checkpoint_fits,
                              check_pretrained_file, load_and_log,
                              read_state_dict)
@@ -196,39 +199,20 @@ class STDHAShiftWindowMSA(ShiftWindowMSA):
         return self.drop(x)
 
 
-def attach_linear_adapters(swin: nn.Module, adapter_cfg: dict) -> int:
-    """Give every Swin block ZeroI2V's four linear adapters, in place.
-
-    The one place adapters enter the Swin: each adapted ``nn.Linear`` is
-    swapped for :func:`adapt_linear`'s :class:`AdaptedLinear`, which holds
-    the same weight and bias Parameters: before ``attn.w_msa.qkv`` (shared by
-    Q, K, V), after
-    ``attn.w_msa.proj``, before ``ffn.layers[0][0]`` (fc1), after
-    ``ffn.layers[1]`` (fc2). Patch merging and the patch embedding stay
-    plain.
-
-    Args:
-        swin: a Swin with ``stages[i].blocks[j]`` (mmpretrain layout).
-        adapter_cfg: ``ratio``, ``scale``, ``dropout`` of every adapter.
-
-    Returns:
-        int: number of linears that now carry an adapter.
-    """
-
-    def swap(parent: nn.Module, name: str, **placement) -> None:
-        setattr(
-            parent, name,
-            adapt_linear(getattr(parent, name), **placement, **adapter_cfg))
-
-    count = 0
-    for stage in swin.stages:
-        for block in stage.blocks:
-            swap(block.attn.w_msa, 'qkv', input_adapters=1)
-            swap(block.attn.w_msa, 'proj', output_adapter=True)
-            swap(block.ffn.layers[0], '0', input_adapters=1)
-            swap(block.ffn.layers, '1', output_adapter=True)
-            count += 4
-    return count
+def block_linears(block: nn.Module) -> Dict[str, Tuple[nn.Module, str]]:
+    """The linears of an mmpretrain Swin block by role, ``(parent, name)``,
+    named as in ZeroI2VViT's blocks so every linear-only method
+    (:class:`~zeroi2v_mm.models.peft.PEFTMethod`) places its updates the
+    same way: the packed Q, K, V ``attn.w_msa.qkv`` (``'attn.in_proj'``),
+    ``attn.w_msa.proj`` (``'attn.out_proj'``), fc1 ``ffn.layers[0][0]``
+    (``'mlp.c_fc'``) and fc2 ``ffn.layers[1]`` (``'mlp.c_proj'``). Patch
+    merging and the patch embedding stay plain."""
+    return {
+        'attn.in_proj': (block.attn.w_msa, 'qkv'),
+        'attn.out_proj': (block.attn.w_msa, 'proj'),
+        'mlp.c_fc': (block.ffn.layers[0], '0'),
+        'mlp.c_proj': (block.ffn.layers, '1'),
+    }
 
 
 @MODELS.register_module()
@@ -261,9 +245,16 @@ class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
             used in every block of the stage. Offsets must fit ``T /
             tubelet`` frames.
         adapters (dict, optional): ``dict(num_adapters=4, ratio=0.25,
-            scale=1.0, dropout=0.0)``; None = plain Swin.
-        freeze_pretrained (bool): train only the adapters, the temporal
-            embedding and the output norm.
+            scale=1.0, dropout=0.0)`` (ZeroI2V's linear adapters, placed as
+            in ZeroI2VViT's blocks: :func:`block_linears`); None = plain
+            Swin.
+        peft (dict, optional): another method that adapts linears, instead
+            of ``adapters``: ``dict(type='LoRA', ...)``, ``dict(type='SSF')``
+            or any registered method with ``linears_only`` (see
+            ``ZeroI2VViT``); Block variants (AIM, ST-Adapter, GELU adapters)
+            and TemporalHeads need ZeroI2VViT's blocks and are refused.
+        freeze_pretrained (bool): train only the method's parameters, the
+            temporal embedding and the output norm.
         temporal_embedding (bool): a learnable zero-initialised ``(T/tubelet,
             C)`` embedding added to every patch token of each frame after
             the patch embedding. The paper does not say whether its Swin had
@@ -285,6 +276,7 @@ class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
                  pretrained: Optional[str] = None,
                  stdha: Optional[dict] = None,
                  adapters: Optional[dict] = None,
+                 peft: Optional[dict] = None,
                  freeze_pretrained: bool = True,
                  temporal_embedding: bool = False,
                  drop_path_rate: float = 0.0,
@@ -353,12 +345,18 @@ class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
         self.temporal_embedding = (
             nn.Parameter(torch.zeros(frames, self.embed_dims))
             if temporal_embedding else None)
-        self.adapter_cfg = self._check_adapters(adapters)
-        if self.adapter_cfg is not None:
-            attach_linear_adapters(self, {
-                k: v
-                for k, v in self.adapter_cfg.items() if k != 'num_adapters'
-            })
+        self._method_cfg = method_config(dict(adapters=adapters, peft=peft))
+        self.method: Optional[PEFTMethod] = build_method(self._method_cfg)
+        if self.method is not None:
+            if not self.method.linears_only:
+                raise ValueError(
+                    f"peft type {self._method_cfg['type']!r} needs "
+                    "ZeroI2VViT's blocks (a Block variant, or STDHA head "
+                    'tuning); ZeroI2VSwin takes the methods that adapt '
+                    'linears (adapters=, LoRA, SSF)')
+            for stage in self.stages:
+                for block in stage.blocks:
+                    self.method.adapt_linears(block_linears(block))
         if freeze_pretrained:
             self.requires_grad_(False)
             for param in self.trainable_parameters():
@@ -400,29 +398,16 @@ class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
             offsets.append(value)
         return offsets
 
-    @staticmethod
-    def _check_adapters(adapters: Optional[dict]) -> Optional[dict]:
-        if adapters is None:
-            return None
-        cfg = dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0)
-        unknown = set(adapters) - set(cfg)
-        if unknown:
-            raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
-                             f'expected {sorted(cfg)}')
-        cfg.update(adapters)
-        if cfg['num_adapters'] != 4:
-            raise ValueError(f"adapters num_adapters={cfg['num_adapters']!r}:"
-                             ' the Swin backbone has the 4-adapter placement '
-                             'only (the one the paper used for Swin-B)')
-        if not 0 <= cfg['dropout'] < 1:
-            raise ValueError(f"adapters dropout={cfg['dropout']!r} must be in "
-                             '[0, 1)')
-        return cfg
+    @property
+    def method_cfg(self) -> Optional[dict]:
+        """The adaptation method as ``dict(type=...)``; None without one, or
+        once merged."""
+        return self._method_cfg if self.method is not None else None
 
     def trainable_parameters(self):
         """The parameters that train when the image model is frozen, read
-        from the modules: the adapters', the temporal embedding and the
-        output norm."""
+        from the modules: the method's updates, the temporal embedding and
+        the output norm."""
         for module in self.modules():
             if isinstance(module, AdaptedLinear):
                 yield from module.update_parameters()

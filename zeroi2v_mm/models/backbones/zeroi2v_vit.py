@@ -16,8 +16,7 @@ from mmaction.registry import MODELS
 
 from ..compressors.build import build_compressors, frames_per_block
 from ..layers.stdha import parse_head_offsets
-from ..peft import (PEFT_METHODS, AdapterBlock, LinearAdapters, PEFTMethod,
-                    build_method)
+from ..peft import AdapterBlock, PEFTMethod, build_method, method_config
 from .image_vit import ResidualAttentionBlock, ZeroI2VImageViT
 
 
@@ -194,14 +193,10 @@ class ZeroI2VViT(ZeroI2VImageViT):
             raise ValueError(f'num_frames={num_frames!r} must be a positive '
                              'integer')
         self.stdha_cfg = self._check_stdha(settings['stdha'])
-        self.adapter_cfg = self._check_adapters(settings['adapters'])
-        self.peft_cfg = self._check_peft(settings['peft'],
-                                         settings['adapters'])
-        # The adaptation method: the linear adapters (adapters=...) are one
-        # more registered method, like the baselines (peft=...).
-        self.method: Optional[PEFTMethod] = (
-            LinearAdapters(**self.adapter_cfg)
-            if self.adapter_cfg else build_method(self.peft_cfg))
+        # The one adaptation method: adapters=dict(...) is shorthand for the
+        # registered LinearAdapters, peft=dict(type=...) names any method.
+        self._method_cfg = method_config(settings)
+        self.method: Optional[PEFTMethod] = build_method(self._method_cfg)
         self.compress_cfg = dict(settings['compress']) \
             if settings['compress'] else None
         layers, heads = self.arch['layers'], self.arch['heads']
@@ -246,7 +241,7 @@ class ZeroI2VViT(ZeroI2VImageViT):
                 if self.layer_scale is not None and isinstance(
                         blocks[index], AdapterBlock):
                     raise ValueError(
-                        f"peft type {self.peft_cfg['type']!r} runs its own "
+                        f"peft type {self.method_cfg['type']!r} runs its own "
                         'block forward, which has no LayerScale: use it with '
                         'layer_scale=None (LoRA and TemporalHeads work with '
                         'LayerScale)')
@@ -265,37 +260,11 @@ class ZeroI2VViT(ZeroI2VImageViT):
                              "expected dict(offsets={dt: heads})")
         return dict(offsets=normalize_offsets(stdha.get('offsets')))
 
-    @staticmethod
-    def _check_adapters(adapters: Optional[dict]) -> Optional[dict]:
-        if adapters is None:
-            return None
-        cfg = dict(num_adapters=4, ratio=0.25, scale=1.0, dropout=0.0)
-        unknown = set(adapters) - set(cfg)
-        if unknown:
-            raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
-                             f'expected {sorted(cfg)}')
-        cfg.update(adapters)
-        LinearAdapters(**cfg)  # checks the values
-        return cfg
-
-    @staticmethod
-    def _check_peft(peft: Optional[dict],
-                    adapters: Optional[dict]) -> Optional[dict]:
-        if peft is None:
-            return None
-        if not isinstance(peft, dict) or peft.get('type') not in PEFT_METHODS:
-            raise ValueError(f'peft={peft!r}: expected dict(type=...) with '
-                             f'type in {sorted(PEFT_METHODS.module_dict)}')
-        if adapters is not None:
-            raise ValueError(f"peft type {peft['type']!r} replaces the linear "
-                             'adapters: set adapters=None')
-        return dict(peft)
-
     @property
-    def peft_mergeable(self) -> bool:
-        """Whether ``peft`` (if any) folds into the linears when merging."""
-        return self.peft_cfg is None or bool(
-            PEFT_METHODS.get(self.peft_cfg['type']).mergeable)
+    def method_cfg(self) -> Optional[dict]:
+        """The adaptation method as ``dict(type=...)`` (``adapters=`` as
+        ``type='LinearAdapters'``); None without one, or once merged."""
+        return self._method_cfg if self.method is not None else None
 
     @property
     def out_frames(self) -> int:

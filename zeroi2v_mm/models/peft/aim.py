@@ -136,6 +136,8 @@ class AIM(PEFTMethod):
     arguments as :class:`AIMAdapters` (``ratio``, ``scale``,
     ``num_tadapter``, ``dropout``)."""
 
+    linears_only = False  # a Block variant of ZeroI2VViT's blocks
+
     def __init__(self, **cfg):
         self.cfg = cfg
 

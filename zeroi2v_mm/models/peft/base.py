@@ -21,6 +21,7 @@ It says three things, each in one place:
 
 ``docs/adding_a_method.md`` walks through adding one.
 """
+import inspect
 from typing import Iterator, Mapping, Optional, Tuple
 
 import torch.nn as nn
@@ -42,6 +43,11 @@ class PEFTMethod:
 
     #: Whether the method's updates fold into the frozen linears.
     mergeable: bool = False
+    #: Whether the method only adapts linears (:meth:`wrap_linear` /
+    #: :meth:`adapt_linears`), so it works on any backbone that names its
+    #: linears by role (``ZeroI2VSwin`` too). False for Block variants and
+    #: STDHA-specific methods, which need ``ZeroI2VViT``'s blocks.
+    linears_only: bool = True
 
     def wrap_linear(self, linear: nn.Linear, role: str) -> nn.Module:
         """Called by a block as it makes each frozen linear, before anything
@@ -57,6 +63,19 @@ class PEFTMethod:
             ``weight`` / ``bias`` under the same names.
         """
         return linear
+
+    def adapt_linears(self, linears: Mapping[str, Tuple[nn.Module,
+                                                        str]]) -> None:
+        """Adapt the built linears of one block in place, for a backbone
+        that attaches the method after building (``ZeroI2VSwin``).
+
+        Args:
+            linears: role (as in :meth:`wrap_linear`) -> ``(parent module,
+                attribute name)`` of that linear, in the block's order.
+        """
+        for role, (parent, name) in linears.items():
+            setattr(parent, name,
+                    self.wrap_linear(getattr(parent, name), role))
 
     def adapt_block(self, block: nn.Module, embed_dims: int, num_frames: int,
                     grid_size: Tuple[int, int]) -> nn.Module:
@@ -104,22 +123,54 @@ class AdapterBlock(nn.Module):
         self.peft = peft
 
 
-def build_method(cfg: Optional[Mapping]) -> Optional[PEFTMethod]:
-    """The method of a ``peft`` config dict (None: no method).
+def method_config(backbone: Mapping) -> Optional[dict]:
+    """The one adaptation method of a backbone config, as ``dict(type=...)``.
+
+    ``adapters=dict(...)`` is shorthand for ``dict(type='LinearAdapters',
+    ...)``; ``peft=dict(type=...)`` names any registered method; None when
+    the backbone has neither. Every check of "is it a known method" lives
+    here.
 
     Raises:
-        ValueError: ``cfg`` is not ``dict(type=...)`` with a registered
-            type, naming the known ones.
+        ValueError: both given; ``peft`` not ``dict(type=...)`` of a
+            registered method; ``adapters`` with keys LinearAdapters does not
+            take (naming them).
     """
+    adapters, peft = backbone.get('adapters'), backbone.get('peft')
+    if adapters is not None:
+        if peft is not None:
+            raise ValueError(f'peft type {dict(peft).get("type")!r} replaces '
+                             'the linear adapters: set adapters=None')
+        expected = set(
+            inspect.signature(PEFT_METHODS.get(
+                'LinearAdapters').__init__).parameters) - {'self'}
+        unknown = set(adapters) - expected
+        if unknown:
+            raise ValueError(f'unknown adapters keys {sorted(unknown)}; '
+                             f'expected {sorted(expected)}')
+        return dict(adapters, type='LinearAdapters')
+    if peft is None:
+        return None
+    if not isinstance(peft, Mapping) or peft.get('type') not in PEFT_METHODS:
+        raise ValueError(f'peft={peft!r}: expected dict(type=...) with type '
+                         f'in {sorted(PEFT_METHODS.module_dict)}')
+    return dict(peft)
+
+
+def build_method(cfg: Optional[Mapping]) -> Optional[PEFTMethod]:
+    """The method of a :func:`method_config` dict (None: no method); its
+    ``__init__`` checks the values."""
     if cfg is None:
         return None
-    if not isinstance(cfg, Mapping) or cfg.get('type') not in PEFT_METHODS:
-        raise ValueError(f'peft={cfg!r}: expected dict(type=...) with type '
-                         f'in {sorted(PEFT_METHODS.module_dict)}')
     args = dict(cfg)
     # Looked up, not Registry.build: building under the runner's default
     # scope ('mmaction') would look for this registry in MMAction2's tree.
     return PEFT_METHODS.get(args.pop('type'))(**args)
+
+
+def _backbone_of(cfg: Mapping) -> Mapping:
+    model = cfg.get('model', cfg)
+    return model.get('backbone', model) or {}
 
 
 def is_mergeable(cfg: Mapping) -> bool:
@@ -132,21 +183,33 @@ def is_mergeable(cfg: Mapping) -> bool:
 
     Returns:
         True for linear adapters (``backbone.adapters``) or a mergeable
-        ``backbone.peft`` method (LoRA, TemporalHeads, ...); False when the
-        model has neither, or a method that stays at inference (AIM,
+        ``backbone.peft`` method (LoRA, TemporalHeads, SSF, ...); False when
+        the model has neither, or a method that stays at inference (AIM,
         ST-Adapter, GELU adapters).
 
     Raises:
-        ValueError: ``backbone.peft`` names no registered method.
+        ValueError: as :func:`method_config`.
     """
-    model = cfg.get('model', cfg)
-    backbone = model.get('backbone', model) or {}
-    if backbone.get('adapters') is not None:
-        return True
-    peft = backbone.get('peft')
-    if peft is None:
-        return False
-    if not isinstance(peft, Mapping) or peft.get('type') not in PEFT_METHODS:
-        raise ValueError(f'backbone peft={peft!r}: expected dict(type=...) '
-                         f'with type in {sorted(PEFT_METHODS.module_dict)}')
-    return bool(PEFT_METHODS.get(peft['type']).mergeable)
+    method = method_config(_backbone_of(cfg))
+    return method is not None and bool(
+        PEFT_METHODS.get(method['type']).mergeable)
+
+
+def check_mergeable(cfg: Mapping, where: str) -> None:
+    """Refuse to merge a model whose method stays at inference: the one
+    message of the merge hook, the merge tool and folding.
+
+    Raises:
+        ValueError: naming ``where``, the method and those that merge.
+    """
+    method = method_config(_backbone_of(cfg))
+    if method is not None and not is_mergeable(cfg):
+        mergeable = sorted(name
+                           for name, m in PEFT_METHODS.module_dict.items()
+                           if m.mergeable)
+        raise ValueError(
+            f'{where}: model.backbone.peft={method["type"]!r} does not merge '
+            f'(only {", ".join(mergeable)} do): its modules stay at '
+            'inference, so there is no plain model to merge into. Test its '
+            'checkpoints with the config as it is, and drop '
+            'MergeAdaptersHook from it (custom_hooks=[])')

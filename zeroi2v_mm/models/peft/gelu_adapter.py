@@ -100,6 +100,8 @@ class GELUAdapterMethod(PEFTMethod):
     """GELU adapters in the dense placement (not mergeable); arguments as
     :class:`DenseGELUAdapters` (``ratio``, ``scale``, ``dropout``)."""
 
+    linears_only = False  # a Block variant of ZeroI2VViT's blocks
+
     def __init__(self, **cfg):
         self.cfg = cfg
 

@@ -212,6 +212,14 @@ class HeadDeltaLinear(_WeightSharingUpdate):
                 f'{self.delta_index.numel()}')
 
 
+def block_linears(block: nn.Module) -> Dict[str, Tuple[nn.Module, str]]:
+    """The linears of a ZeroI2VViT block by role: ``(parent, name)``."""
+    return {
+        f'{parent}.{name}': (getattr(block, parent), name)
+        for name, parent in LINEARS.items()
+    }
+
+
 def attach_lora(block: nn.Module,
                 embed_dims: int,
                 num_frames: int,
@@ -221,7 +229,8 @@ def attach_lora(block: nn.Module,
                 dropout: float = 0.0,
                 targets: Sequence[str] = tuple(LINEARS),
                 split_qkv: bool = False) -> None:
-    """Give the linears ``targets`` of ``block`` a LoRA update, in place.
+    """Give the linears ``targets`` of a ZeroI2VViT ``block`` a LoRA
+    update, in place (:meth:`LoRA.adapt_linears`).
 
     ``targets``: any of ``'in_proj'`` (the packed Q, K, V in-projection),
     ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the weights the dense linear
@@ -229,21 +238,8 @@ def attach_lora(block: nn.Module,
     (``r * 2C`` parameters each) instead of one LoRA for the packed
     in-projection (``r * 4C``). Returns None (no block-level module).
     """
-    unknown = set(targets) - set(LINEARS)
-    if not targets or unknown:
-        raise ValueError(f'LoRA targets={tuple(targets)}: choose from '
-                         f'{tuple(LINEARS)}')
-    for name in targets:
-        parent = getattr(block, LINEARS[name])
-        chunks = 3 if split_qkv and name == 'in_proj' else 1
-        setattr(
-            parent, name,
-            LoRALinear.wrap(
-                getattr(parent, name),
-                rank=rank,
-                alpha=alpha,
-                dropout=dropout,
-                chunks=chunks))
+    LoRA(rank, alpha, dropout, targets,
+         split_qkv).adapt_linears(block_linears(block))
 
 
 def attach_temporal_heads(block: nn.Module,
@@ -285,15 +281,32 @@ class LoRA(PEFTMethod):
                  dropout: float = 0.0,
                  targets: Sequence[str] = tuple(LINEARS),
                  split_qkv: bool = False):
-        self.cfg = dict(
-            rank=rank,
-            alpha=alpha,
-            dropout=dropout,
-            targets=targets,
-            split_qkv=split_qkv)
+        unknown = set(targets) - set(LINEARS)
+        if not targets or unknown:
+            raise ValueError(f'LoRA targets={tuple(targets)}: choose from '
+                             f'{tuple(LINEARS)}')
+        self.targets = tuple(targets)
+        self.split_qkv = split_qkv
+        self.layer_cfg = dict(rank=rank, alpha=alpha, dropout=dropout)
+
+    def adapt_linears(self, linears):
+        """Wrap the target linears, in the order of ``targets`` (the order
+        of the random draws)."""
+        for name in self.targets:
+            role = f'{LINEARS[name]}.{name}'
+            if role not in linears:
+                continue
+            parent, attribute = linears[role]
+            chunks = 3 if self.split_qkv and name == 'in_proj' else 1
+            setattr(
+                parent, attribute,
+                LoRALinear.wrap(
+                    getattr(parent, attribute),
+                    chunks=chunks,
+                    **self.layer_cfg))
 
     def adapt_block(self, block, embed_dims, num_frames, grid_size):
-        attach_lora(block, embed_dims, num_frames, grid_size, **self.cfg)
+        self.adapt_linears(block_linears(block))
         return block
 
 
@@ -303,6 +316,7 @@ class TemporalHeads(PEFTMethod):
     arguments as :func:`attach_temporal_heads`."""
 
     mergeable = True
+    linears_only = False  # the STDHA temporal heads of ZeroI2VViT blocks
 
     def __init__(self, qkv_bias: bool = True):
         self.cfg = dict(qkv_bias=qkv_bias)

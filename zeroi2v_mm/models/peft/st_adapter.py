@@ -142,6 +142,8 @@ class STAdapterMethod(PEFTMethod):
     """ST-Adapter (not mergeable: the convolution mixes frames); arguments
     as :class:`STAdapters` (``channels``, ``kernel_size``, ``positions``)."""
 
+    linears_only = False  # a Block variant of ZeroI2VViT's blocks
+
     def __init__(self, **cfg):
         self.cfg = cfg
 

@@ -44,11 +44,11 @@ PRETRAINED_HINT = (
 # there); what a model carries is read from its modules (see
 # model_has_updates / model_has_block_methods).
 # Parameters that exist only in models with mergeable updates (linear
-# adapters; the LoRA and temporal-head baselines, ``peft=dict(type='LoRA' /
-# 'TemporalHeads')``): a checkpoint holding them cannot load into a plain
-# model without losing them, and has to be merged first.
+# adapters; the LoRA, temporal-head and SSF methods, ``peft=dict(type='LoRA'
+# / 'TemporalHeads' / 'SSF')``): a checkpoint holding them cannot load into a
+# plain model without losing them, and has to be merged first.
 ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.', '.lora_',
-                   '.head_delta_')
+                   '.head_delta_', '.ssf_')
 # Modules of the non-mergeable baselines (AIM, ST-Adapter, GELU adapters):
 # they stay at inference, so their checkpoints need the config they were
 # trained with.
@@ -59,8 +59,7 @@ def model_has_updates(model: torch.nn.Module) -> bool:
     """Whether ``model`` has linears carrying mergeable updates (adapters,
     LoRA, temporal-head deltas)."""
     return any(
-        isinstance(m, AdaptedLinear) and m.mergeable
-        for m in model.modules())
+        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
 
 
 def model_has_block_methods(model: torch.nn.Module) -> bool:
