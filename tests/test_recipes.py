@@ -1,4 +1,5 @@
-"""Every config's recipe equals its row in the table of docs/en/user_guides/configs.md.
+"""Every config's recipe equals its row in the table of
+docs/en/user_guides/configs.md.
 
 The table (section "Recipes") gives, per config, its source (a paper table or
 a released config file of MCG-NJU/ZeroI2V or of a baseline's code) and every
@@ -47,7 +48,8 @@ COLUMNS = ('config', 'source', 'arch', 'frames', 'sampling', 'STDHA',
 
 
 def read_table():
-    """The Recipes table of docs/en/user_guides/configs.md as ``{config: {column: cell}}``."""
+    """The Recipes table of docs/en/user_guides/configs.md as
+    ``{config: {column: cell}}``."""
     text = open(DOC).read()
     section = text.split('## Recipes', 1)
     assert len(section) == 2, f'{DOC} has no "## Recipes" section'
