@@ -391,7 +391,7 @@ def test_config_matches_its_documented_recipe(path):
 
 
 def test_released_stdha_settings_as_documented():
-    """The released head schedules (README, "STDHA sign and head order")
+    """The released head schedules (docs/en/advanced_guides/stdha.md)
     appear verbatim, in order, where the released files are the source."""
     released = {
         'configs/recognition/zeroi2v/'

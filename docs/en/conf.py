@@ -1,5 +1,5 @@
 # Sphinx configuration of the zeroi2v-mm docs (MyST Markdown, as MMAction2).
-# Build: sphinx-build -W -b html docs/en docs/en/_build/html
+# Build: sphinx-build -W -b html docs/en work_dirs/docs/html
 # (tools/run_tests.sh runs it with warnings as errors).
 import os
 import sys
