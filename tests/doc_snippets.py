@@ -80,7 +80,7 @@ def marked(test_id: str) -> List[Snippet]:
 def shell_commands(code: str) -> List[str]:
     """The commands of a bash block: continuation lines joined, comments and
     blank lines dropped."""
-    joined = re.sub(r'\\\n\s*', ' ', code)
+    joined = re.sub(r'\s*\\\n\s*', ' ', code)
     commands = []
     for line in joined.split('\n'):
         line = line.split(' # ')[0].strip()

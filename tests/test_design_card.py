@@ -82,19 +82,34 @@ def test_short_name_is_the_recommended_config(short):
 
 
 @pytest.mark.slow
-def test_mim_train_short_k400_name(tiny_data, tmp_path):
+def test_mim_train_short_k400_name_with_tensorboard(tiny_data, tmp_path):
+    """The TensorBoard block of docs/en/user_guides/train_test.md, which is
+    the design card's `mim train mmaction configs/zeroi2v_k400.py` plus the
+    TensorBoard option, run as written plus the options that make it tiny."""
+    import glob
+    import shlex
+
+    from doc_snippets import marked, shell_commands
+    blocks = marked('tests/test_design_card.py::'
+                    'test_mim_train_short_k400_name_with_tensorboard')
+    assert len(blocks) == 1
+    (command, ) = shell_commands(blocks[0].code)
+    assert command == ('mim train mmaction configs/zeroi2v_k400.py '
+                       '--cfg-options '
+                       'visualizer.vis_backends.0.type=TensorboardVisBackend')
     work_dir = str(tmp_path / 'work')
-    log = run_cli([
-        'mim', 'train', 'mmaction', 'configs/zeroi2v_k400.py', '--work-dir',
-        work_dir, '--cfg-options', *k400_tiny_options(tiny_data)
-    ])
-    assert 'Training finished successfully' in log or osp.isfile(
-        osp.join(work_dir, 'epoch_1.pth')), log[-3000:]
+    command += ' ' + ' '.join(
+        shlex.quote(o) for o in k400_tiny_options(tiny_data))
+    log = run_cli(['bash', '-c', command + f' --work-dir {work_dir}'])
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth')), log[-3000:]
     # the K400 recipe ran (its sampling), and the merge hook wrote the
     # deployed model under the short name
     dumped = open(osp.join(work_dir, 'zeroi2v_k400.py')).read()
     assert 'frame_interval=16' in dumped
     assert osp.isfile(osp.join(work_dir, 'zeroi2v_k400_merged.pth'))
+    # the training scalars and the merge report went to TensorBoard
+    assert glob.glob(
+        osp.join(work_dir, '**', 'events.out.tfevents.*'), recursive=True)
 
 
 @pytest.mark.slow

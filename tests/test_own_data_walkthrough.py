@@ -231,44 +231,6 @@ def test_merge_tool_snippet_runs(trained, tmp_path):
     assert osp.isfile(out) and osp.isfile(out[:-4] + '.json')
 
 
-@pytest.mark.slow
-def test_tensorboard_command_writes_events(trained, tmp_path):
-    """The command as documented, plus the options that make it tiny."""
-    import glob
-    import shlex
-
-    from doc_snippets import marked, shell_commands
-    from test_design_card import k400_tiny_options
-    _, _, folder, _ = trained
-    blocks = marked(THIS + 'test_tensorboard_command_writes_events')
-    assert len(blocks) == 1
-    (command, ) = shell_commands(blocks[0].code)
-    assert command.endswith('--cfg-options '
-                            'visualizer.vis_backends.0.type='
-                            'TensorboardVisBackend'), command
-    generated = osp.join(osp.dirname(folder), 'generated')
-    work_dir = str(tmp_path / 'tb')
-    # one iteration of 4 clips, no validation, no merge: the events file is
-    # what is checked
-    options = k400_tiny_options(generated) + [
-        'train_dataloader.dataset.indices=4', 'train_cfg.val_interval=2',
-        'custom_hooks=[]'
-    ]
-    command += ' ' + ' '.join(shlex.quote(o) for o in options)
-    command += f' --work-dir {shlex.quote(work_dir)}'
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(['bash', '-c', command],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    events = glob.glob(
-        osp.join(work_dir, '**', 'events.out.tfevents.*'), recursive=True)
-    assert events, os.listdir(work_dir)
-
-
 def test_tensorboard_config_block_builds_both_backends(tmp_path):
     import glob
 
