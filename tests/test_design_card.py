@@ -126,7 +126,8 @@ def test_dist_train_short_k400_name_two_processes(tiny_data, tmp_path):
 
 # A config of an MMAction2 project outside this repository: MMAction2's
 # runtime, the plugin by custom_imports, the merge hook. The same text as
-# docs/en/user_guides/your_own_project.md, at tiny scale.
+# docs/en/get_started.md ("Use it in your own MMAction2 project"), at tiny
+# scale.
 EXTERNAL_CONFIG = '''
 _base_ = ['mmaction::_base_/default_runtime.py']
 custom_imports = dict(imports=['zeroi2v_mm'], allow_failed_imports=False)
