@@ -197,14 +197,16 @@ def test_cli_and_the_subset_loads_in_mmaction(tmp_path, capsys):
 
 
 def test_documented_task_config_sets_every_path_and_class_count(tmp_path):
-    """The per-task config of docs/few_shot.md, on the VidTAB base config:
-    head and datasets get the task's class count, the loaders its lists."""
+    """The per-task config of docs/en/user_guides/few_shot.md, on the VidTAB
+    base config: head and datasets get the task's class count, the loaders
+    its lists."""
     import re
 
     from mmengine.config import Config
 
     from helpers import REPO
-    text = open(osp.join(REPO, 'docs', 'few_shot.md')).read()
+    text = open(osp.join(REPO, 'docs', 'en', 'user_guides',
+                         'few_shot.md')).read()
     code = re.search(r'```python\n(.*?)```', text, re.S).group(1)
     base = osp.join(
         REPO, 'configs', 'recognition', 'zeroi2v',

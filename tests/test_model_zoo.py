@@ -1,4 +1,4 @@
-"""metafile.yml and docs/model_zoo.md: every config they name exists, and
+"""metafile.yml and docs/en/model_zoo.md: every config they name exists, and
 the two agree on the paper's numbers."""
 import os.path as osp
 import re
@@ -25,13 +25,13 @@ def test_metafile_configs_exist_and_collections_are_declared():
 
 
 def test_model_zoo_table_matches_the_metafile():
-    text = open(osp.join(REPO, 'docs/model_zoo.md')).read()
-    for link in re.findall(r'\]\(\.\./(configs/[^)]+)\)', text):
+    text = open(osp.join(REPO, 'docs/en/model_zoo.md')).read()
+    for link in re.findall(r'\]\(\.\./\.\./(configs/[^)]+)\)', text):
         assert osp.isfile(osp.join(REPO, link)), link
     for model in load_metafile()['Models']:
         config = osp.basename(model['Config'])
         rows = [line for line in text.splitlines() if f'[{config}]' in line]
-        assert rows, f'{config} missing from docs/model_zoo.md'
+        assert rows, f'{config} missing from docs/en/model_zoo.md'
         for value in model['Results'][0]['Metrics'].values():
             assert any(f'{value}' in row for row in rows), (config, value)
     assert 'tools/convert_official_checkpoint.py' in text

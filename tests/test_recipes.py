@@ -1,4 +1,5 @@
-"""Every config's recipe equals its row in the table of docs/configs.md.
+"""Every config's recipe equals its row in the table of
+docs/en/user_guides/configs.md.
 
 The table (section "Recipes") gives, per config, its source (a paper table or
 a released config file of MCG-NJU/ZeroI2V or of a baseline's code) and every
@@ -21,7 +22,7 @@ from mmengine.registry import DefaultScope
 from mmengine.utils.dl_utils import is_norm
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DOC = osp.join(REPO, 'docs', 'configs.md')
+DOC = osp.join(REPO, 'docs', 'en', 'user_guides', 'configs.md')
 # Image pretraining (mmpretrain) has no video recipe; it is described in
 # configs/demo/pretrain_image_synthetic.py itself.
 NOT_IN_TABLE = {'configs/demo/pretrain_image_synthetic.py'}
@@ -47,7 +48,8 @@ COLUMNS = ('config', 'source', 'arch', 'frames', 'sampling', 'STDHA',
 
 
 def read_table():
-    """The Recipes table of docs/configs.md as ``{config: {column: cell}}``."""
+    """The Recipes table of docs/en/user_guides/configs.md as
+    ``{config: {column: cell}}``."""
     text = open(DOC).read()
     section = text.split('## Recipes', 1)
     assert len(section) == 2, f'{DOC} has no "## Recipes" section'
@@ -389,7 +391,7 @@ def test_config_matches_its_documented_recipe(path):
 
 
 def test_released_stdha_settings_as_documented():
-    """The released head schedules (README, "STDHA sign and head order")
+    """The released head schedules (docs/en/advanced_guides/stdha.md)
     appear verbatim, in order, where the released files are the source."""
     released = {
         'configs/recognition/zeroi2v/'

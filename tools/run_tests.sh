@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up .venv with the test requirements (tools/setup_env.sh --tests), run
-# the linters (tools/lint.sh) and the whole test suite on CPU. The tests run
-# even when a linter complains (both results are shown); the script fails if
-# either failed. LINT=0 skips the linters.
+# the linters (tools/lint.sh), build the docs (sphinx-build -W: a warning is
+# an error) and run the whole test suite on CPU. The tests run even when a
+# linter or the docs build fails (all results are shown); the script fails if
+# any failed. LINT=0 skips the linters, DOCS=0 the docs build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh --tests
@@ -18,9 +19,19 @@ lint_status=0
 if [ "${LINT:-1}" != 0 ]; then
     PYTHON=.venv/bin/python bash tools/lint.sh || lint_status=$?
 fi
+docs_status=0
+if [ "${DOCS:-1}" != 0 ]; then
+    # about 15 s; the HTML goes to work_dirs/docs (ignored, and outside
+    # what the spelling check reads)
+    .venv/bin/sphinx-build -W -q -b html docs/en work_dirs/docs/html \
+        || docs_status=$?
+fi
 test_status=0
 .venv/bin/python -m pytest tests -q "$@" || test_status=$?
 if [ "$lint_status" -ne 0 ]; then
     echo "tools/lint.sh failed (see above); tests: exit $test_status" >&2
 fi
-[ "$test_status" -eq 0 ] && [ "$lint_status" -eq 0 ]
+if [ "$docs_status" -ne 0 ]; then
+    echo "the docs build (sphinx-build -W docs/en) failed (see above)" >&2
+fi
+[ "$test_status" -eq 0 ] && [ "$lint_status" -eq 0 ] && [ "$docs_status" -eq 0 ]

@@ -23,8 +23,9 @@ default_hooks = dict(
     # --cfg-options default_hooks.small_checkpoint.save_small=False
     # (zeroi2v_mm/engine/hooks/small_checkpoint_hook.py).
     small_checkpoint=dict(type='SmallCheckpointHook', save_small=True))
-# TensorBoard (pip install -e .[tensorboard]) or W&B: add its backend, e.g.
-#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),
-#                  dict(type='TensorboardVisBackend')]"
+# TensorBoard (pip install -e .[tensorboard]) or W&B: on the command line
+#   --cfg-options visualizer.vis_backends.0.type=TensorboardVisBackend
+# (a list item cannot be a dict(...) there); in a config, list both backends
+# (docs/en/user_guides/train_test.md, "Training logs").
 # Training scalars and the MergeAdaptersHook report (merge/*) go to every
 # backend configured.

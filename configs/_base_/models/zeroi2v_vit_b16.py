@@ -1,6 +1,6 @@
 # ZeroI2V on CLIP ViT-B/16, 8 frames (paper Table 11): STDHA with 2 of 12
 # heads temporal, in the released order {-1: 1, 1: 1} (head 0 reads frame
-# t-1, head 1 frame t+1; see README "STDHA sign and head order"), 4 dense
+# t-1, head 1 frame t+1; docs/en/advanced_guides/stdha.md), 4 dense
 # linear adapters per block, frozen image model. CLIP normalisation, RGB in
 # 0..255.
 model = dict(

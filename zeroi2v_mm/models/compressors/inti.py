@@ -145,28 +145,11 @@ class InTI(_PairMerge):
         grid_size (tuple[int, int]): Patch grid ``(h, w)``.
         ffn_ratio (float): Hidden width of the FFN as a multiple of C
             (hidden = int(C * ffn_ratio)). The paper says only "two linear
-            layers (FFN)", and its tables do not agree on one width (counts
-            from ``zeroi2v_mm/inti_costs.py``, fvcore convention, ViT-B/16
-            and ViT-L/14, 16 frames; docs/configs.md "InTI"):
-
-            - Table 1 GFLOPs, plain InTI: 3.5 fits all six numbers (ViT-B
-              InTI_{3,5}/{5,7}/{7,9} 147.1/182.0/216.9, paper 147/182/217;
-              ViT-L 649.0/810.8/972.7, paper 650/811/973); 3 gives
-              145.7/180.6/215.5 and 4 gives 148.5/183.4/218.3 on ViT-B.
-            - Table 1 GFLOPs, InTI^temp: 3 fits best (ViT-B 149.5/184.4/
-              220.3, paper 150/184/220); 3.5 is 1-2 GFLOPs above.
-            - Table 2 parameters of InTI^temp (126M ViT-B, 378M ViT-L): 4
-              fits ViT-B (126.5M), ViT-L would need about 4.7 (3.5: 125.3M
-              and 373.1M).
-            - Table 5a: token-only 118M -> all contexts 126M implies about
-              4, but each single context adds ~3M there, which no width
-              gives (cube and global context have almost no parameters; any
-              context doubles the FFN input).
-            - Table 5b ("Add All" 125M, "Cat All" 128M vs 126M) implies
-              about 0.85.
-
-            Default 3.5: the one width that reproduces a whole table
-            (Table 1's plain column, both model sizes).
+            layers (FFN)" and its tables do not agree on one width. Default
+            3.5: the one width that reproduces a whole table (Table 1's
+            plain column, both model sizes). Which width fits which table,
+            with the counts: docs/en/user_guides/configs.md, "Readings of the
+            paper's open choices".
         use_cube (bool): Cube-level context (Tab. 5a ablation).
         use_frame (bool): Frame-level context (Tab. 5a ablation).
         use_global (bool): Global-level context (Tab. 5a ablation). With all

@@ -61,7 +61,8 @@ class AIMAdapters(nn.Module):
         scale (float): Factor s on the MLP-adapter (0.5).
         num_tadapter (int): 1: T-adapter after the temporal attention only;
             2: also a T-adapter-in (with skip) before it (AIM's ViT-B
-            setting of ZeroI2V Table 4, 624 GFLOPs).
+            setting of ZeroI2V Table 4; its cost next to the paper's:
+            docs/en/advanced_guides/results.md).
         dropout (float): Dropout inside the adapters.
 
     Shapes: ``(B*T, L, C) -> (B*T, L, C)``, rows (batch, time)-major.

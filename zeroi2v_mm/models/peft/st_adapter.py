@@ -10,10 +10,11 @@ zero-initialised, so the adapter starts as the identity.
 Placement as in the released ST-Adapter models (linziyi96/st-adapter,
 ``models_adapter.py``): K400 ``clip_vit_base_patch16_adapter12x384`` has one
 adapter before the MLP of every block (the default, ``positions=('mlp',)``;
-455 GFLOPs for 8x1x3 views, 1.08x the image ViT's 422, 7M new parameters, as
-compared in ZeroI2V Table 4); SSv2 ``clip_vit_base_patch16_adapter24x384``
-has two per block, before the attention and before the MLP
-(``positions=('attn', 'mlp')``, 2x the extra cost).
+the model ZeroI2V Table 4 compares; its measured cost is in
+docs/en/advanced_guides/results.md); SSv2
+``clip_vit_base_patch16_adapter24x384`` has two per block, before the
+attention and before the MLP (``positions=('attn', 'mlp')``, 2x the extra
+cost).
 The convolution mixes neighbouring frames, so nothing can be merged.
 """
 from typing import Optional, Sequence, Tuple
