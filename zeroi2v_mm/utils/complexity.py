@@ -6,8 +6,8 @@ not counted, layer norms are. fvcore and MMEngine do not know
 ``aten::scaled_dot_product_attention`` and would silently count attention as
 zero (about 4% of a ViT-B/16), so :data:`EXTRA_FLOP_HANDLES` adds it.
 
-Reference point: CLIP ViT-B/16 at 224 px is 17.6 GFLOPs per frame, 140.7 per
-8-frame view (ZeroI2V paper, Table 3: 422 for 8x1x3 views).
+The counts reproduce the papers' (ZeroI2V Table 3 for CLIP ViT-B/16 8x1x3
+views; tests/test_complexity.py checks them).
 """
 import warnings
 from math import prod

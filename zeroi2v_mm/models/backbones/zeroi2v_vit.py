@@ -92,18 +92,13 @@ class ZeroI2VViT(ZeroI2VImageViT):
         pretrained (str, optional): Image (or video) weights to start from,
             read when training starts; see :class:`ZeroI2VImageViT`.
         drop_path_rate (float): Stochastic depth, rising linearly over blocks.
-        stdha (dict, optional): ``dict(offsets={-1: 1, 1: 1})``: dt -> number
-            of heads reading keys/values from frame t + dt, assigned from
-            head 0 upward in the listed order. None = spatial. Sign
-            convention: dt is the offset of the frame a head reads (-1: the
-            previous frame). The released ZeroI2V code uses the same sign and
-            the order t-1, t+1, t-2, t+2, t-3; the paper's Table 11 writes
-            the opposite sign (its "3*1" head reads t-3), so the paper's
-            ``{1*1, -1*1, 2*1}`` is ``{-1: 1, 1: 1, -2: 1}`` here. Also as
-            ``(dt, heads)`` pairs, ``offsets=[(-1, 1), (1, 1)]``, whose order
-            survives MMEngine's ``Config.dump`` (it sorts dict keys) and
-            replaces, never merges with, a base config's offsets; see
-            :func:`normalize_offsets`.
+        stdha (dict, optional): ``dict(offsets=[(-1, 1), (1, 1)])``: ``(dt,
+            heads)`` pairs, each the number of heads reading keys/values from
+            frame t + dt, assigned from head 0 upward in the listed order
+            (a dict ``{dt: heads}`` is read too, see
+            :func:`normalize_offsets`). None = spatial. The sign convention,
+            the released head order and why pairs: docs/en/advanced_guides/
+            stdha.md.
         adapters (dict, optional): ``dict(num_adapters=4 or 6, ratio=0.25,
             scale=0.5, dropout=0.1)``. None = no adapters. 3 = 4 without
             the adapter after MLP fc2 (the reference's ``num_tadapter=1``).
@@ -131,7 +126,8 @@ class ZeroI2VViT(ZeroI2VImageViT):
             Q/K/V/out slices train). LoRA and TemporalHeads merge like the
             adapters; the others stay at inference. Any method registered in
             ``zeroi2v_mm.models.peft.PEFT_METHODS`` (one file each under
-            ``zeroi2v_mm/models/peft/``; docs/adding_a_method.md).
+            ``zeroi2v_mm/models/peft/``;
+            docs/en/advanced_guides/adding_a_method.md).
         freeze_pretrained (bool): Freeze everything but the adapters (or the
             ``peft`` method's parameters), the temporal embedding, ln_post and
             compression layers.

@@ -19,7 +19,7 @@ It says three things, each in one place:
   updates fold into the frozen linears and the model is the plain model of
   the config (``zeroi2v_mm.reparam.merge_adapters``).
 
-``docs/adding_a_method.md`` walks through adding one.
+``docs/en/advanced_guides/adding_a_method.md`` walks through adding one.
 """
 import inspect
 from typing import Iterator, Mapping, Optional, Tuple

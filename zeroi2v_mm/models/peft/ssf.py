@@ -8,7 +8,8 @@ away). Identity at the start; after training it folds into the linear:
 ``W' = diag(gamma) W``, ``b' = gamma * b + beta``: mergeable, zero cost at
 inference. ``ZeroI2VViT(peft=dict(type='SSF'))``.
 
-This file is the worked example of docs/adding_a_method.md.
+This file is the worked example of
+docs/en/advanced_guides/adding_a_method.md.
 """
 from typing import Sequence
 
