@@ -30,7 +30,7 @@ from mmengine.logging import print_log
 from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .utils.checkpoint import load_checkpoint_file
+from .utils.checkpoint import called_from, load_checkpoint_file
 
 
 class MissingDRN:
@@ -156,13 +156,7 @@ def imported_by_a_config() -> bool:
     whose checkpoints are then read by MMAction2's inferencer before any model
     of ours is built."""
     from mmengine.utils import misc
-    code = misc.import_modules_from_strings.__code__
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is code:
-            return True
-        frame = frame.f_back
-    return False
+    return called_from(misc.import_modules_from_strings)
 
 
 # --------------------------------------------------------------- distributed

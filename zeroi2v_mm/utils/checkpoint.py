@@ -61,19 +61,25 @@ def last_read_checkpoint() -> Optional[str]:
     return _last_read[-1] if _last_read else None
 
 
-def loading_for_resume() -> bool:
-    """Whether the current load runs inside MMEngine's ``Runner.resume``
-    (``--resume`` of ``mim train`` or any MMEngine runner), found by the
-    identity of the function's code on the call stack. A resumed run must
-    get every tensor back; a mismatching classifier is not skipped then."""
-    from mmengine.runner import Runner
-    code = Runner.resume.__code__
+def called_from(function: Callable) -> bool:
+    """Whether ``function`` is running further up the call stack, found by
+    the identity of its code object (not its name)."""
+    code = function.__code__
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code is code:
             return True
         frame = frame.f_back
     return False
+
+
+def loading_for_resume() -> bool:
+    """Whether the current load runs inside MMEngine's ``Runner.resume``
+    (``--resume`` of ``mim train`` or any MMEngine runner). A resumed run
+    must get every tensor back; a mismatching classifier is not skipped
+    then."""
+    from mmengine.runner import Runner
+    return called_from(Runner.resume)
 
 
 # HistoryBuffer keeps its statistics methods in a class-level dict that gets

@@ -24,8 +24,7 @@ from torch.utils.checkpoint import checkpoint
 from torchvision.ops import StochasticDepth
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import (CheckpointMismatchError, last_read_checkpoint,
-                                 loading_for_resume)
+from ...utils.checkpoint import CheckpointMismatchError, last_read_checkpoint
 from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..layers.stdha import STDHAttention
 from ..utils.weight_formats import check_layout
@@ -412,12 +411,7 @@ class ZeroI2VImageViT(SmallCheckpointBackbone, BaseModule):
                 f'in its metadata for {prefix.rstrip(".") or "the backbone"}),'
                 f' but this model has act={self.act!r}: the features would '
                 f'differ. Set model.backbone.act={trained_act!r}')
-        check_checkpoint_fits(
-            state_dict,
-            prefix,
-            self,
-            require_all=bool(prefix)
-            and (not self.is_init or loading_for_resume()))
+        check_checkpoint_fits(state_dict, prefix, self)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward

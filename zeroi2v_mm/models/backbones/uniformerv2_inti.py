@@ -25,7 +25,6 @@ from mmaction.models.backbones.uniformerv2 import _MODELS, UniFormerV2
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import loading_for_resume
 from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..compressors.build import build_compressors, frames_per_block
 from ..utils.weights import (check_checkpoint_fits, check_pretrained_file,
@@ -178,12 +177,7 @@ class UniFormerV2InTI(SmallCheckpointBackbone, UniFormerV2):
         for a whole model loaded for testing or resuming, missing keys; then
         load as usual (MMEngine's loader would only warn)."""
         self.complete_frozen_weights(state_dict, prefix, local_metadata)
-        check_checkpoint_fits(
-            state_dict,
-            prefix,
-            self,
-            require_all=bool(prefix)
-            and (not self.is_init or loading_for_resume()))
+        check_checkpoint_fits(state_dict, prefix, self)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       *args, **kwargs)
 

@@ -35,7 +35,6 @@ from torch.utils.checkpoint import checkpoint
 from mmaction.registry import MODELS
 
 from ...compat import use_safe_checkpoint_loader
-from ...utils.checkpoint import loading_for_resume
 from ...utils.small_checkpoint import SmallCheckpointBackbone
 from ..layers.linear_adapter import AdaptedLinear
 from ..layers.stdha import (is_tracing_or_exporting, parse_head_offsets,
@@ -493,12 +492,7 @@ class ZeroI2VSwin(SmallCheckpointBackbone, SwinTransformer):
         ]:
             del state_dict[name]  # buffers of old Swin versions
         check_checkpoint_adapters(state_dict, prefix, self)
-        check_checkpoint_fits(
-            state_dict,
-            prefix,
-            self,
-            require_all=bool(prefix)
-            and (not self.is_init or loading_for_resume()))
+        check_checkpoint_fits(state_dict, prefix, self)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       *args, **kwargs)
 

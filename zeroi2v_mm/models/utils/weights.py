@@ -28,7 +28,7 @@ from torch import Tensor
 # archives (OpenAI CLIP) are told apart from pickles by their code/ folder.
 from ...utils.checkpoint import (CheckpointMismatchError,
                                  is_torchscript_archive, last_read_checkpoint,
-                                 load_checkpoint_file)
+                                 load_checkpoint_file, loading_for_resume)
 from ..layers.linear_adapter import AdaptedLinear
 from ..peft.base import AdapterBlock
 from .weight_formats import CONVERTERS, check_layout, detect_format
@@ -274,8 +274,10 @@ def _shape(value) -> tuple:
     return tuple(getattr(value, 'shape', ()))
 
 
-def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
-                          module: torch.nn.Module, require_all: bool) -> None:
+def check_checkpoint_fits(state_dict: Dict[str, Tensor],
+                          prefix: str,
+                          module: torch.nn.Module,
+                          require_all: Optional[bool] = None) -> None:
     """Refuse a checkpoint whose tensors do not fit ``module``.
 
     MMEngine's loader (``load_from``, ``--resume``, ``mim test``,
@@ -286,13 +288,19 @@ def check_checkpoint_fits(state_dict: Dict[str, Tensor], prefix: str,
         state_dict: the keys being loaded (full names, with ``prefix``).
         prefix: where ``module`` sits in the loaded model.
         module: the module receiving them.
-        require_all: also refuse when a key of ``module`` is absent.
+        require_all: also refuse when a key of ``module`` is absent. None
+            (the backbones' rule): when a whole model is loaded (``prefix``
+            not empty) into a module not initialised for training (testing,
+            inference, merge), or by ``Runner.resume``.
 
     Raises:
         CheckpointMismatchError (a ValueError): naming the first mismatching
             keys with both shapes, or the first missing keys, and the file
             last read by the safe loader.
     """
+    if require_all is None:
+        require_all = bool(prefix) and (not getattr(module, 'is_init', False)
+                                        or loading_for_resume())
     own = module.state_dict()
     source = last_read_checkpoint()
     source = f' (file last read: {source})' if source else ''
