@@ -22,6 +22,7 @@ from zeroi2v_mm.models.utils.weight_formats import (detect_format,
 from zeroi2v_mm.models.utils.weights import (check_pretrained_file,
                                              read_state_dict, to_backbone_keys)
 from zeroi2v_mm.utils import atomic_save_checkpoint
+from zeroi2v_mm.utils.io import OutputPathError, check_output
 
 
 def infer_arch(state: dict) -> dict:
@@ -71,8 +72,13 @@ def main(argv=None):
     parser.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     args = parser.parse_args(argv)
-    if osp.exists(args.out) and not args.force:
-        raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
+    try:
+        check_output(
+            args.out, [('the input weights', args.src)],
+            force=args.force,
+            option='OUT')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
     src = check_pretrained_file(args.src)
     raw = read_state_dict(src)
     state = to_backbone_keys(raw, src)

@@ -45,6 +45,8 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
                                 report_path_of, save_merged)
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.io import (OutputPathError, check_output, run_inputs,
+                                 same_file)
 from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
                                                small_checkpoint_info)
 
@@ -92,32 +94,25 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def same_file(a: str, b: str) -> bool:
-    """Whether writing ``a`` would change the file ``b`` (symlinks, hard
-    links, ``..`` and symlinked folders resolved)."""
-    if osp.exists(a) and osp.exists(b):
-        return osp.samefile(a, b)
-    return osp.realpath(a) == osp.realpath(b)
-
-
-def check_outputs(checkpoint: str, out: str, report_path: str,
-                  force: bool) -> None:
+def check_outputs(checkpoint: str,
+                  out: str,
+                  report_path: str,
+                  force: bool,
+                  config: str = None,
+                  cfg_options: dict = None) -> None:
     """Refuse outputs that would destroy the input or each other."""
     if same_file(out, report_path):
         raise SystemExit(
             f'--out {out}: its report path ({report_path}, the --out name '
             'with .json) would be the checkpoint itself; give --out a .pth '
             'name')
-    for name, path in (('--out', out), ('the report', report_path)):
-        if same_file(path, checkpoint):
-            raise SystemExit(
-                f'{name} {path} is the input checkpoint {checkpoint} (same '
-                'file on disk); choose another file (--force never '
-                'overwrites the input)')
-    existing = [p for p in (out, report_path) if osp.lexists(p)]
-    if existing and not force:
-        raise SystemExit(f'{existing[0]} exists; pass --force to overwrite '
-                         'it')
+    inputs = run_inputs(config, checkpoint, cfg_options)
+    try:
+        check_output(out, inputs, force=force, option='--out')
+        check_output(
+            report_path, inputs, force=force, option='the report of --out')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 def build_batches(cfg: Config, num_batches: int):
@@ -161,7 +156,8 @@ def main(argv=None) -> int:
                          '>= 0 (largest accepted max-abs logit difference)')
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    check_outputs(args.checkpoint, out, report_path, args.force)
+    check_outputs(args.checkpoint, out, report_path, args.force, args.config,
+                  args.cfg_options)
     with safe_checkpoint_loader():
         return merge(args, out, report_path)
 

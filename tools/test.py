@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
 def parse_args():
@@ -52,8 +53,18 @@ def main():
     cfg.load_from = args.checkpoint
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump {args.dump}: must end with .pkl')
-        dumper = dict(type='DumpResults', out_file_path=args.dump)
+            raise SystemExit(f'error: --dump {args.dump}: must end with .pkl')
+        # Predictions are regenerated on every run: an existing file is
+        # replaced (atomically), an input never.
+        try:
+            check_output(
+                args.dump,
+                run_inputs(args.config, args.checkpoint, args.cfg_options),
+                force=True,
+                option='--dump')
+        except OutputPathError as error:
+            raise SystemExit(f'error: {error}') from None
+        dumper = dict(type='AtomicDumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dumper]

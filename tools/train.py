@@ -26,7 +26,8 @@ import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 from zeroi2v_mm.utils.file_backend import BACKEND_NAME
-from zeroi2v_mm.utils.io import remove_stale_temporaries
+from zeroi2v_mm.utils.io import (OutputPathError, check_output_dir,
+                                 remove_stale_temporaries)
 from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
 
@@ -215,6 +216,10 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     use_atomic_checkpoints(cfg)
+    try:
+        check_output_dir(cfg.work_dir, option='--work-dir')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
     with ExitStack() as stack:
         if _is_rank_zero():
             try:

@@ -13,6 +13,7 @@ import mmaction.models  # noqa: E402,F401  (MMAction2's own registrations)
 
 from .datasets import *  # noqa: E402,F401,F403
 from .engine import *  # noqa: E402,F401,F403
+from .evaluation import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403
 from .reparam import merge_adapters  # noqa: E402,F401
 

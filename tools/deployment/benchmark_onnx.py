@@ -37,6 +37,8 @@ from zeroi2v_mm.deployment import (DeployedRecognizer, export_model,
                                    run_exported)
 from zeroi2v_mm.deployment.export import random_clips
 from zeroi2v_mm.engine.hooks import merged_config
+from zeroi2v_mm.utils.io import (OutputPathError, atomic_write_text,
+                                 check_output, run_inputs)
 
 
 def parse_args(argv=None):
@@ -95,6 +97,17 @@ def ort_session(path, threads):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.json:
+        # A report, regenerated on every run: an existing one is replaced
+        # (atomically), an input never.
+        try:
+            check_output(
+                args.json,
+                run_inputs(args.config, args.checkpoint, args.cfg_options),
+                force=True,
+                option='--json')
+        except OutputPathError as error:
+            raise SystemExit(f'error: {error}') from None
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
@@ -168,8 +181,7 @@ def main(argv=None):
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
-        with open(args.json, 'w') as file:
-            file.write(text + '\n')
+        atomic_write_text(text + '\n', args.json)
     return 0
 
 
