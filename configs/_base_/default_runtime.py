@@ -9,6 +9,10 @@ custom_imports = dict(imports=['zeroi2v_mm'], allow_failed_imports=False)
 # default_hooks, so configs that set other default_hooks keep it.
 default_hooks = dict(
     trainable_params=dict(type='TrainableParamsHook'),
+    # NaN / inf weights or scores stop testing and validation with the
+    # checkpoint's name instead of giving a meaningless accuracy
+    # (zeroi2v_mm/engine/hooks/finite_check_hook.py).
+    finite_check=dict(type='FiniteCheckHook'),
     # Checkpoints written atomically (a temporary file, then a rename; the
     # mode a plain write would get under the umask; through symlinks): a
     # run killed while saving leaves the previous checkpoint whole. The

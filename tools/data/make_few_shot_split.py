@@ -67,8 +67,9 @@ def main(argv=None) -> int:
     except (FewShotError, OSError) as error:
         raise SystemExit(f'error: {error}') from None
     print(f"{manifest['num_entries']} entries ({manifest['shots']} per class "
-          f"x {manifest['num_classes']} classes, seed {manifest['seed']}) "
-          f'-> {args.out}\nmanifest: {manifest_path_of(args.out)}')
+          f"x {manifest['classes_present']} classes, seed {manifest['seed']}) "
+          f'-> {args.out}\nmanifest: {manifest_path_of(args.out)}\n'
+          f"num_classes (largest label + 1): {manifest['num_classes']}")
     return 0
 
 

@@ -26,9 +26,9 @@ class CheckedVideoDataset(VideoDataset):
     (missing, empty, corrupt, too short: see ``CheckVideoLength``).
 
     Checked when the annotation file is read (training and testing alike):
-    an empty file; a label that is not an integer; a negative label; with
-    ``num_classes`` set, a label ``>= num_classes``. Each error names the file
-    and line.
+    an empty file; a line without a label; a label that is not an integer;
+    a negative label; with ``num_classes`` set, a label ``>= num_classes``.
+    Each error names the file and line.
 
     Checked per video: it must have at least as many frames as one clip
     shows (``clip_len`` of the pipeline's frame sampler, found automatically;
@@ -114,6 +114,11 @@ class CheckedVideoDataset(VideoDataset):
                     continue
                 entries += 1
                 labels = fields[1:]
+                if not labels:
+                    # MMAction2 would score (or train) it against label -1
+                    raise ValueError(f'{self.ann_file}:{number}: no label in '
+                                     f"{line.strip()!r}; expected 'path "
+                                     "label' (an integer class index)")
                 if not self.multi_class and len(labels) > 1:
                     raise ValueError(f'{self.ann_file}:{number}: expected '
                                      f"'path label', got {line.strip()!r}")

@@ -249,7 +249,10 @@ def make_few_shot_split(ann_file: str,
         format=fmt,
         shots=shots,
         seed=seed,
-        num_classes=len(counts),
+        # what cls_head.num_classes must be for these labels (a class
+        # absent from the file still needs its output)
+        num_classes=max(counts) + 1,
+        classes_present=len(counts),
         num_entries=len(chosen),
         per_class={
             str(label): dict(source=counts[label], chosen=shots)
