@@ -8,6 +8,10 @@ runs' facts. A lock whose process is gone (same host, pid no longer alive:
 a run that was killed) is stale: it is replaced and the run says so. A lock
 from another host cannot be checked from here and is refused with the advice
 to delete it once that run is over.
+
+The same process asking again (``tools/train.py`` and the runner's
+:class:`~zeroi2v_mm.engine.hooks.WorkDirLockHook`) gets it at once; only the
+first holder releases it.
 """
 import json
 import os
@@ -83,6 +87,11 @@ class WorkDirLock:
             mine = _facts()
             same_host = holder.get('host') == mine['host']
             pid = holder.get('pid')
+            if same_host and pid == mine['pid']:
+                # This process holds it already (tools/train.py took it, and
+                # the runner's WorkDirLockHook asks again): nothing to do;
+                # the first holder releases it.
+                return self
             if holder and (not same_host or not isinstance(pid, int)
                            or _pid_alive(pid)):
                 where = ('' if same_host else
