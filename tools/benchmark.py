@@ -102,6 +102,7 @@ from mmengine.config import DictAction
 
 from zeroi2v_mm.benchmark import (BenchmarkSettings, benchmark, parse_accuracy,
                                   write_report)
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import (OutputPathError, check_output, run_inputs,
                                  same_file)
 
@@ -292,4 +293,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -31,6 +31,7 @@ import zeroi2v_mm  # noqa: F401  (registries and stack fixes)
 from zeroi2v_mm.models.utils.official_checkpoint import (
     OfficialCheckpointError, convert_official_checkpoint, fitting_configs,
     parse_offsets)
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -105,4 +106,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

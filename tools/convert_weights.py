@@ -22,6 +22,7 @@ from zeroi2v_mm.models.utils.weight_formats import (detect_format,
 from zeroi2v_mm.models.utils.weights import (check_pretrained_file,
                                              read_state_dict, to_backbone_keys)
 from zeroi2v_mm.utils import atomic_save_checkpoint
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import OutputPathError, check_output
 
 REQUIRED = ('conv1.weight', 'positional_embedding', 'class_embedding')
@@ -142,4 +143,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

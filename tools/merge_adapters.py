@@ -45,6 +45,8 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 format_report, merge_and_verify,
                                 report_path_of, save_merged)
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.cli import (check_checkpoint_path, check_device,
+                                  merge_cfg_options, run_tool)
 from zeroi2v_mm.utils.io import (OutputPathError, check_output, run_inputs,
                                  same_file)
 from zeroi2v_mm.utils.small_checkpoint import (restore_small_checkpoint,
@@ -154,8 +156,11 @@ def main(argv=None) -> int:
     if not math.isfinite(args.tolerance) or args.tolerance < 0:
         raise SystemExit(f'--tolerance {args.tolerance}: must be a number '
                          '>= 0 (largest accepted max-abs logit difference)')
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    check_checkpoint_path(args.checkpoint)
+    try:
+        args.device = check_device(args.device)
+    except ValueError as error:
+        raise SystemExit(f'error: {error}') from None
     check_outputs(args.checkpoint, out, report_path, args.force, args.config,
                   args.cfg_options)
     with safe_checkpoint_loader():
@@ -166,7 +171,7 @@ def merge(args, out: str, report_path: str) -> int:
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     backbone = cfg.model.get('backbone', {})
     peft = (backbone.get('peft') or {}).get('type')
@@ -259,4 +264,4 @@ def merge(args, out: str, report_path: str) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.cli import (check_checkpoint_path, merge_cfg_options,
+                                  run_tool)
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
@@ -39,12 +41,11 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    check_checkpoint_path(args.checkpoint)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -81,4 +82,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -132,4 +132,5 @@ if __name__ == '__main__':
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')
-    sys.exit(main())
+    from zeroi2v_mm.utils.cli import run_tool
+    run_tool(main)

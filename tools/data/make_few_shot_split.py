@@ -12,11 +12,11 @@ existing outputs are kept unless --force; both files are written atomically.
 See docs/few_shot.md; the logic is zeroi2v_mm/datasets/few_shot.py.
 """
 import argparse
-import sys
 
 from zeroi2v_mm.datasets.few_shot import (FORMATS, FewShotError,
                                           make_few_shot_split,
                                           manifest_path_of)
+from zeroi2v_mm.utils.cli import run_tool
 
 
 def parse_args(argv=None):
@@ -74,4 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from zeroi2v_mm.datasets.synthetic_videos import (DEFAULTS,
                                                   OutputDirectoryConflictError,
                                                   make_dataset)
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import OutputPathError, check_output_dir
 
 
@@ -96,4 +97,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

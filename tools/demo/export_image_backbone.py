@@ -19,6 +19,7 @@ import sys
 from typing import Optional, Sequence
 
 from zeroi2v_mm.utils.checkpoint import load_checkpoint_file
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import atomic_save_checkpoint, check_output
 
 PREFIX = 'backbone.'
@@ -93,4 +94,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

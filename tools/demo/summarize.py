@@ -26,6 +26,7 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import atomic_write_text, check_output
 
 
@@ -178,4 +179,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

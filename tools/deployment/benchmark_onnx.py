@@ -22,7 +22,6 @@ import json
 import os.path as osp
 import platform
 import statistics
-import sys
 import tempfile
 import time
 
@@ -37,6 +36,7 @@ from zeroi2v_mm.deployment import (DeployedRecognizer, export_model,
                                    run_exported)
 from zeroi2v_mm.deployment.export import random_clips
 from zeroi2v_mm.engine.hooks import merged_config
+from zeroi2v_mm.utils.cli import merge_cfg_options, run_tool
 from zeroi2v_mm.utils.io import (OutputPathError, atomic_write_text,
                                  check_output, run_inputs)
 
@@ -112,7 +112,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     models = build_pair(cfg, args.checkpoint)
     shape = view_shape(models['merged'].recognizer)
     clips = random_clips((args.batch, ) + shape, seed=0)
@@ -186,4 +186,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)
