@@ -49,7 +49,7 @@ class WorkDirLockHook(Hook):
 
     def before_train(self, runner) -> None:
         if is_main_process():
-            self._lock = WorkDirLock(runner.work_dir).acquire()
+            self._lock = WorkDirLock(runner.work_dir, reentrant=True).acquire()
             atexit.register(self._release)
         self._disown_foreign_best(runner)
 
