@@ -66,6 +66,7 @@ def tiny_run(tmp_path_factory):
         bad_key=name)
 
 
+@pytest.mark.slow
 def test_nan_weights_stop_testing_naming_the_checkpoint(tiny_run):
     checkpoint = tiny_run['checkpoint']
     before = sha(checkpoint)
@@ -78,6 +79,7 @@ def test_nan_weights_stop_testing_naming_the_checkpoint(tiny_run):
     assert sha(checkpoint) == before
 
 
+@pytest.mark.slow
 def test_line_without_label_is_an_error_in_test_and_train(tiny_run):
     data = tiny_run['data']
     broken = tiny_run['root'] / 'no_label.txt'
@@ -116,6 +118,7 @@ def _clip_state(width):
     return clip.state_dict()
 
 
+@pytest.mark.slow
 def test_convert_weights_refuses_mixed_blocks_and_non_vits(tmp_path):
     state = _clip_state(64)
     wide = _clip_state(128)

@@ -42,6 +42,7 @@ def checkpoint(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_export_never_replaces_its_checkpoint_even_with_force(
         checkpoint, tmp_path):
     before = sha(checkpoint)
@@ -60,6 +61,7 @@ def test_export_never_replaces_its_checkpoint_even_with_force(
     assert code != 0 and f'{tmp_path} is a directory' in text
 
 
+@pytest.mark.slow
 def test_test_dump_never_replaces_the_checkpoint_or_the_config(tmp_path):
     pickled = tmp_path / 'ck.pkl'
     torch.save({'state_dict': {}}, pickled)
@@ -79,6 +81,7 @@ def test_test_dump_never_replaces_the_checkpoint_or_the_config(tmp_path):
     assert 'Traceback' not in text
 
 
+@pytest.mark.slow
 def test_benchmark_reports_never_replace_a_config_or_checkpoint(
         checkpoint, tmp_path):
     config_alias = tmp_path / 'cfg.md'
@@ -95,6 +98,7 @@ def test_benchmark_reports_never_replace_a_config_or_checkpoint(
     assert sha(checkpoint) == before
 
 
+@pytest.mark.slow
 def test_convert_weights_never_replaces_its_input(checkpoint, tmp_path):
     before = sha(checkpoint)
     code, text = run('tools/convert_weights.py', checkpoint, checkpoint,
@@ -107,6 +111,7 @@ def test_convert_weights_never_replaces_its_input(checkpoint, tmp_path):
     assert sha(checkpoint) == before
 
 
+@pytest.mark.slow
 def test_data_generators_and_train_refuse_a_file_as_folder(tmp_path):
     existing = tmp_path / 'notes.txt'
     existing.write_text('keep me')

@@ -47,6 +47,7 @@ def crafted_file(tmp_path):
     return path, marker
 
 
+@pytest.mark.slow
 def test_crafted_proposals_are_refused_by_train_and_never_run(tmp_path):
     path, marker = crafted_file(tmp_path)
     before = sha(path)
