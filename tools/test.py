@@ -13,8 +13,8 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
-from zeroi2v_mm.utils.cli import (check_checkpoint_path, merge_cfg_options,
-                                  run_tool)
+from zeroi2v_mm.utils.cli import (check_checkpoint_path, check_config_path,
+                                  merge_cfg_options, run_tool)
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
@@ -41,6 +41,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    check_config_path(args.config)
     check_checkpoint_path(args.checkpoint)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

@@ -25,7 +25,7 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
-from zeroi2v_mm.utils.cli import merge_cfg_options, run_tool
+from zeroi2v_mm.utils.cli import check_config_path, merge_cfg_options, run_tool
 from zeroi2v_mm.utils.file_backend import BACKEND_NAME
 from zeroi2v_mm.utils.io import (OutputPathError, check_output_dir,
                                  remove_stale_temporaries)
@@ -215,6 +215,7 @@ def _is_rank_zero() -> bool:
 
 def main():
     args = parse_args()
+    check_config_path(args.config)
     cfg = merge_args(Config.fromfile(args.config), args)
     use_atomic_checkpoints(cfg)
     try:

@@ -18,6 +18,7 @@ only when no other excepthook is set, and chains to Python's for
 everything else, so no other code sees a difference.
 """
 import argparse
+import linecache
 import os
 import os.path as osp
 import sys
@@ -41,7 +42,12 @@ def _raised_in_package(error: BaseException) -> bool:
     while tb.tb_next is not None:
         tb = tb.tb_next
     filename = osp.abspath(tb.tb_frame.f_code.co_filename)
-    return filename.startswith(PACKAGE_DIR + os.sep)
+    if not filename.startswith(PACKAGE_DIR + os.sep):
+        return False
+    # A `raise` statement of ours, not a builtin failing inside our code
+    # (int('abc') raises a ValueError from our frame, without context).
+    line = linecache.getline(filename, tb.tb_lineno).strip()
+    return line.startswith('raise')
 
 
 def known_error(error: BaseException) -> Optional[BaseException]:
@@ -185,6 +191,15 @@ def merge_cfg_options(cfg, options: Optional[dict]) -> None:
                 f'{type(error).__name__}: {error}). Set the whole value '
                 f'instead, e.g. {parent_key}="..." with every element') \
                 from None
+
+
+def check_config_path(path: str) -> None:
+    """Exit with one message when the config file is missing or a folder
+    (MMEngine raises a bare ``FileNotFoundError`` from its own code)."""
+    if not osp.isfile(path):
+        what = 'is a directory' if osp.isdir(path) else 'not found'
+        raise SystemExit(f'error: config {path} {what}; give a config file '
+                         '(e.g. configs/demo/zeroi2v_synthetic.py)')
 
 
 def check_checkpoint_path(path: str) -> None:

@@ -387,7 +387,7 @@ def check_output_dir(path: str, inputs=(), option: str = '--out') -> str:
                 f'{option} {path}: cannot write into it (read-only file '
                 'system or no permission); choose a writable folder')
     else:
-        _check_parent(option, osp.join(path, 'x'))
+        _check_parent(option, path)
     return osp.abspath(osp.expanduser(path))
 
 
