@@ -59,6 +59,10 @@ def test_export_never_replaces_its_checkpoint_even_with_force(
     code, text = run('tools/deployment/export_onnx.py', CONFIG, checkpoint,
                      '--out', tmp_path, '--force')
     assert code != 0 and f'{tmp_path} is a directory' in text
+    code, text = run('tools/deployment/export_onnx.py', CONFIG, checkpoint,
+                     '--out', '')
+    assert code != 0 and '--out: empty path' in text
+    assert 'Traceback' not in text
 
 
 @pytest.mark.slow

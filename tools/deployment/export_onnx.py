@@ -135,9 +135,7 @@ def verification_inputs(cfg, model, shape, video):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    path = args.out or args.check
-    fmt = args.format or format_of(path)
-    if args.out:
+    if args.out is not None:
         try:
             check_output(
                 args.out,
@@ -145,6 +143,8 @@ def main(argv=None) -> int:
                 force=args.force)
         except OutputPathError as error:
             raise SystemExit(f'error: {error}') from None
+    path = args.out or args.check
+    fmt = args.format or format_of(path)
     if args.check and not osp.isfile(args.check):
         raise SystemExit(f'--check {args.check}: file not found')
     try:
