@@ -143,7 +143,7 @@ def test_never_overwrites_without_force_and_never_the_input(tmp_path):
     make_few_shot_split(str(src), str(out), shots=2, seed=0, force=True)
     assert len(out.read_text().splitlines()) == 10
     before = src.read_text()
-    with pytest.raises(FewShotError, match='would replace the input'):
+    with pytest.raises(FewShotError, match='that this run reads'):
         make_few_shot_split(
             str(src),
             str(tmp_path / '.' / 'train.txt'),

@@ -102,6 +102,9 @@ from mmengine.config import DictAction
 
 from zeroi2v_mm.benchmark import (BenchmarkSettings, benchmark, parse_accuracy,
                                   write_report)
+from zeroi2v_mm.utils.cli import run_tool
+from zeroi2v_mm.utils.io import (OutputPathError, check_output, run_inputs,
+                                 same_file)
 
 
 def parse_args(argv=None):
@@ -242,12 +245,39 @@ def parse_args(argv=None):
     return args
 
 
+def check_report_paths(args) -> None:
+    """Refuse a --json / --md / --plot path that is one of the run's inputs
+    (a config, what it names, the --accuracy file) or a directory, before
+    anything is measured. Reports are regenerated on every run: an existing
+    one is replaced, atomically."""
+    inputs = []
+    for config in args.configs:
+        inputs.extend(run_inputs(config, cfg_options=args.cfg_options))
+    inputs.extend(('--accuracy', item) for item in args.accuracy or ()
+                  if '=' not in item)
+    plot = args.plot or (osp.splitext(args.md)[0] + '_accuracy.png'
+                         if args.md and args.accuracy else None)
+    outputs = [(name, path)
+               for name, path in (('--json', args.json), ('--md', args.md),
+                                  ('--plot', plot)) if path]
+    try:
+        for index, (name, path) in enumerate(outputs):
+            check_output(path, inputs, True, name)
+            for other, earlier in outputs[:index]:
+                if same_file(path, earlier):
+                    raise OutputPathError(f'{name} {path} is also {other}; '
+                                          'give each its own file')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
+
+
 def main(argv=None) -> Dict[str, Any]:
     args = parse_args(argv)
     try:
         accuracy = parse_accuracy(args.accuracy)
     except ValueError as error:
         raise SystemExit(f'error: {error}') from None
+    check_report_paths(args)
     report = benchmark(args.settings)
     report['settings']['command'] = ' '.join(sys.argv)
     text = write_report(
@@ -263,4 +293,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -31,6 +31,8 @@ import zeroi2v_mm  # noqa: F401  (registries and stack fixes)
 from zeroi2v_mm.models.utils.official_checkpoint import (
     OfficialCheckpointError, convert_official_checkpoint, fitting_configs,
     parse_offsets)
+from zeroi2v_mm.utils.cli import run_tool
+from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -71,6 +73,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        check_output(
+            args.out,
+            run_inputs(
+                args.config, extra=[('the official checkpoint', args.src)]),
+            force=args.force,
+            option='OUT')
         offsets = parse_offsets(args.stdha) if args.stdha else None
         spec = convert_official_checkpoint(
             args.src,
@@ -80,7 +88,8 @@ def main(argv=None) -> int:
             adapter_scale=args.adapter_scale,
             config=args.config,
             force=args.force)
-    except (OfficialCheckpointError, FileExistsError, ValueError) as error:
+    except (OfficialCheckpointError, FileExistsError, ValueError,
+            OutputPathError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     summary = spec.summary()
@@ -97,4 +106,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -22,13 +22,59 @@ from zeroi2v_mm.models.utils.weight_formats import (detect_format,
 from zeroi2v_mm.models.utils.weights import (check_pretrained_file,
                                              read_state_dict, to_backbone_keys)
 from zeroi2v_mm.utils import atomic_save_checkpoint
+from zeroi2v_mm.utils.cli import run_tool
+from zeroi2v_mm.utils.io import OutputPathError, check_output
+
+REQUIRED = ('conv1.weight', 'positional_embedding', 'class_embedding')
+
+
+def check_consistent_vit(state: dict) -> None:
+    """Every block of one width with the same tensors; see infer_arch."""
+    missing = [key for key in REQUIRED if key not in state]
+    if missing:
+        raise ValueError(
+            f'not a ViT: no {", ".join(missing)} (found e.g. '
+            f'{", ".join(list(state)[:3])}); convert_weights.py converts '
+            'CLIP, timm and mmpretrain ViTs')
+    width = state['conv1.weight'].shape[0]
+    blocks: dict = {}
+    for key, value in state.items():
+        parts = key.split('.')
+        if key.startswith('transformer.resblocks.') and len(parts) > 3:
+            blocks.setdefault(int(parts[2]), {})['.'.join(parts[3:])] = \
+                tuple(value.shape)
+    if not blocks:
+        raise ValueError('not a ViT: no transformer.resblocks.N.* tensors')
+    if sorted(blocks) != list(range(len(blocks))):
+        raise ValueError(f'block numbers {sorted(blocks)} have gaps: not '
+                         'one ViT')
+    first = blocks[0]
+    for index, block in sorted(blocks.items()):
+        for name in sorted(set(first) | set(block)):
+            if first.get(name) != block.get(name):
+                raise ValueError(
+                    f'block {index} does not match block 0 at '
+                    f'transformer.resblocks.{index}.{name}: '
+                    f'{block.get(name)} vs {first.get(name)}; the blocks '
+                    'are not of one architecture')
+    ln_width = first.get('ln_1.weight', (width, ))[0]
+    if ln_width != width:
+        raise ValueError(f'conv1.weight gives width {width} but the blocks '
+                         f'have width {ln_width}: not one ViT')
 
 
 def infer_arch(state: dict) -> dict:
     """Width, depth, patch and image size read off the tensor shapes.
 
     Heads cannot be read off the weights; CLIP, timm and mmpretrain ViTs
-    (Ti/S/B/L) use 64-wide heads."""
+    (Ti/S/B/L) use 64-wide heads.
+
+    Raises:
+        ValueError: the dict is not one consistent ViT (a tensor the layout
+            needs is missing, the blocks differ in their tensors or shapes,
+            block numbers have gaps), naming the first offending key.
+    """
+    check_consistent_vit(state)
     width, _, patch_size, _ = state['conv1.weight'].shape
     grid = int(round((state['positional_embedding'].shape[0] - 1)**0.5))
     layers = len({
@@ -71,12 +117,21 @@ def main(argv=None):
     parser.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     args = parser.parse_args(argv)
-    if osp.exists(args.out) and not args.force:
-        raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
+    try:
+        check_output(
+            args.out, [('the input weights', args.src)],
+            force=args.force,
+            option='OUT')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
     src = check_pretrained_file(args.src)
     raw = read_state_dict(src)
-    state = to_backbone_keys(raw, src)
-    arch = infer_arch(state)
+    try:
+        state = to_backbone_keys(raw, src)
+        arch = infer_arch(state)
+    except ValueError as error:
+        raise SystemExit(f'error: {args.src}: {error}; nothing written') \
+            from None
     settings = backbone_settings(raw, state)
     atomic_save_checkpoint(
         dict(
@@ -88,4 +143,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -50,6 +50,10 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 merged_config_hint, report_path_of,
                                 save_merged)
 from zeroi2v_mm.utils.checkpoint import CheckpointError
+from zeroi2v_mm.utils.cli import (check_checkpoint_path, check_device,
+                                  merge_cfg_options, run_tool)
+from zeroi2v_mm.utils.io import (OutputPathError, check_output, run_inputs,
+                                 same_file)
 
 
 def parse_args(argv=None):
@@ -95,32 +99,25 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def same_file(a: str, b: str) -> bool:
-    """Whether writing ``a`` would change the file ``b`` (symlinks, hard
-    links, ``..`` and symlinked folders resolved)."""
-    if osp.exists(a) and osp.exists(b):
-        return osp.samefile(a, b)
-    return osp.realpath(a) == osp.realpath(b)
-
-
-def check_outputs(checkpoint: str, out: str, report_path: str,
-                  force: bool) -> None:
+def check_outputs(checkpoint: str,
+                  out: str,
+                  report_path: str,
+                  force: bool,
+                  config: str = None,
+                  cfg_options: dict = None) -> None:
     """Refuse outputs that would destroy the input or each other."""
     if same_file(out, report_path):
         raise SystemExit(
             f'--out {out}: its report path ({report_path}, the --out name '
             'with .json) would be the checkpoint itself; give --out a .pth '
             'name')
-    for name, path in (('--out', out), ('the report', report_path)):
-        if same_file(path, checkpoint):
-            raise SystemExit(
-                f'{name} {path} is the input checkpoint {checkpoint} (same '
-                'file on disk); choose another file (--force never '
-                'overwrites the input)')
-    existing = [p for p in (out, report_path) if osp.lexists(p)]
-    if existing and not force:
-        raise SystemExit(f'{existing[0]} exists; pass --force to overwrite '
-                         'it')
+    inputs = run_inputs(config, checkpoint, cfg_options)
+    try:
+        check_output(out, inputs, force=force, option='--out')
+        check_output(
+            report_path, inputs, force=force, option='the report of --out')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 def build_batches(cfg: Config, num_batches: int):
@@ -162,9 +159,13 @@ def main(argv=None) -> int:
     if not math.isfinite(args.tolerance) or args.tolerance < 0:
         raise SystemExit(f'--tolerance {args.tolerance}: must be a number '
                          '>= 0 (largest accepted max-abs logit difference)')
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    check_outputs(args.checkpoint, out, report_path, args.force)
+    check_checkpoint_path(args.checkpoint)
+    try:
+        args.device = check_device(args.device)
+    except ValueError as error:
+        raise SystemExit(f'error: {error}') from None
+    check_outputs(args.checkpoint, out, report_path, args.force, args.config,
+                  args.cfg_options)
     with safe_checkpoint_loader():
         return merge(args, out, report_path)
 
@@ -173,7 +174,7 @@ def merge(args, out: str, report_path: str) -> int:
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     backbone = cfg.model.get('backbone', {})
     try:
@@ -248,4 +249,4 @@ def merge(args, out: str, report_path: str) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

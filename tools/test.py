@@ -13,6 +13,9 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.cli import (check_checkpoint_path, check_config_path,
+                                  merge_cfg_options, run_tool)
+from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
 def parse_args():
@@ -38,12 +41,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    check_config_path(args.config)
+    check_checkpoint_path(args.checkpoint)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -52,8 +55,18 @@ def main():
     cfg.load_from = args.checkpoint
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump {args.dump}: must end with .pkl')
-        dumper = dict(type='DumpResults', out_file_path=args.dump)
+            raise SystemExit(f'error: --dump {args.dump}: must end with .pkl')
+        # Predictions are regenerated on every run: an existing file is
+        # replaced (atomically), an input never.
+        try:
+            check_output(
+                args.dump,
+                run_inputs(args.config, args.checkpoint, args.cfg_options),
+                force=True,
+                option='--dump')
+        except OutputPathError as error:
+            raise SystemExit(f'error: {error}') from None
+        dumper = dict(type='AtomicDumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dumper]
@@ -70,4 +83,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -25,8 +25,10 @@ from mmengine.runner import Runner
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.compat import safe_checkpoint_loader
 from zeroi2v_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+from zeroi2v_mm.utils.cli import check_config_path, merge_cfg_options, run_tool
 from zeroi2v_mm.utils.file_backend import BACKEND_NAME
-from zeroi2v_mm.utils.io import remove_stale_temporaries
+from zeroi2v_mm.utils.io import (OutputPathError, check_output_dir,
+                                 remove_stale_temporaries)
 from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
 
@@ -87,7 +89,7 @@ def parse_args():
 def merge_args(cfg: Config, args) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -213,8 +215,13 @@ def _is_rank_zero() -> bool:
 
 def main():
     args = parse_args()
+    check_config_path(args.config)
     cfg = merge_args(Config.fromfile(args.config), args)
     use_atomic_checkpoints(cfg)
+    try:
+        check_output_dir(cfg.work_dir, option='--work-dir')
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
     with ExitStack() as stack:
         if _is_rank_zero():
             try:
@@ -235,4 +242,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

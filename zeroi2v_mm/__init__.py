@@ -8,11 +8,17 @@ registers the backbone, head, hooks and dataset into MMAction2's registries.
 from . import compat
 
 compat.apply_all()
+# Under `mim train/test mmaction` only: a known error of this package that
+# ends the process prints as one message (zeroi2v_mm/utils/cli.py).
+from .utils.cli import install_excepthook  # noqa: E402
+
+install_excepthook()
 
 import mmaction.models  # noqa: E402,F401  (MMAction2's own registrations)
 
 from .datasets import *  # noqa: E402,F401,F403
 from .engine import *  # noqa: E402,F401,F403
+from .evaluation import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403
 from .reparam import merge_adapters  # noqa: E402,F401
 

@@ -9,6 +9,15 @@ custom_imports = dict(imports=['zeroi2v_mm'], allow_failed_imports=False)
 # default_hooks, so configs that set other default_hooks keep it.
 default_hooks = dict(
     trainable_params=dict(type='TrainableParamsHook'),
+    # NaN / inf weights or scores stop testing and validation with the
+    # checkpoint's name instead of giving a meaningless accuracy
+    # (zeroi2v_mm/engine/hooks/finite_check_hook.py).
+    finite_check=dict(type='FiniteCheckHook'),
+    # One training per work dir, whatever launched it (mim train,
+    # tools/train.py, dist_train.sh); a run resumed from another work dir
+    # never deletes that run's best checkpoint
+    # (zeroi2v_mm/engine/hooks/work_dir_lock_hook.py).
+    work_dir_lock=dict(type='WorkDirLockHook'),
     # Checkpoints written atomically (a temporary file, then a rename; the
     # mode a plain write would get under the umask; through symlinks): a
     # run killed while saving leaves the previous checkpoint whole. The

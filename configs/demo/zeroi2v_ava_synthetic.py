@@ -60,8 +60,11 @@ val_pipeline = [
     dict(type='PackActionInputs'),
 ]
 
+# MMAction2's AVADataset, with the proposals pickle read by a restricted
+# unpickler (no code from data files) and the annotation lines checked
+# (zeroi2v_mm/datasets/checked_ava_dataset.py).
 synthetic = dict(
-    type='AVADataset',
+    type='CheckedAVADataset',
     label_file=f'{anno_root}/ava_action_list_v2.2_for_activitynet_2019.pbtxt',
     data_prefix=dict(img=f'{data_root}/rawframes'),
     num_classes=5,

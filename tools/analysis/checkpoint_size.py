@@ -111,6 +111,8 @@ def measure(config: str, cfg_options=None) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from zeroi2v_mm.utils.cli import check_config_path
+    check_config_path(args.config)
     torch.manual_seed(0)
     sizes = measure(args.config, args.cfg_options)
     print(f'{args.config}: {sizes["trained"] / 1e6:.2f}M of '
@@ -133,4 +135,5 @@ if __name__ == '__main__':
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')
-    sys.exit(main())
+    from zeroi2v_mm.utils.cli import run_tool
+    run_tool(main)

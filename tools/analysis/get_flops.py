@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction
 from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
 from zeroi2v_mm.reparam import merge_adapters
+from zeroi2v_mm.utils.cli import positive_int, run_tool
 from zeroi2v_mm.utils.complexity import complexity
 
 
@@ -25,7 +26,7 @@ def main():
     parser.add_argument('config')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=positive_int,
         nargs=3,
         metavar=('T', 'H', 'W'),
         help='view shape (default: from the backbone)')
@@ -52,4 +53,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -12,11 +12,11 @@ existing outputs are kept unless --force; both files are written atomically.
 See docs/few_shot.md; the logic is zeroi2v_mm/datasets/few_shot.py.
 """
 import argparse
-import sys
 
 from zeroi2v_mm.datasets.few_shot import (FORMATS, FewShotError,
                                           make_few_shot_split,
                                           manifest_path_of)
+from zeroi2v_mm.utils.cli import run_tool
 
 
 def parse_args(argv=None):
@@ -67,10 +67,11 @@ def main(argv=None) -> int:
     except (FewShotError, OSError) as error:
         raise SystemExit(f'error: {error}') from None
     print(f"{manifest['num_entries']} entries ({manifest['shots']} per class "
-          f"x {manifest['num_classes']} classes, seed {manifest['seed']}) "
-          f'-> {args.out}\nmanifest: {manifest_path_of(args.out)}')
+          f"x {manifest['classes_present']} classes, seed {manifest['seed']}) "
+          f'-> {args.out}\nmanifest: {manifest_path_of(args.out)}\n'
+          f"num_classes (largest label + 1): {manifest['num_classes']}")
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -14,6 +14,8 @@ import sys
 from typing import Optional, Sequence
 
 from zeroi2v_mm.datasets.synthetic_ava import DEFAULTS, make_dataset
+from zeroi2v_mm.utils.cli import run_tool
+from zeroi2v_mm.utils.io import OutputPathError, check_output_dir
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -33,6 +35,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = vars(parse_args(argv))
     out = args.pop('out')
+    try:
+        check_output_dir(out)
+    except OutputPathError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
     counts = make_dataset(out, **args)
     for split, numbers in counts.items():
         print(f'{split}: ' + ', '.join(f'{v} {k}' for k, v in numbers.items()))
@@ -41,4 +48,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

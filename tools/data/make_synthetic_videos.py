@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 from zeroi2v_mm.datasets.synthetic_videos import (DEFAULTS,
                                                   OutputDirectoryConflictError,
                                                   make_dataset)
+from zeroi2v_mm.utils.cli import run_tool
+from zeroi2v_mm.utils.io import OutputPathError, check_output_dir
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -76,6 +78,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
+        check_output_dir(args.out)
         make_dataset(
             args.out,
             videos_per_class=args.videos_per_class,
@@ -86,11 +89,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             seed=args.seed,
             images_per_class=args.images_per_class,
             workers=args.workers)
-    except (OutputDirectoryConflictError, ValueError, RuntimeError) as error:
+    except (OutputDirectoryConflictError, OutputPathError, ValueError,
+            RuntimeError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

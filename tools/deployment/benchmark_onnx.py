@@ -22,7 +22,6 @@ import json
 import os.path as osp
 import platform
 import statistics
-import sys
 import tempfile
 import time
 
@@ -37,6 +36,9 @@ from zeroi2v_mm.deployment import (DeployedRecognizer, export_model,
                                    run_exported)
 from zeroi2v_mm.deployment.export import random_clips
 from zeroi2v_mm.engine.hooks import merged_config
+from zeroi2v_mm.utils.cli import merge_cfg_options, run_tool
+from zeroi2v_mm.utils.io import (OutputPathError, atomic_write_text,
+                                 check_output, run_inputs)
 
 
 def parse_args(argv=None):
@@ -95,11 +97,22 @@ def ort_session(path, threads):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.json:
+        # A report, regenerated on every run: an existing one is replaced
+        # (atomically), an input never.
+        try:
+            check_output(
+                args.json,
+                run_inputs(args.config, args.checkpoint, args.cfg_options),
+                force=True,
+                option='--json')
+        except OutputPathError as error:
+            raise SystemExit(f'error: {error}') from None
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     models = build_pair(cfg, args.checkpoint)
     shape = view_shape(models['merged'].recognizer)
     clips = random_clips((args.batch, ) + shape, seed=0)
@@ -168,10 +181,9 @@ def main(argv=None):
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
-        with open(args.json, 'w') as file:
-            file.write(text + '\n')
+        atomic_write_text(text + '\n', args.json)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

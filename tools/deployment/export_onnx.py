@@ -38,6 +38,7 @@ from zeroi2v_mm.deployment.export import (FORMATS, ONNX_EXPORTERS,
                                           first_test_clip, format_of,
                                           random_clips)
 from zeroi2v_mm.reparam import MergeVerificationError
+from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
 def parse_args(argv=None):
@@ -134,10 +135,16 @@ def verification_inputs(cfg, model, shape, video):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.out is not None:
+        try:
+            check_output(
+                args.out,
+                run_inputs(args.config, args.checkpoint, args.cfg_options),
+                force=args.force)
+        except OutputPathError as error:
+            raise SystemExit(f'error: {error}') from None
     path = args.out or args.check
     fmt = args.format or format_of(path)
-    if args.out and osp.exists(args.out) and not args.force:
-        raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
     if args.check and not osp.isfile(args.check):
         raise SystemExit(f'--check {args.check}: file not found')
     try:

@@ -1,9 +1,10 @@
 """The benchmark's report: Markdown table and notes, the accuracy plot,
 and the JSON / Markdown files."""
 import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
+
+from ..utils.io import atomic_write, atomic_write_json, atomic_write_text
 
 
 def parse_accuracy(values: Optional[List[str]]) -> Dict[str, float]:
@@ -293,8 +294,8 @@ def plot_accuracy(report: Dict[str, Any], path: str) -> None:
     axes.set_ylabel('top-1 (%)')
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=120)
+    fmt = osp.splitext(path)[1][1:] or 'png'
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=120, format=fmt))
     plt.close(figure)
 
 
@@ -323,12 +324,9 @@ def write_report(report: Dict[str, Any],
                     'matplotlib is not installed (pip install matplotlib); '
                     'the accuracies are in the table and the JSON')
     text = markdown(report)
+    # Atomic: a failed write keeps the previous report whole.
     if json_path:
-        os.makedirs(osp.dirname(osp.abspath(json_path)), exist_ok=True)
-        with open(json_path, 'w') as handle:
-            json.dump(report, handle, indent=2)
+        atomic_write_json(report, json_path)
     if md_path:
-        os.makedirs(osp.dirname(osp.abspath(md_path)), exist_ok=True)
-        with open(md_path, 'w') as handle:
-            handle.write(text)
+        atomic_write_text(text, md_path)
     return text

@@ -1,8 +1,9 @@
+from .checked_ava_dataset import CheckedAVADataset
 from .checked_video_dataset import CheckedVideoDataset
 from .rand_augment import VideoRandAugment
 from .transforms import CachedDecordInit, CheckVideoLength, DecodedVideo
 
 __all__ = [
-    'CachedDecordInit', 'CheckedVideoDataset', 'CheckVideoLength',
-    'DecodedVideo', 'VideoRandAugment'
+    'CachedDecordInit', 'CheckedAVADataset', 'CheckedVideoDataset',
+    'CheckVideoLength', 'DecodedVideo', 'VideoRandAugment'
 ]

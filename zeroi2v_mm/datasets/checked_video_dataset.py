@@ -26,9 +26,9 @@ class CheckedVideoDataset(VideoDataset):
     (missing, empty, corrupt, too short: see ``CheckVideoLength``).
 
     Checked when the annotation file is read (training and testing alike):
-    an empty file; a label that is not an integer; a negative label; with
-    ``num_classes`` set, a label ``>= num_classes``. Each error names the file
-    and line.
+    an empty file; a line without a label; a label that is not an integer;
+    a negative label; with ``num_classes`` set, a label ``>= num_classes``.
+    Each error names the file and line.
 
     Checked per video: it must have at least as many frames as one clip
     shows (``clip_len`` of the pipeline's frame sampler, found automatically;
@@ -107,27 +107,41 @@ class CheckedVideoDataset(VideoDataset):
         if video_dir and not osp.isdir(video_dir):
             self._fail(f'video folder not found: {video_dir}')
         entries = 0
-        with open(self.ann_file) as f:
-            for number, line in enumerate(f, start=1):
-                fields = line.strip().split(self.delimiter)
-                if not line.strip():
-                    continue
-                entries += 1
-                labels = fields[1:]
-                if not self.multi_class and len(labels) > 1:
-                    raise ValueError(f'{self.ann_file}:{number}: expected '
-                                     f"'path label', got {line.strip()!r}")
-                if not all(label.lstrip('-').isdigit() for label in labels):
-                    raise ValueError(f'{self.ann_file}:{number}: label is not '
-                                     f'an integer in {line.strip()!r}')
-                for label in map(int, labels):
-                    if label < 0 or (self.num_classes is not None
-                                     and label >= self.num_classes):
-                        allowed = (f'[0, {self.num_classes})'
-                                   if self.num_classes is not None else '>= 0')
-                        raise ValueError(
-                            f'{self.ann_file}:{number}: label {label} is '
-                            f'outside {allowed} in {line.strip()!r}')
+        with open(self.ann_file, 'rb') as f:
+            raw = f.read()
+        try:
+            text = raw.decode('utf-8')
+        except UnicodeDecodeError as error:
+            line = raw[:error.start].count(b'\n') + 1
+            raise ValueError(
+                f'{self.ann_file}:{line}: not UTF-8 text (byte '
+                f'{raw[error.start]:#04x}); save the file as UTF-8 (e.g. '
+                'iconv -f latin1 -t utf-8 OLD > NEW)') from None
+        for number, line in enumerate(text.split('\n'), start=1):
+            fields = line.strip().split(self.delimiter)
+            if not line.strip():
+                continue
+            entries += 1
+            labels = fields[1:]
+            if not labels:
+                # MMAction2 would score (or train) it against label -1
+                raise ValueError(f'{self.ann_file}:{number}: no label in '
+                                 f"{line.strip()!r}; expected 'path "
+                                 "label' (an integer class index)")
+            if not self.multi_class and len(labels) > 1:
+                raise ValueError(f'{self.ann_file}:{number}: expected '
+                                 f"'path label', got {line.strip()!r}")
+            if not all(label.lstrip('-').isdigit() for label in labels):
+                raise ValueError(f'{self.ann_file}:{number}: label is not '
+                                 f'an integer in {line.strip()!r}')
+            for label in map(int, labels):
+                if label < 0 or (self.num_classes is not None
+                                 and label >= self.num_classes):
+                    allowed = (f'[0, {self.num_classes})'
+                               if self.num_classes is not None else '>= 0')
+                    raise ValueError(
+                        f'{self.ann_file}:{number}: label {label} is '
+                        f'outside {allowed} in {line.strip()!r}')
         if not entries:
             raise ValueError(f'{self.ann_file} is empty: no annotation lines '
                              "('path label' per line). "

@@ -22,7 +22,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..utils.io import atomic_write_all, json_writer
+from ..utils.io import (OutputPathError, atomic_write_all, check_output,
+                        json_writer, same_file)
 
 FORMATS = ('auto', 'video', 'rawframes', 'json')
 # Fields per text line of each text format.
@@ -193,14 +194,6 @@ def choose_shots(entries: List[Entry],
     return sorted(chosen, key=lambda entry: entry.index)
 
 
-def _same_file(a: str, b: str) -> bool:
-    """Whether writing ``a`` would change the file ``b`` (links and ``..``
-    resolved)."""
-    if osp.exists(a) and osp.exists(b):
-        return osp.samefile(a, b)
-    return osp.realpath(a) == osp.realpath(b)
-
-
 def manifest_path_of(out_file: str) -> str:
     """``OUT.txt`` -> ``OUT_manifest.json`` (next to the subset)."""
     return osp.splitext(out_file)[0] + '_manifest.json'
@@ -229,19 +222,18 @@ def make_few_shot_split(ann_file: str,
         dict: the manifest.
     """
     manifest_file = manifest_file or manifest_path_of(out_file)
-    outputs = (out_file, manifest_file)
-    if any(_same_file(path, ann_file) for path in outputs):
-        raise FewShotError(f'the output would replace the input {ann_file}; '
-                           'choose another --out (--force never overwrites '
-                           'the input)')
-    if osp.abspath(out_file) == osp.abspath(manifest_file):
+    if same_file(out_file, manifest_file):
         raise FewShotError(f'--out {out_file} is its own manifest path; give '
                            'it a .txt or .json name')
-    if not force:
-        for path in outputs:
-            if osp.lexists(path):
-                raise FewShotError(f'{path} exists; pass --force to '
-                                   'overwrite it')
+    try:
+        for option, path in (('--out', out_file), ('the manifest',
+                                                   manifest_file)):
+            check_output(
+                path, [('the annotation file', ann_file)],
+                force=force,
+                option=option)
+    except OutputPathError as error:
+        raise FewShotError(str(error)) from None
     fmt, entries = read_annotations(ann_file, fmt)
     chosen = choose_shots(entries, shots, seed, source=ann_file)
     counts: Dict[int, int] = {}
@@ -257,7 +249,10 @@ def make_few_shot_split(ann_file: str,
         format=fmt,
         shots=shots,
         seed=seed,
-        num_classes=len(counts),
+        # what cls_head.num_classes must be for these labels (a class
+        # absent from the file still needs its output)
+        num_classes=max(counts) + 1,
+        classes_present=len(counts),
         num_entries=len(chosen),
         per_class={
             str(label): dict(source=counts[label], chosen=shots)

@@ -29,7 +29,7 @@ import re
 import stat
 import tempfile
 from contextlib import ExitStack, contextmanager
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -242,3 +242,184 @@ def atomic_write_json(obj: Any, path: str, indent: int = 2) -> str:
     path. Raises ``TypeError`` (and writes nothing) for objects that JSON
     cannot represent."""
     return atomic_write(path, json_writer(obj, indent))
+
+
+# ------------------------------------------------------------ output checks
+class OutputPathError(ValueError):
+    """An output path a tool must not write: one of the run's inputs, an
+    existing file without ``--force``, a directory, an unwritable place."""
+
+
+# Config keys whose string values name files a run reads (data lists,
+# weights, proposals): an output must never be one of them.
+INPUT_KEYS = ('ann_file', 'pretrained', 'proposal_file', 'load_from',
+              'label_file', 'exclude_file', 'checkpoint', 'pretrained_file')
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether writing ``a`` would change the file ``b``: symlinks, hard
+    links, ``..`` and symlinked folders resolved (``os.path.samefile`` when
+    both exist, else the resolved paths compared)."""
+    a, b = osp.expanduser(str(a)), osp.expanduser(str(b))
+    if osp.exists(a) and osp.exists(b):
+        return osp.samefile(a, b)
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def config_input_files(cfg: Any) -> List[Tuple[str, str]]:
+    """``(key, path)`` of every file a config reads by name: its own file
+    and the string values of :data:`INPUT_KEYS` anywhere in it (model,
+    datasets of every split, ``load_from``)."""
+    found: List[Tuple[str, str]] = []
+    filename = getattr(cfg, 'filename', None)
+    if filename:
+        found.append(('the config', str(filename)))
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                name = f'{prefix}.{key}' if prefix else str(key)
+                if key in INPUT_KEYS and isinstance(value, str) and value:
+                    found.append((name, value))
+                else:
+                    walk(value, name)
+        elif isinstance(node, (list, tuple)):
+            for index, value in enumerate(node):
+                walk(value, f'{prefix}.{index}')
+
+    walk(cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg, '')
+    return found
+
+
+def _named(inputs) -> List[Tuple[str, str]]:
+    named = []
+    for item in inputs or ():
+        if item is None:
+            continue
+        if isinstance(item, (tuple, list)):
+            if item[1]:
+                named.append((str(item[0]), str(item[1])))
+        else:
+            named.append(('the input', str(item)))
+    return named
+
+
+def _check_parent(option: str, path: str) -> None:
+    """The nearest existing folder above ``path`` must be a writable
+    folder (a file in the way, a read-only file system: said now, before
+    any work is done)."""
+    parent = osp.dirname(resolve_destination(path))
+    while parent and not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise OutputPathError(f'{option} {path}: {parent} is a file, not a '
+                              'folder; choose another location')
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f'{option} {path}: cannot write into {parent} (read-only file '
+            'system or no permission); choose a writable location')
+
+
+def check_output(path: str,
+                 inputs=(),
+                 force: bool = False,
+                 option: str = '--out') -> str:
+    """Refuse an output ``path`` before any work is done.
+
+    * never one of ``inputs`` (config, checkpoint, pretrained file, data
+      lists), compared with :func:`same_file` through links; ``force`` does
+      not change this;
+    * never a directory (named as such);
+    * an existing file only with ``force`` (pass ``force=True`` for reports
+      a tool regenerates on every run);
+    * the folder it goes into must be writable.
+
+    Args:
+        path: The output path as the user gave it.
+        inputs: Paths, or ``(what, path)`` pairs, the run reads.
+        force: Whether an unrelated existing file may be replaced.
+        option: The option or argument name used in messages.
+
+    Returns:
+        str: the absolute path.
+
+    Raises:
+        OutputPathError: with the path, the conflict and the fix.
+    """
+    if not path or not str(path).strip():
+        raise OutputPathError(f'{option}: empty path; give a file name')
+    path = str(path)
+    for what, source in _named(inputs):
+        if same_file(path, source):
+            raise OutputPathError(
+                f'{option} {path} is {what} ({source}) that this run reads '
+                '(same file on disk); choose another file (--force never '
+                'overwrites an input)')
+    if osp.isdir(path):
+        raise OutputPathError(f'{option} {path} is a directory; give a file '
+                              f'name (e.g. {osp.join(path, "NAME")})')
+    if osp.lexists(path) and not force:
+        raise OutputPathError(f'{option} {path} exists; pass --force to '
+                              'replace it (an input is never replaced)')
+    _check_parent(option, path)
+    return osp.abspath(osp.expanduser(path))
+
+
+def check_output_dir(path: str, inputs=(), option: str = '--out') -> str:
+    """Refuse an output folder that is a file, or that holds (or is) one of
+    ``inputs``; its parent must be writable. Returns the absolute path."""
+    if not path or not str(path).strip():
+        raise OutputPathError(f'{option}: empty path; give a folder')
+    path = str(path)
+    if osp.lexists(path) and not osp.isdir(path):
+        raise OutputPathError(f'{option} {path} is a file, not a folder; '
+                              'give a folder (it is created if missing)')
+    root = osp.realpath(path)
+    for what, source in _named(inputs):
+        real = osp.realpath(source)
+        if real == root or real.startswith(root + os.sep):
+            raise OutputPathError(
+                f'{option} {path} holds {what} ({source}) that this run '
+                'reads; choose another folder')
+    if osp.isdir(path):
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise OutputPathError(
+                f'{option} {path}: cannot write into it (read-only file '
+                'system or no permission); choose a writable folder')
+    else:
+        _check_parent(option, path)
+    return osp.abspath(osp.expanduser(path))
+
+
+def atomic_write_text(text: str, path: str) -> str:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+
+    def write(tmp_path: str) -> None:
+        with open(tmp_path, 'w', encoding='utf-8') as file:
+            file.write(text)
+
+    return atomic_write(path, write)
+
+
+def run_inputs(config: Optional[str] = None,
+               checkpoint: Optional[str] = None,
+               cfg_options: Optional[dict] = None,
+               extra=()) -> List[Tuple[str, str]]:
+    """``(what, path)`` of the files a tool run reads: the config and what
+    it names (:func:`config_input_files`), the checkpoint, ``extra``. A
+    config that does not load contributes its own path only (the tool
+    reports why it does not load)."""
+    inputs = _named(extra)
+    if checkpoint:
+        inputs.append(('the input checkpoint', str(checkpoint)))
+    if config:
+        inputs.append(('the config', str(config)))
+        try:
+            from mmengine.config import Config
+            cfg = Config.fromfile(config)
+            if cfg_options:
+                cfg.merge_from_dict(cfg_options)
+            inputs.extend(config_input_files(cfg))
+        except Exception:  # reported by the tool when it loads the config
+            pass
+    return inputs

@@ -8,6 +8,11 @@ runs' facts. A lock whose process is gone (same host, pid no longer alive:
 a run that was killed) is stale: it is replaced and the run says so. A lock
 from another host cannot be checked from here and is refused with the advice
 to delete it once that run is over.
+
+With ``reentrant=True`` (the runner's
+:class:`~zeroi2v_mm.engine.hooks.WorkDirLockHook`, after ``tools/train.py``
+took the lock) a lock this process holds already counts as taken; only the
+first holder releases it.
 """
 import json
 import os
@@ -46,10 +51,14 @@ class WorkDirLock:
 
     Args:
         work_dir (str): The run's work dir (created if missing).
+        reentrant (bool): Whether a lock this process holds already counts
+            as taken (the runner's hook after ``tools/train.py``). Defaults
+            to False: a second lock in one process is refused too.
     """
 
-    def __init__(self, work_dir: str):
+    def __init__(self, work_dir: str, reentrant: bool = False):
         self.path = osp.join(osp.abspath(work_dir), LOCK_NAME)
+        self.reentrant = reentrant
         self.facts: Optional[dict] = None
 
     def _create(self) -> bool:
@@ -83,6 +92,11 @@ class WorkDirLock:
             mine = _facts()
             same_host = holder.get('host') == mine['host']
             pid = holder.get('pid')
+            if self.reentrant and same_host and pid == mine['pid']:
+                # This process holds it already (tools/train.py took it, and
+                # the runner's WorkDirLockHook asks again): nothing to do;
+                # the first holder releases it.
+                return self
             if holder and (not same_host or not isinstance(pid, int)
                            or _pid_alive(pid)):
                 where = ('' if same_host else

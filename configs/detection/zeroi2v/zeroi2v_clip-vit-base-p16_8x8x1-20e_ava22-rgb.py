@@ -78,7 +78,9 @@ model = dict(
             pos_weight=1.0)),
     test_cfg=dict(rcnn=None))
 
-dataset_type = 'AVADataset'
+# MMAction2's AVADataset, proposals read by a restricted unpickler and
+# annotation lines checked (zeroi2v_mm/datasets/checked_ava_dataset.py).
+dataset_type = 'CheckedAVADataset'
 data_root = 'data/ava/rawframes'
 anno_root = 'data/ava/annotations'
 

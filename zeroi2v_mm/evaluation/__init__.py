@@ -1,0 +1,3 @@
+from .dump_results import AtomicDumpResults
+
+__all__ = ['AtomicDumpResults']
