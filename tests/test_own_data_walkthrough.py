@@ -175,8 +175,8 @@ def test_inference_snippets_run(trained, tmp_path, capsys):
         if 'merged' in names:  # the block loads the merged file
             values = dict(config=config, merged=merged)
         else:  # the run's best (small) training checkpoint, as documented
-            values = dict(config=config,
-                          checkpoint=osp.join(work_dir, best[0]))
+            values = dict(
+                config=config, checkpoint=osp.join(work_dir, best[0]))
         values['video'] = video
         assert set(values) <= names, (block.where(), names)
         code = _substitute(block.code, values)
