@@ -198,3 +198,38 @@ def test_keep_float_groups(trained, tmp_path):
     with pytest.raises(ValueError, match='keep-float groups'):
         quantize_int8(fp32, str(tmp_path / 'x.onnx'), clips, ('norms', ))
     np.testing.assert_equal(os.path.exists(tmp_path / 'x.onnx'), False)
+
+
+def test_infer_onnx_equals_inference_recognizer(tool, trained, capsys):
+    """tools/deployment/infer_onnx.py on one video prints the scores that
+    MMAction2's inference_recognizer gives with the PyTorch checkpoint."""
+    from mmengine.config import Config
+
+    from mmaction.apis import inference_recognizer, init_recognizer
+    options = overrides(trained['data'], ['test_pipeline.3.scale=(32,32)'])
+    out = trained['root'] / 'infer_fp32.onnx'
+    assert tool.main([
+        CONFIG, trained['checkpoint'], '--out',
+        str(out), '--cfg-options', *options
+    ]) == 0
+    infer = load_tool('tools/deployment/infer_onnx.py')
+    capsys.readouterr()
+    assert infer.main([
+        CONFIG,
+        str(out), trained['video'], '--topk', '10', '--cfg-options', *options
+    ]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [rank for rank, _, _ in lines] == [str(i) for i in range(1, 11)]
+    got = {int(label): float(score) for _, label, score in lines}
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(as_dict(options))
+    # the unmerged checkpoint, as training left it, in plain MMAction2
+    model = init_recognizer(cfg, trained['checkpoint'], device='cpu')
+    want = inference_recognizer(model, trained['video']).pred_score
+    assert want.shape == (10, ) and cfg.model.cls_head.average_clips == 'prob'
+    assert sorted(got) == list(range(10))
+    assert max(abs(got[c] - float(want[c])) for c in got) < 1e-4
+    assert int(lines[0][1]) == int(want.argmax())
+    # a missing model is an error naming it
+    assert infer.main([CONFIG, 'missing.onnx', trained['video']]) == 1
+    assert 'missing.onnx' in capsys.readouterr().err
