@@ -233,3 +233,27 @@ def test_infer_onnx_equals_inference_recognizer(tool, trained, capsys):
     # a missing model is an error naming it
     assert infer.main([CONFIG, 'missing.onnx', trained['video']]) == 1
     assert 'missing.onnx' in capsys.readouterr().err
+
+
+def test_benchmark_times_int8_and_fp32_in_the_same_rounds(trained):
+    """benchmark_onnx.py --precisions fp32 int8 (tiny model, 1 round)."""
+    bench = load_tool('tools/deployment/benchmark_onnx.py')
+    out = trained['root'] / 'bench.json'
+    assert bench.main([
+        CONFIG, '--precisions', 'fp32', 'int8', '--rounds', '2', '--warmup',
+        '0', '--calib-clips', '2', '--no-pytorch', '--json',
+        str(out), '--cfg-options', *overrides(trained['data'])
+    ]) == 0
+    report = json.load(open(out))
+    assert sorted(report['seconds']) == sorted(f'onnxruntime_{p}{g}'
+                                               for p in ('', 'int8_')
+                                               for g in ('merged', 'plain'))
+    assert all(len(v) == 3 for v in report['seconds'].values())
+    assert set(
+        report['merged_over_plain']) == {'onnxruntime', 'onnxruntime_int8'}
+    assert set(report['int8_over_fp32']) == {'merged', 'plain'}
+    for name in ('merged', 'plain'):
+        graph = report['graphs'][f'int8_{name}']
+        assert 'QuantizeLinear' in graph['nodes']['by_type']
+        assert graph['bytes'] < report['graphs'][name]['bytes']
+        assert graph['max_abs_diff_vs_pytorch'] < 1

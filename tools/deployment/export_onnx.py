@@ -326,6 +326,8 @@ def export_converted(args, deployed, cfg, shape) -> int:
                   f"{100 * v['top1_agreement']:.1f} % (>= "
                   f"{100 * args.min_agreement:g} %), max abs logit "
                   f"difference {v['max_abs_diff']:.3g}")
+        if 'verification' in report:
+            report['verification']['file'] = osp.abspath(args.out)
         report_path = args.out + '.report.json'
         with open(osp.join(tmp, 'report.json'), 'w') as file:
             json.dump(report, file, indent=2)
