@@ -257,3 +257,40 @@ def test_benchmark_times_int8_and_fp32_in_the_same_rounds(trained):
         assert 'QuantizeLinear' in graph['nodes']['by_type']
         assert graph['bytes'] < report['graphs'][name]['bytes']
         assert graph['max_abs_diff_vs_pytorch'] < 1
+
+
+def test_fp16_export_checks_overflow(tool, trained, capsys):
+    out = trained['root'] / 'fp16.onnx'
+    assert quantize(tool, trained, out, 'fp16', '--verify') == 0
+    report = json.load(open(str(out) + '.report.json'))
+    peaks = report['fp16_overflow_check']
+    assert not peaks['overflow'] and 0 < peaks['max_abs'] < 65504
+    assert report['verification']['top1_agreement'] >= 0.99
+    assert report['verification']['max_abs_diff'] < 0.05
+    weights = [
+        init.data_type for init in onnx.load(str(out)).graph.initializer
+        if len(init.dims) >= 2
+    ]
+    assert weights and set(weights) == {onnx.TensorProto.FLOAT16}
+    # The pixels in and the scores out stay float32.
+    from zeroi2v_mm.deployment import run_exported
+    clips = torch.rand(2, 3, 8, 32, 32) * 255
+    assert run_exported(str(out), clips).dtype == torch.float32
+
+
+def test_fp16_overflow_is_refused(tool, trained, tmp_path, capsys):
+    """A model whose scores exceed the float16 range (a head bias of 1e5)
+    is refused and not written."""
+    state = torch.load(trained['checkpoint'], map_location='cpu')
+    state['state_dict']['cls_head.fc_cls.bias'].fill_(1e5)
+    checkpoint = str(tmp_path / 'huge.pth')
+    torch.save(state, checkpoint)
+    out = tmp_path / 'fp16.onnx'
+    assert tool.main([
+        CONFIG, checkpoint, '--out',
+        str(out), '--quantize', 'fp16', '--verify', '--cfg-options',
+        *overrides(trained['data'])
+    ]) == 1
+    err = capsys.readouterr().err
+    assert 'float16 range' in err and 'not written' in err
+    assert sorted(os.listdir(tmp_path)) == ['huge.pth']

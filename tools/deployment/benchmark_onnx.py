@@ -25,7 +25,8 @@ calibration), timed in the same rounds; ``fp16`` likewise (a GPU provider is
 needed for it to be fast). Reported for them: ``int8_over_fp32`` per graph
 and ``merged_over_plain`` per precision, file sizes, and the largest logit
 difference to PyTorch. ``--no-pytorch`` leaves PyTorch eager out of the
-rounds.
+rounds. ``--provider cuda`` times the files with onnxruntime's CUDA provider
+(``tools/benchmark_gpu.sh`` does, for fp32 vs fp16).
 """
 import argparse
 import copy
@@ -83,6 +84,12 @@ def parse_args(argv=None):
         default=8,
         help='random-pixel clips to calibrate int8 on (default 8)')
     parser.add_argument(
+        '--provider',
+        choices=['cpu', 'cuda'],
+        default='cpu',
+        help="onnxruntime's execution provider for the timed runs (cuda "
+        'needs the onnxruntime-gpu build)')
+    parser.add_argument(
         '--no-pytorch',
         action='store_true',
         help='time onnxruntime only (not PyTorch eager)')
@@ -111,13 +118,18 @@ def build_pair(cfg, checkpoint):
         plain=DeployedRecognizer(plain.eval()).eval())
 
 
-def ort_session(path, threads):
+def ort_session(path, threads, provider='cpu'):
     import onnxruntime
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(
-        path, options, providers=['CPUExecutionProvider'])
+    wanted = dict(
+        cpu='CPUExecutionProvider', cuda='CUDAExecutionProvider')[provider]
+    if wanted not in onnxruntime.get_available_providers():
+        raise SystemExit(f'--provider {provider}: this onnxruntime has '
+                         f'{onnxruntime.get_available_providers()} (for '
+                         'cuda install onnxruntime-gpu of the same version)')
+    session = onnxruntime.InferenceSession(path, options, providers=[wanted])
     name = session.get_inputs()[0].name
     return lambda clips: session.run(None, {name: clips})[0]
 
@@ -139,6 +151,7 @@ def main(argv=None):
         input_shape=list(clips.shape),
         rounds=args.rounds,
         precisions=args.precisions,
+        provider=args.provider,
         warmup=args.warmup,
         threads=args.threads or torch.get_num_threads(),
         machine=dict(
@@ -175,7 +188,7 @@ def main(argv=None):
                     bytes=osp.getsize(file),
                     export_seconds=round(time.perf_counter() - start, 1),
                     max_abs_diff_vs_pytorch=float((got - want).abs().max()))
-                run = ort_session(file, args.threads)
+                run = ort_session(file, args.threads, args.provider)
                 numpy_clips = clips.numpy()
                 calls[f'onnxruntime_{key}'] = \
                     lambda run=run: run(numpy_clips)
