@@ -121,6 +121,13 @@ def test_dynamic_int8_without_calibration_data(tool, trained):
     report = json.load(open(str(out) + '.report.json'))
     assert report['quantization']['mode'] == 'dynamic'
     assert 'DynamicQuantizeLinear' in op_types(out)
+    # --calib-random: static, calibrated on random-pixel clips (benchmarks)
+    out = trained['root'] / 'int8_random.onnx'
+    assert quantize(tool, trained, out, 'int8', '--calib-random', '2') == 0
+    report = json.load(open(str(out) + '.report.json'))
+    assert report['quantization']['mode'] == 'static'
+    assert report['quantization']['calibration_clips'] == 2
+    assert 'verification' not in report  # no --verify: written unchecked
 
 
 def test_bad_calibration_is_refused_and_nothing_written(
