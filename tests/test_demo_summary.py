@@ -119,3 +119,35 @@ def test_malformed_stage_time_is_refused(demo_outputs, capsys):
     assert tool.main([str(work), '--stage', 'set-up=slow']) == 1
     assert "--stage 'set-up=slow': expected NAME=SECONDS" in \
         capsys.readouterr().err
+
+
+def test_int8_row(demo_outputs, tmp_path, capsys):
+    """The int8 row comes from export_onnx.py's verification report."""
+    work, _ = demo_outputs
+    report = tmp_path / 'model_int8.onnx.report.json'
+    write_json(
+        str(report), {
+            'bytes': 260000,
+            'size_ratio': 0.2765,
+            'verification': {
+                'top1_agreement': 0.995,
+                'accuracy': {
+                    'clips': 200,
+                    'model': 0.86,
+                    'pytorch': 0.865
+                },
+                'latency_ratio': 0.512
+            }
+        })
+    tool = load_tool('tools/demo/summarize.py')
+    assert tool.main([str(work), '--int8-report', str(report)]) == 0
+    table = capsys.readouterr().out
+    (row, ) = [line for line in table.splitlines() if 'int8' in line]
+    cells = [c.strip() for c in row.split('|')[1:-1]]
+    assert cells == [
+        'int8 ONNX top-1 % (val, 200 clips)', '', '86.0',
+        'fp32 86.5; agreement 99.5 %; onnxruntime latency 0.51 x fp32 ONNX; '
+        'file 0.26 MB = 0.28 x fp32'
+    ]
+    assert tool.main([str(work), '--int8-report', str(tmp_path / 'no')]) == 1
+    assert 'export_onnx.py --quantize int8' in capsys.readouterr().err

@@ -18,7 +18,8 @@
 #     peak memory at 8 clips per step (ZeroI2V / full fine-tuning memory);
 #   * STDHA attention vs plain attention, and which SDPA kernels ran in each
 #     (flash / memory-efficient / cuDNN / math, from torch.profiler);
-#   * with COMPILE=1 (default): torch.compile (Inductor) vs eager latency.
+#   * with COMPILE=1 (default): torch.compile (Inductor) vs eager latency;
+#   * fp32 vs fp16 ONNX in onnxruntime's CUDA provider (when installed).
 # Paper figures to put the ratios next to (ZeroI2V, V100, AMP, batch 1,
 # 8x3 views): ViT-B 28.72 ms, ZeroI2V 28.89 ms (x1.006); InTI: -35 %.
 set -euo pipefail
@@ -50,6 +51,22 @@ fi
     configs/recognition/zeroi2v/zeroi2v-inti_clip-vit-base-p16_16x8x1-40e_kinetics400-rgb.py \
     --device cuda --train-batch 8 "${EXTRA[@]}" \
     --json "$OUT_DIR/benchmark_gpu.json" --md "$OUT_DIR/benchmark_gpu.md"
+
+# fp32 vs fp16 ONNX of merged ZeroI2V and the plain ViT-B/16 (8 frames, one
+# view, batch 1) in onnxruntime's CUDA provider, in the same interleaved rounds
+# (tools/deployment/benchmark_onnx.py; the fp16 graph is what
+# `export_onnx.py --quantize fp16` writes). Needs the onnxruntime-gpu build of
+# the pinned onnxruntime version in place of the CPU one.
+if "$PYTHON" -c 'import onnxruntime, sys; sys.exit("CUDAExecutionProvider" not in onnxruntime.get_available_providers())'; then
+    "$PYTHON" tools/deployment/benchmark_onnx.py \
+        configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py \
+        --provider cuda --precisions fp32 fp16 --no-pytorch --rounds 20 \
+        --warmup 5 --json "$OUT_DIR/benchmark_gpu_onnx_fp16.json"
+else
+    echo "tools/benchmark_gpu.sh: onnxruntime has no CUDA provider (pip" \
+        "install onnxruntime-gpu==$("$PYTHON" -c 'import onnxruntime; print(onnxruntime.__version__)')" \
+        "in place of onnxruntime); fp16 ONNX not timed" >&2
+fi
 
 if [ "$RUN_DEMO" = 1 ]; then
     # The README's first command, timed from empty data/ and work_dirs/

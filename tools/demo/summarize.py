@@ -2,6 +2,7 @@
 """Print the demo's summary table from what its steps wrote to disk.
 
     python tools/demo/summarize.py WORK_DIR [--pretrain-dir DIR]
+        [--int8-report FILE.onnx.report.json]
         [--seconds S] [--stage NAME=SECONDS ...] [--md OUT]
 
 WORK_DIR is the work dir of ``mim train mmaction
@@ -15,7 +16,11 @@ checkpoint with ``--work-dir WORK_DIR/test_unmerged`` and the merged one with
   logits on validation clips, parameters and GFLOPs per view before and
   after the merge, the plain image ViT's parameter count);
 - ``--pretrain-dir``: the mmpretrain work dir of the image model (its best
-  validation accuracy, from MMEngine's ``vis_data/scalars.json``).
+  validation accuracy, from MMEngine's ``vis_data/scalars.json``);
+- ``--int8-report``: the report ``tools/deployment/export_onnx.py --quantize
+  int8 --verify`` writes next to the int8 file (accuracy of the int8 file and
+  of PyTorch on the verification clips, agreement, onnxruntime latency against
+  the float32 ONNX file on the same clips, file sizes).
 
 Nothing is recomputed: a missing file is an error that names it.
 """
@@ -80,12 +85,33 @@ def parse_stages(values: Optional[Sequence[str]]) -> List[Tuple[str, float]]:
     return stages
 
 
-def summary_rows(
-    work_dir: str,
-    pretrain_dir: Optional[str],
-    seconds: Optional[float],
-    stages: Sequence[Tuple[str, float]] = ()
-) -> List[List[str]]:
+def int8_row(path: str) -> List[str]:
+    """The int8 ONNX file against float32, from its verification report."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: not found (the report of '
+                                '`export_onnx.py --quantize int8 --verify`)')
+    with open(path) as f:
+        report = json.load(f)
+    check = report.get('verification') or {}
+    accuracy = check.get('accuracy')
+    if not accuracy or 'latency_ratio' not in check:
+        raise KeyError(f'{path}: no verification accuracy / latency_ratio '
+                       '(was it written with --verify on labelled clips?)')
+    return [
+        f"int8 ONNX top-1 % (val, {accuracy['clips']} clips)", '',
+        f"{100 * accuracy['model']:.1f}",
+        f"fp32 {100 * accuracy['pytorch']:.1f}; agreement "
+        f"{100 * check['top1_agreement']:.1f} %; onnxruntime latency "
+        f"{check['latency_ratio']:.2f} x fp32 ONNX; file "
+        f"{report['bytes'] / 1e6:.2f} MB = {report['size_ratio']:.2f} x fp32"
+    ]
+
+
+def summary_rows(work_dir: str,
+                 pretrain_dir: Optional[str],
+                 seconds: Optional[float],
+                 stages: Sequence[Tuple[str, float]] = (),
+                 int8_report: Optional[str] = None) -> List[List[str]]:
     unmerged = test_metrics(osp.join(work_dir, 'test_unmerged'))
     merged = test_metrics(osp.join(work_dir, 'test_merged'))
     report_path = newest(
@@ -129,6 +155,8 @@ def summary_rows(
         f"{flops['after']:.4f}",
         f"merged / unmerged {flops['after'] / flops['before']:.3f}"
     ])
+    if int8_report:
+        rows.append(int8_row(int8_report))
     if seconds is not None:
         rows.append(['wall time of the demo', '', '', f'{seconds:.0f} s'])
     for name, stage_seconds in stages:
@@ -150,6 +178,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('work_dir')
     parser.add_argument('--pretrain-dir', default=None)
     parser.add_argument(
+        '--int8-report',
+        default=None,
+        help='the int8 export report (FILE.onnx.report.json)')
+    parser.add_argument(
         '--seconds',
         type=float,
         default=None,
@@ -168,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             check_output(args.md, force=True, option='--md')
         table = markdown(
             summary_rows(args.work_dir, args.pretrain_dir, args.seconds,
-                         parse_stages(args.stage)))
+                         parse_stages(args.stage), args.int8_report))
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f'summarize: {error}', file=sys.stderr)
         return 1

@@ -8,6 +8,11 @@ TorchScript or a ``torch.export`` program, and check it against PyTorch.
         [--opset N] [--merge-tolerance 1e-4] [--force] [--cfg-options k=v ...]
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --check FILE.onnx
         [--video VIDEO] [--shape N T H W] [--tolerance 1e-4]
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx
+        --quantize int8|fp16 [--calib-config CFG] [--calib-clips N]
+        [--calib-ann-file LIST] [--calib-random N]
+        [--keep-float GROUP ...] [--verify] [--verify-clips N]
+        [--min-agreement 0.99]
 
 The exported network takes ``(N, 3, T, H, W)`` float RGB pixels 0..255 (what
 the config's test pipeline packs; N is dynamic) and returns ``(N, classes)``
@@ -17,16 +22,32 @@ written file (onnxruntime for ONNX) on random clips (batch N and N + 1) and on
 a real decoded clip (``--video``, else the first clip of the config's test
 set when it is on disk) and exits non-zero (the file is then removed) when the
 largest logit difference exceeds ``--tolerance``. ``--check FILE`` verifies an
-existing file against CONFIG + CHECKPOINT without exporting. Details and
-measurements: docs/deployment.md.
+existing file against CONFIG + CHECKPOINT without exporting.
+
+``--quantize int8`` writes an int8 ONNX file made by onnxruntime's
+quantization: static QDQ calibrated on ``--calib-clips`` clips of the test set
+of ``--calib-config`` (default CONFIG; ``--calib-ann-file`` reads another
+annotation list, e.g. the training clips, with the same test pipeline), or
+dynamic quantization when there are no clips (``--calib-clips 0``, or the data
+is not on disk). ``--quantize fp16`` converts the graph to float16 and checks
+every intermediate tensor for overflow on the verification clips. With
+``--verify`` the float32 graph is first verified as above, then the converted
+file is compared with PyTorch on ``--verify-clips`` clips of the test set
+(``--video``: that one video): below ``--min-agreement`` top-1 agreement
+(default 0.99) it exits 1 and writes nothing; otherwise ``--out`` and its
+report ``--out`` + ``.report.json`` are written. Details and measurements:
+docs/deployment.md.
 """
 import argparse
+import copy
+import itertools
 import json
 import os
 import os.path as osp
 import sys
+import tempfile
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.analysis import view_shape
@@ -34,9 +55,14 @@ from zeroi2v_mm.deployment import (DeployedRecognizer, ExportVerificationError,
                                    decode_video, export_model,
                                    load_deployable_model, onnx_node_counts,
                                    verify_exported)
+from zeroi2v_mm.deployment.clips import iter_clips
 from zeroi2v_mm.deployment.export import (FORMATS, ONNX_EXPORTERS,
                                           first_test_clip, format_of,
                                           random_clips)
+from zeroi2v_mm.deployment.quantize import (DEFAULT_KEEP_FLOAT, FP16_MAX,
+                                            KEEP_FLOAT_GROUPS,
+                                            activation_peaks, convert_fp16,
+                                            quantize_int8, verify_quantized)
 from zeroi2v_mm.reparam import MergeVerificationError
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
@@ -106,6 +132,55 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         help='override config settings, key=value')
+    convert = parser.add_argument_group('int8 / fp16 (--quantize; ONNX only)')
+    convert.add_argument(
+        '--quantize',
+        choices=['int8', 'fp16'],
+        default=None,
+        help='write an int8 (onnxruntime quantization) or float16 file')
+    convert.add_argument(
+        '--calib-config',
+        default=None,
+        help="config whose test dataloader gives the calibration clips "
+        '(default: CONFIG with --cfg-options)')
+    convert.add_argument(
+        '--calib-clips',
+        type=int,
+        default=32,
+        help='calibration clips, spread over the test set (default 32); 0: '
+        'dynamic quantization, no data')
+    convert.add_argument(
+        '--calib-ann-file',
+        default=None,
+        help="annotation list for calibration instead of the config's "
+        'test one (e.g. the training list; decoded by the test pipeline)')
+    convert.add_argument(
+        '--calib-random',
+        type=int,
+        default=None,
+        metavar='N',
+        help='calibrate on N random-pixel clips of the export shape instead '
+        'of real ones (latency benchmarks without data)')
+    convert.add_argument(
+        '--keep-float',
+        nargs='*',
+        choices=KEEP_FLOAT_GROUPS,
+        default=None,
+        help='what stays float in int8 (default: all groups; see '
+        'docs/deployment.md); give none for "quantize everything '
+        'onnxruntime can"')
+    convert.add_argument(
+        '--verify-clips',
+        type=int,
+        default=100,
+        help='test-set clips the converted file is compared with PyTorch on '
+        '(default 100; all: a large number)')
+    convert.add_argument(
+        '--min-agreement',
+        type=float,
+        default=0.99,
+        help='smallest accepted top-1 agreement with PyTorch, 0..1 (default '
+        '0.99)')
     return parser.parse_args(argv)
 
 
@@ -131,6 +206,138 @@ def verification_inputs(cfg, model, shape, video):
             clips, source = found
             inputs[f'decoded {source}'] = clips
     return inputs
+
+
+def calibration_clips(args, cfg, shape):
+    """Clips ``(V, 3, T, H, W)`` to calibrate int8 on, or None (dynamic
+    quantization): ``--calib-random`` random clips, else ``--calib-clips``
+    clips of the calibration config's test set (None when 0 or not on
+    disk)."""
+    if args.calib_random:
+        return [
+            random_clips(shape, seed=100 + i) for i in range(args.calib_random)
+        ]
+    if args.calib_clips <= 0:
+        return None
+    calib_cfg = Config.fromfile(args.calib_config) if args.calib_config \
+        else cfg
+    if args.calib_ann_file:
+        calib_cfg = copy.deepcopy(calib_cfg)
+        calib_cfg.test_dataloader.dataset.ann_file = args.calib_ann_file
+    try:
+        clips = iter_clips(calib_cfg, max_clips=args.calib_clips)
+        first = next(clips)
+    except (FileNotFoundError, StopIteration) as error:
+        print(
+            f'note: no calibration clips ({error or "empty test set"}): '
+            'dynamic int8 quantization instead of static',
+            file=sys.stderr)
+        return None
+    return itertools.chain([first.inputs], (clip.inputs for clip in clips))
+
+
+def converted_verification_clips(args, cfg, shape):
+    """What an int8 / fp16 file is compared with PyTorch on: ``--video``,
+    else ``--verify-clips`` clips of the test set, else random clips."""
+    if args.video:
+        return list(iter_clips(cfg, video=args.video))
+    try:
+        return list(iter_clips(cfg, max_clips=args.verify_clips))
+    except FileNotFoundError as error:
+        print(
+            f'note: {error}; verifying on 8 random clips only',
+            file=sys.stderr)
+        return [random_clips(shape, seed=200 + i) for i in range(8)]
+
+
+def export_converted(args, deployed, cfg, shape) -> int:
+    """--quantize: export float32 ONNX to a temporary folder next to --out,
+    verify it (--verify), convert it, verify the result against PyTorch on
+    clips, and only then move it and its report to --out."""
+    out_dir = osp.dirname(osp.abspath(args.out))
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix='.export-') as tmp:
+        fp32 = osp.join(tmp, 'fp32.onnx')
+        export_model(
+            deployed,
+            fp32,
+            random_clips(shape),
+            fmt='onnx',
+            exporter=args.exporter,
+            opset=args.opset)
+        report = dict(precision=args.quantize, fp32_bytes=osp.getsize(fp32))
+        if args.verify:
+            inputs = verification_inputs(cfg, None, shape, args.video)
+            try:
+                fp32_report = verify_exported(fp32, deployed, inputs,
+                                              args.tolerance, 'onnx')
+            except ExportVerificationError as error:
+                print(
+                    f'VERIFICATION FAILED (float32 graph): {error}; '
+                    f'{args.out} not written',
+                    file=sys.stderr)
+                return 1
+            report['fp32_verification'] = fp32_report
+            print(f"float32 graph verified (max abs logit difference "
+                  f"{fp32_report['max_abs_diff']:.3g})")
+        converted = osp.join(tmp, 'converted.onnx')
+        if args.quantize == 'int8':
+            keep = DEFAULT_KEEP_FLOAT if args.keep_float is None else \
+                args.keep_float
+            report['quantization'] = quantize_int8(
+                fp32, converted, calibration_clips(args, cfg, shape), keep)
+            q = report['quantization']
+            print(f"int8 ({q['mode']}, {q['calibration_clips']} calibration "
+                  f"clips, float: {', '.join(keep) or 'nothing'})")
+        else:
+            report['conversion'] = convert_fp16(fp32, converted)
+        report['bytes'] = osp.getsize(converted)
+        report['size_ratio'] = report['bytes'] / report['fp32_bytes']
+        if args.verify:
+            clips = converted_verification_clips(args, cfg, shape)
+            if args.quantize == 'fp16':
+                peaks = activation_peaks(fp32, (getattr(c, 'inputs', c)
+                                                for c in clips))
+                report['fp16_overflow_check'] = peaks
+                if peaks['overflow']:
+                    print(
+                        'VERIFICATION FAILED: a tensor of the graph reaches '
+                        f"{peaks['max_abs']:.4g} >= the float16 range "
+                        f"({peaks['largest'][0]['tensor']}); {args.out} not "
+                        'written',
+                        file=sys.stderr)
+                    return 1
+                print(f"fp16 overflow check: largest activation "
+                      f"{peaks['max_abs']:.4g} < {FP16_MAX:g}")
+            try:
+                report['verification'] = verify_quantized(
+                    converted,
+                    deployed,
+                    clips,
+                    args.min_agreement,
+                    baseline=fp32)
+            except ExportVerificationError as error:
+                print(f'VERIFICATION FAILED: {error}', file=sys.stderr)
+                failed = getattr(error, 'report', None)
+                if failed:
+                    print(json.dumps(failed, indent=2), file=sys.stderr)
+                print(f'{args.out} not written', file=sys.stderr)
+                return 1
+            v = report['verification']
+            print(f"verified on {v['clips']} clips: top-1 agreement "
+                  f"{100 * v['top1_agreement']:.1f} % (>= "
+                  f"{100 * args.min_agreement:g} %), max abs logit "
+                  f"difference {v['max_abs_diff']:.3g}")
+        if 'verification' in report:
+            report['verification']['file'] = osp.abspath(args.out)
+        report_path = args.out + '.report.json'
+        with open(osp.join(tmp, 'report.json'), 'w') as file:
+            json.dump(report, file, indent=2)
+        os.replace(converted, args.out)
+        os.replace(osp.join(tmp, 'report.json'), report_path)
+    print(f"{args.quantize} file: {osp.abspath(args.out)} "
+          f"({report['bytes'] / 1e6:.2f} MB, {report['size_ratio']:.2f} x "
+          f'float32); report: {report_path}')
+    return 0
 
 
 def main(argv=None) -> int:
@@ -167,6 +374,10 @@ def main(argv=None) -> int:
         raise SystemExit(f'--shape N={shape[0]}: use N >= 2 (a batch of 1 '
                          'would be exported as a constant)')
 
+    if args.quantize:
+        if not args.out or fmt != 'onnx':
+            raise SystemExit('--quantize needs --out FILE.onnx (ONNX only)')
+        return export_converted(args, deployed, cfg, shape)
     if args.out:
         # With --verify the file is written next to --out and only moved
         # there once verified: a failed export never replaces a good file.
