@@ -1,7 +1,7 @@
 """The comparison methods of ZeroI2V Tables 3 / 4 (``ZeroI2VViT(peft=...)``):
 AIM, ST-Adapter, LoRA, GELU adapters, temporal-heads-only tuning, and the
 baseline configs. Costs are counted by the library counter
-(:mod:`zeroi2v_mm.analysis`), not by formulas."""
+(:mod:`zeroi2v_mm.utils.complexity`), not by formulas."""
 import glob
 import math
 import os.path as osp
@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.models.peft import (AIMAdapters, HeadDeltaLinear, LoRALinear,
                                     STAdapter)
 from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_adapters, merge_and_verify)
+from zeroi2v_mm.utils.complexity import count_parameters, count_view_flops
 
 from conftest import TINY_ARCH
 from helpers import REPO
@@ -344,7 +344,7 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     model of the config (merged_config: adapters and peft None) and gives
     the unmerged model's logits."""
     from mmaction.registry import MODELS
-    from zeroi2v_mm.engine.hooks import merged_config
+    from zeroi2v_mm.reparam import merged_config
 
     from helpers import load_tool
     cfg = tiny_recognizer_cfg(name)
@@ -369,7 +369,7 @@ def test_merge_tool_merges_a_mergeable_baseline_checkpoint(name, tmp_path):
     state = torch.load(out, weights_only=False)['state_dict']
     plain.load_state_dict(state, strict=True)
     inputs = torch.randn(2, 1, 3, FRAMES, 32, 32)
-    from zeroi2v_mm.analysis import recognizer_logits
+    from zeroi2v_mm.utils.complexity import recognizer_logits
     with torch.no_grad():
         torch.testing.assert_close(
             recognizer_logits(plain, inputs),

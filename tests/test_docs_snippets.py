@@ -10,13 +10,6 @@ import os.path as osp
 import pytest
 from doc_snippets import REPO, all_snippets, doc_files, snippets
 
-# Files whose blocks another branch is editing: their markers are added
-# after that branch is merged (listed here so that nothing is silent).
-PENDING = {
-    'docs/en/user_guides/deployment.md':
-    'issue 27 rewrites this page (onnxruntime, int8); markers after merge',
-}
-
 
 def _test_exists(test_id: str) -> bool:
     path, _, name = test_id.partition('::')
@@ -31,8 +24,6 @@ def _test_exists(test_id: str) -> bool:
 
 @pytest.mark.parametrize('path', doc_files())
 def test_every_block_is_run_or_marked_with_a_reason(path):
-    if path in PENDING:
-        pytest.skip(f'{path}: {PENDING[path]}')
     problems = []
     for snippet in snippets(path):
         if snippet.kind is None:
@@ -46,11 +37,6 @@ def test_every_block_is_run_or_marked_with_a_reason(path):
             problems.append(f'{snippet.where()}: {snippet.argument!r} is not '
                             'a test function of tests/')
     assert not problems, '\n'.join(problems)
-
-
-def test_pending_files_still_exist():
-    for path in PENDING:
-        assert osp.isfile(osp.join(REPO, path)), path
 
 
 def test_blocks_are_found_where_they_are():

@@ -463,7 +463,7 @@ def test_exact_flops_of_one_layer(flags, frames):
     """MMEngine's counter (fvcore rules: linears, convs and layer norms
     count; element-wise ops, softmax, pooling, means do not) on one layer
     equals the count written from the paper's structure."""
-    from zeroi2v_mm.analysis import count_flops
+    from zeroi2v_mm.utils.complexity import count_flops
     dims, grid, batch, ratio = 16, (2, 3), 2, 3.5
     tokens = 1 + grid[0] * grid[1]
     layer = InTI(dims, frames, grid, ffn_ratio=ratio, **flags)

@@ -4,8 +4,8 @@
 (a ViT-L/14 16-frame trace takes minutes on a CPU). The first test checks the
 formulas against the counter (MMEngine's FlopAnalyzer + attention) and
 ``parameter_count`` on small models of both backbones; the second prints the
-table of docs/configs.md ("InTI") and checks the fits it claims. Run with
-``-rP`` (or ``-s``) to see the table in the log.
+table of docs/en/user_guides/configs.md ("InTI") and checks the fits it
+claims. Run with ``-rP`` (or ``-s``) to see the table in the log.
 """
 import os.path as osp
 
@@ -14,8 +14,8 @@ import torch
 from mmengine.config import Config
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.analysis import count_flops, count_parameters
 from zeroi2v_mm.inti_costs import backbone_costs, model_costs
+from zeroi2v_mm.utils.complexity import count_flops, count_parameters
 
 from helpers import REPO
 
@@ -117,7 +117,7 @@ SSV2 = ('configs/recognition/inti/'
         'inti-temp_clip-vit-base-p16_u16-22e_sthv2-rgb.py')
 # (row, model config, paper GFLOPs, paper params M or None, claimed fit:
 # relative tolerance on GFLOPs, on params; None = no fit claimed, printed
-# only; docs/configs.md says why)
+# only; docs/en/user_guides/configs.md says why)
 ROWS = [
     ('ViT-B naive (Tab. 1)', _cfg(B_PLAIN,
                                   compress=None), 281, 86, 0.005, 0.01),

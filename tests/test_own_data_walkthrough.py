@@ -214,6 +214,54 @@ def test_merge_tool_snippet_runs(trained, tmp_path):
     assert osp.isfile(out) and osp.isfile(out[:-4] + '.json')
 
 
+@pytest.mark.slow
+def test_onnx_inference_snippet_runs(trained, tmp_path):
+    """The guide's onnxruntime block: export the run's best (small)
+    checkpoint with --verify, then infer_onnx.py on one video; its top-1 is
+    MMAction2's inference_recognizer's, its score the same within 1e-4."""
+    from doc_snippets import marked, shell_commands
+
+    from mmaction.apis import inference_recognizer, init_recognizer
+    work_dir, _, folder, _ = trained
+    blocks = marked(THIS + 'test_onnx_inference_snippet_runs')
+    assert len(blocks) == 1
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_')][0]
+    video = osp.join(folder,
+                     open(osp.join(folder, 'val.txt')).readline().split()[0])
+    paths = {
+        'work_dirs/my_videos/my_videos.py': osp.join(work_dir, 'my_config.py'),
+        'work_dirs/my_videos/best_acc_top1_epoch_40.pth':
+        osp.join(work_dir, best),
+        'my_videos.onnx': str(tmp_path / 'my_videos.onnx'),
+        'data/my_videos/clips/wave_001.mp4': video,
+    }
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
+    used, output = set(), ''
+    for command in shell_commands(blocks[0].code):
+        for documented, real in paths.items():
+            if documented in command:
+                used.add(documented)
+                command = command.replace(documented, real)
+        result = subprocess.run(['bash', '-c', command],
+                                cwd=REPO,
+                                env=env,
+                                capture_output=True,
+                                text=True,
+                                timeout=300)
+        assert result.returncode == 0, (blocks[0].where(),
+                                        result.stderr[-3000:])
+        output = result.stdout
+    assert used == set(paths)
+    rank, class_id, score = output.strip().splitlines()[-5].split()[:3]
+    model = init_recognizer(
+        paths['work_dirs/my_videos/my_videos.py'],
+        paths['work_dirs/my_videos/best_acc_top1_epoch_40.pth'],
+        device='cpu')
+    scores = inference_recognizer(model, video).pred_score
+    assert rank == '1' and int(class_id) == int(scores.argmax())
+    assert abs(float(score) - float(scores.max())) <= 1e-4
+
+
 def test_tensorboard_config_block_builds_both_backends(tmp_path):
     import glob
 

@@ -1,6 +1,6 @@
-"""The worked example of docs/adding_a_method.md: SSF-style scale and shift
-(zeroi2v_mm/models/peft/ssf.py), a method added with one file and one
-registration. It trains only its own parameters (and the video parts),
+"""The worked example of docs/en/advanced_guides/adding_a_method.md: SSF-style
+scale and shift (zeroi2v_mm/models/peft/ssf.py), a method added with one file
+and one registration. It trains only its own parameters (and the video parts),
 starts as the image model, and merges exactly into the plain model."""
 import pytest
 import torch

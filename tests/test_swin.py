@@ -13,11 +13,11 @@ from mmpretrain.models import ImageClassifier, SwinTransformer
 
 import zeroi2v_mm.models.backbones.zeroi2v_swin as swin_module
 from mmaction.registry import MODELS
-from zeroi2v_mm.analysis import count_parameters, count_view_flops
 from zeroi2v_mm.models.layers.stdha import parse_head_offsets
 from zeroi2v_mm.reparam import (build_plain_model, check_same_structure,
                                 merge_and_verify)
 from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
+from zeroi2v_mm.utils.complexity import count_parameters, count_view_flops
 
 ARCH = dict(embed_dims=32, depths=[2, 2], num_heads=[2, 4])
 # stage 0: 16x16 map, 16 windows of 4x4, shifted in its second block;
@@ -460,7 +460,7 @@ def test_table14_zeroi2v_swin_parameters():
     # mmpretrain's 2D Swin-B (86,743,224) + the second time step of the
     # (2, 4, 4) patch kernel (6,144) + the head (178,350). The paper's 89M
     # is 2.3 % more: Video Swin-B's count (its 3D relative position tables),
-    # not that of a 2D Swin-B; see docs/configs.md.
+    # not that of a 2D Swin-B; see docs/en/user_guides/configs.md.
     assert count_parameters(model) - adapters == 86_927_718
 
 

@@ -21,7 +21,8 @@ Per config:
   adapters stay) minus those of the plain model;
 * GFLOPs per view of the deployed model, multiply-accumulates in the fvcore
   convention, counted by MMEngine's ``FlopAnalyzer`` with attention
-  (:func:`zeroi2v_mm.analysis.complexity`), and per clip (x test views);
+  (:func:`zeroi2v_mm.utils.complexity.complexity`), and per clip (x test
+  views);
 * inference latency of the deployed model, pixels to class logits: batch 1
   clip x the config's test views (``--views`` overrides); for configs that
   merge, also of the model as trained (unmerged; ``--no-unmerged`` skips);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU efficiency check, ready to run on a machine with one CUDA GPU and
 # the pinned stack in .venv (bash tools/setup_env.sh). Writes
-# docs/benchmark_gpu.{md,json} (override with OUT_DIR=...) with the GPU's
+# docs/en/advanced_guides/benchmark_gpu.{md,json} (override with OUT_DIR=...) with the GPU's
 # name, and, unless RUN_DEMO=0, times the README's first command there.
 #
 #   bash tools/benchmark_gpu.sh            # about 5-10 min on an H100/H200
@@ -25,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
-OUT_DIR=${OUT_DIR:-docs}
+OUT_DIR=${OUT_DIR:-docs/en/advanced_guides}
 COMPILE=${COMPILE:-1}
 RUN_DEMO=${RUN_DEMO:-1}
 mkdir -p "$OUT_DIR"

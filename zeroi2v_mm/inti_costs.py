@@ -1,10 +1,10 @@
 """FLOPs and parameters of InTI models from their config, without building.
 
-Counting ViT-B/16 or ViT-L/14 with 16 frames by tracing (``analysis.py``)
-takes tens of seconds to minutes on a CPU; the counts below are the same
+Counting ViT-B/16 or ViT-L/14 with 16 frames by tracing
+(``utils/complexity.py``) takes long on a CPU; the counts below are the same
 numbers written as formulas, so tables over many configs are instant. They
 follow the tracing counter's rules exactly (fvcore convention, as MMEngine's
-``FlopAnalyzer`` with ``analysis.EXTRA_FLOP_HANDLES``): one multiply-add is
+``FlopAnalyzer`` with ``complexity.EXTRA_FLOP_HANDLES``): one multiply-add is
 one FLOP; linears, matmuls, convolutions and attention count, a layer norm
 counts 5 per element, an eval batch norm 2; element-wise ops, softmax,
 pooling and means are free. ``tests/test_inti_costs.py`` checks every formula

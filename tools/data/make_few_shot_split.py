@@ -9,7 +9,7 @@ same S gives the same subset), in ANN_FILE's format; and OUT_manifest.json
 next to it (source file and sha256, K, seed, per-class counts, the chosen
 entries). A class with fewer than K entries is refused, by name and count;
 existing outputs are kept unless --force; both files are written atomically.
-See docs/few_shot.md; the logic is zeroi2v_mm/datasets/few_shot.py.
+See docs/en/user_guides/few_shot.md; the logic is zeroi2v_mm/datasets/few_shot.py.
 """
 import argparse
 

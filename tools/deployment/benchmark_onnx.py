@@ -43,15 +43,15 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import zeroi2v_mm  # noqa: F401
-from zeroi2v_mm.analysis import view_shape
 from zeroi2v_mm.deployment import (DeployedRecognizer, export_model,
                                    load_deployable_model, onnx_node_counts,
                                    run_exported)
 from zeroi2v_mm.deployment.export import random_clips
 from zeroi2v_mm.deployment.quantize import (DEFAULT_KEEP_FLOAT, convert_fp16,
                                             quantize_int8)
-from zeroi2v_mm.engine.hooks import merged_config
+from zeroi2v_mm.reparam import merged_config
 from zeroi2v_mm.utils.cli import merge_cfg_options, run_tool
+from zeroi2v_mm.utils.complexity import view_shape
 from zeroi2v_mm.utils.io import (OutputPathError, atomic_write_text,
                                  check_output, run_inputs)
 

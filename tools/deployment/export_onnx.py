@@ -36,7 +36,7 @@ file is compared with PyTorch on ``--verify-clips`` clips of the test set
 (``--video``: that one video): below ``--min-agreement`` top-1 agreement
 (default 0.99) it exits 1 and writes nothing; otherwise ``--out`` and its
 report ``--out`` + ``.report.json`` are written. Details and measurements:
-docs/deployment.md.
+docs/en/user_guides/deployment.md.
 """
 import argparse
 import copy
@@ -50,7 +50,6 @@ import tempfile
 from mmengine.config import Config, DictAction
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
-from zeroi2v_mm.analysis import view_shape
 from zeroi2v_mm.deployment import (DeployedRecognizer, ExportVerificationError,
                                    decode_video, export_model,
                                    load_deployable_model, onnx_node_counts,
@@ -64,6 +63,7 @@ from zeroi2v_mm.deployment.quantize import (DEFAULT_KEEP_FLOAT, FP16_MAX,
                                             activation_peaks, convert_fp16,
                                             quantize_int8, verify_quantized)
 from zeroi2v_mm.reparam import MergeVerificationError
+from zeroi2v_mm.utils.complexity import view_shape
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
 
@@ -167,8 +167,8 @@ def parse_args(argv=None):
         choices=KEEP_FLOAT_GROUPS,
         default=None,
         help='what stays float in int8 (default: all groups; see '
-        'docs/deployment.md); give none for "quantize everything '
-        'onnxruntime can"')
+        'docs/en/user_guides/deployment.md); give none for "quantize '
+        'everything onnxruntime can"')
     convert.add_argument(
         '--verify-clips',
         type=int,

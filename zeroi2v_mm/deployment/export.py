@@ -30,10 +30,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import Tensor
 
-from ..analysis import recognizer_logits, view_shape
 from ..apis import init_model
 from ..models.peft import is_mergeable
 from ..reparam import build_plain_model, merge_and_verify, merged_config
+from ..utils.complexity import recognizer_logits, view_shape
 from ..utils.io import atomic_write
 
 FORMATS = ('onnx', 'torchscript', 'exported_program')

@@ -41,7 +41,7 @@ from .export import ExportVerificationError
 
 KEEP_FLOAT_GROUPS = ('elementwise', 'attention', 'head')
 # What ``--keep-float`` defaults to; the measurements behind the choice are in
-# docs/deployment.md ("int8").
+# docs/en/user_guides/deployment.md ("int8").
 DEFAULT_KEEP_FLOAT = ('elementwise', 'attention', 'head')
 WEIGHT_OPS = ('MatMul', 'Gemm', 'Conv')
 FP16_MAX = float(np.finfo(np.float16).max)  # 65504

@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..analysis import (complexity, count_parameters, is_recognizer,
-                        recognizer_logits, unwrap)
+from ..utils.complexity import (complexity, count_parameters, is_recognizer,
+                                recognizer_logits, unwrap)
 from . import folding
 from .folding import (MergeVerificationError, check_same_structure,
                       count_adapted_linears)

@@ -9,7 +9,7 @@
 # Needs mmdet (pip install mmdet==3.3.0, the [ava] extra); mmcv-lite is
 # enough (the RoIs are pooled with torchvision when mmcv.ops is missing).
 # Data: MMAction2's layout, see tools/data/ava/README.md of MMAction2 and
-# docs/ava.md here.
+# docs/en/user_guides/ava.md here.
 _base_ = [
     '../../_base_/default_runtime.py',
     '../../_base_/schedules/adamw_cosine.py',

@@ -4,7 +4,7 @@
 # Model: UniFormerV2's SSv2 setting as the paper's UniFormerV2-B row
 # (371 GFLOPs, 163M) implies it: local MHRA twice per block
 # (dw_reduction 1.5) and eight global UniBlocks reading blocks 5-12; this
-# reproduces 371.2 GFLOPs / 161.9M (docs/configs.md "InTI").
+# reproduces 371.2 GFLOPs / 161.9M (docs/en/user_guides/configs.md "InTI").
 #
 # Recipe: the paper follows UniFormerV2's SSv2 configuration with the batch
 # reduced from 128 to 64 for ViT-B. UniFormerV2's ssv2_b16_f16x224

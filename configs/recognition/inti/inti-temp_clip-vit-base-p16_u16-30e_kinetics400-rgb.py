@@ -2,9 +2,9 @@
 # temporal modules (MMAction2's UniFormerV2, K400 setting: four global
 # UniBlocks reading blocks 9-12, no local MHRA) and two InTI layers after
 # blocks 5 and 7, fully fine-tuned; K400, 16 frames, 16 x 3 x 4 views. Paper:
-# 184 GFLOPs, 126M parameters, 84.9 top-1. This package: see docs/configs.md
-# "InTI" (cost of every config next to the paper's). Recipe: ViFi-CLIP's
-# fully-supervised K400 setting, from
+# 184 GFLOPs, 126M parameters, 84.9 top-1. This package: see
+# docs/en/user_guides/configs.md "InTI" (cost of every config next to the
+# paper's). Recipe: ViFi-CLIP's fully-supervised K400 setting, from
 # ../inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py.
 _base_ = ['inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py']
 

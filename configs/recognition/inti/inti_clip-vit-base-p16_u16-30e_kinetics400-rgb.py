@@ -2,7 +2,7 @@
 # inter-frame token interpolation layers (after blocks 5 and 7), K400,
 # 16 frames; frames per block 16 (blocks 1-5), 8 (6-7), 4 (8-12). 182 GFLOPs
 # per clip in the paper vs 281 for the naive 16-frame ViT-B/16 (this package:
-# 182.0 / 281.3, docs/configs.md "InTI").
+# 182.0 / 281.3, docs/en/user_guides/configs.md "InTI").
 #
 # The paper's K400 recipe (its appendix): "the full fine-tuned setting" of
 # ViFi-CLIP without the text encoder. ViFi-CLIP's fully-supervised K400 config

@@ -12,7 +12,8 @@
 # no flip, RandAugment m7 n4, random erasing 0.25, label smoothing 0.1, 1
 # temporal x 3 spatial test views. Video Swin's RandAugment and RandomErasing
 # are imgaug's and its own; here this package's VideoRandAugment and
-# MMAction2's RandomErasing stand in (assumed equivalent; see docs/configs.md).
+# MMAction2's RandomErasing stand in (assumed equivalent; see
+# docs/en/user_guides/configs.md).
 _base_ = ['zeroi2v_swin-base-p4-w7-in21k_u32-50e_sthv2-rgb.py']
 
 model = dict(

@@ -5,7 +5,8 @@
 # model's FLOPs. For a checkpoint merged here (MergeAdaptersHook,
 # tools/merge_adapters.py) or the released ViT-L/14 K400 8f model after
 # tools/weight_reparam.py of the official code and
-# tools/convert_official_checkpoint.py (docs/official_checkpoints.md):
+# tools/convert_official_checkpoint.py
+# (docs/en/user_guides/official_checkpoints.md):
 #   CONFIG=configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb_merged.py
 #   mim test mmaction $CONFIG --checkpoint MERGED.pth
 _base_ = ['./zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py']

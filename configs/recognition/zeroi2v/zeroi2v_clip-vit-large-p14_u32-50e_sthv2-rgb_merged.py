@@ -4,7 +4,8 @@
 # model's FLOPs. For a checkpoint merged here (MergeAdaptersHook,
 # tools/merge_adapters.py) or the released ViT-L/14 SSv2 32f model after
 # tools/weight_reparam.py of the official code and
-# tools/convert_official_checkpoint.py (docs/official_checkpoints.md):
+# tools/convert_official_checkpoint.py
+# (docs/en/user_guides/official_checkpoints.md):
 #   CONFIG=configs/recognition/zeroi2v/zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged.py
 #   mim test mmaction $CONFIG --checkpoint MERGED.pth
 _base_ = ['./zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py']

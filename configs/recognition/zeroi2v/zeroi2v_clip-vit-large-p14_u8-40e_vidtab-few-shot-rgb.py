@@ -8,9 +8,10 @@
 #
 # Training data: a K-shot subset made by tools/data/make_few_shot_split.py;
 # the data layout and a per-task config (task name, K, seed, num_classes from
-# the split's manifest) are in docs/few_shot.md. This file is that per-task
-# config's base: its own task, K and num_classes are placeholders, and a
-# label >= num_classes stops at data load, naming the file and line.
+# the split's manifest) are in docs/en/user_guides/few_shot.md. This file is
+# that per-task config's base: its own task, K and num_classes are
+# placeholders, and a label >= num_classes stops at data load, naming the file
+# and line.
 _base_ = [
     '../../_base_/default_runtime.py',
     '../../_base_/models/zeroi2v_vit_b16.py',
@@ -39,7 +40,8 @@ ann_file_test = f'data/vidtab/{task}/test.txt'
 data_hint = ('VidTAB-style task data goes under data/vidtab/<task>/ '
              '(videos/, train.txt, val.txt, test.txt; the K-shot training '
              'list from tools/data/make_few_shot_split.py) and num_classes '
-             "is the split manifest's num_classes: see docs/few_shot.md.")
+             "is the split manifest's num_classes: see "
+             'docs/en/user_guides/few_shot.md.')
 
 train_pipeline = [
     dict(type='DecordInit'),

@@ -9,8 +9,8 @@
 # STDHA gives 1/4 of the heads of every stage a temporal offset; Table
 # 11(e)'s {1*1}, {1*1, -1*1}, {1*1, -1*1, 2*1, -2*1}, {1*2, -1*2, 2*2, -2*2}
 # in this package's sign and the released head order (t-1 first, then t+1,
-# t-2, t+2; see docs/configs.md "STDHA: sign and head order"). 4 linear
-# adapters per block (ratio 0.25; SSv2: scale 1, dropout 0).
+# t-2, t+2; see docs/en/user_guides/configs.md "STDHA: sign and head order"). 4
+# linear adapters per block (ratio 0.25; SSv2: scale 1, dropout 0).
 #
 # Recipe: paper Table 12 for SSv2 (the CLIP configs' recipe, as
 # configs/recognition/zeroi2v/zeroi2v_clip-vit-base-p16_u8-50e_sthv2-rgb.py:

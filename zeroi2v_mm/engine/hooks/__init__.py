@@ -1,4 +1,3 @@
-from ...reparam import merged_config
 from .finite_check_hook import FiniteCheckHook, NonFiniteError
 from .merge_adapters_hook import MergeAdaptersHook, merge_report_scalars
 from .small_checkpoint_hook import SmallCheckpointHook
@@ -8,5 +7,5 @@ from .work_dir_lock_hook import WorkDirLockHook
 __all__ = [
     'FiniteCheckHook', 'NonFiniteError', 'MergeAdaptersHook',
     'SmallCheckpointHook', 'TrainableParamsHook', 'merge_report_scalars',
-    'merged_config', 'trainable_params_table', 'WorkDirLockHook'
+    'trainable_params_table', 'WorkDirLockHook'
 ]

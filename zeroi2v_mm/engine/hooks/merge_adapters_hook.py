@@ -18,10 +18,10 @@ from mmengine.hooks import Hook
 
 from mmaction.registry import HOOKS
 
-from ...analysis import view_shape
 from ...models.peft import check_mergeable
 from ...reparam import (build_plain_model, format_report, merge_and_verify,
                         merged_config_hint, report_path_of, save_merged)
+from ...utils.complexity import view_shape
 
 # Sums of :func:`zeroi2v_mm.reparam.verify_merge` that add up over processes.
 _SUMMED_STATS = ('abs_diff_sum', 'num_logits', 'num_top1_agree', 'num_samples',
