@@ -103,6 +103,16 @@ def test_raw_cases_get_messages(tmp_path):
     code, text = run('python', 'tools/analysis/get_flops.py', CONFIG,
                      '--shape', '0', '32', '32')
     assert code == 2 and '0: must be >= 1' in text
+    # the export tool: --opset 3, --shape 0, one message, nothing written
+    export = 'tools/deployment/export_onnx.py'
+    code, text = run('python', export, CONFIG, checkpoint, '--out',
+                     tmp_path / 'm.onnx', '--opset', '3')
+    assert code == 1 and '--opset 3: this torch exports opsets' in text
+    assert 'Traceback' not in text
+    code, text = run('python', export, CONFIG, checkpoint, '--out',
+                     tmp_path / 'm.onnx', '--shape', '0', '8', '32', '32')
+    assert code == 2 and '0: must be >= 1' in text
+    assert not (tmp_path / 'm.onnx').exists()
 
 
 def test_latin1_annotation_file_is_named(tmp_path):

@@ -48,6 +48,7 @@ import sys
 import tempfile
 
 from mmengine.config import Config, DictAction
+from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes, before building)
 from zeroi2v_mm.deployment import (DeployedRecognizer, ExportVerificationError,
@@ -63,6 +64,7 @@ from zeroi2v_mm.deployment.quantize import (DEFAULT_KEEP_FLOAT, FP16_MAX,
                                             activation_peaks, convert_fp16,
                                             quantize_int8, verify_quantized)
 from zeroi2v_mm.reparam import MergeVerificationError
+from zeroi2v_mm.utils.cli import positive_int, run_tool
 from zeroi2v_mm.utils.complexity import view_shape
 from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
 
@@ -88,7 +90,7 @@ def parse_args(argv=None):
         'exported file instead of exporting')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=positive_int,
         nargs=4,
         metavar=('N', 'T', 'H', 'W'),
         help='example input (default: 2 clips of the '
@@ -105,7 +107,12 @@ def parse_args(argv=None):
         help='ONNX exporter: '
         'torch.onnx.export(dynamo=False) (default) or the '
         'dynamo exporter')
-    parser.add_argument('--opset', type=int, default=None)
+    parser.add_argument(
+        '--opset',
+        type=int,
+        default=None,
+        help=f'ONNX opset, {ONNX_MIN_OPSET}..{ONNX_MAX_OPSET} (default: '
+        "the exporter's)")
     parser.add_argument(
         '--verify',
         action='store_true',
@@ -342,6 +349,10 @@ def export_converted(args, deployed, cfg, shape) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.opset is not None and not (ONNX_MIN_OPSET <= args.opset <=
+                                       ONNX_MAX_OPSET):
+        raise SystemExit(f'error: --opset {args.opset}: this torch exports '
+                         f'opsets {ONNX_MIN_OPSET} to {ONNX_MAX_OPSET}')
     if args.out is not None:
         try:
             check_output(
@@ -419,4 +430,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

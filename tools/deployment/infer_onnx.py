@@ -23,6 +23,7 @@ from mmengine.config import Config, DictAction
 
 import zeroi2v_mm  # noqa: F401  (registries and stack fixes)
 from zeroi2v_mm.deployment.clips import iter_clips
+from zeroi2v_mm.utils.cli import run_tool
 
 
 def parse_args(argv=None):
@@ -100,4 +101,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)
