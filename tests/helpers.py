@@ -1,4 +1,5 @@
 """Helpers shared by the end-to-end tests: tiny data and CLI runs."""
+import hashlib
 import importlib.util
 import os
 import os.path as osp
@@ -87,3 +88,25 @@ def run_cli(args, timeout=300):
             f'{args} failed ({result.returncode}):\n'
             f'{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
     return result.stdout + result.stderr
+
+
+def sha256_of(path) -> str:
+    """sha256 of a file's bytes (to show a tool left its inputs alone)."""
+    with open(path, 'rb') as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def run_status(*args, **env):
+    """``(exit status, stdout + stderr)`` of a command run from the repo
+    root with the venv's bin first on PATH; ``ZEROI2V_DEBUG`` is unset
+    unless given (tracebacks of known errors stay off)."""
+    env = dict(
+        os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'], **env)
+    env.setdefault('ZEROI2V_DEBUG', '')
+    result = subprocess.run([*map(str, args)],
+                            cwd=REPO,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    return result.returncode, result.stdout + result.stderr

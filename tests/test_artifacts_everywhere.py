@@ -144,37 +144,6 @@ def _last(work_dir):
         return file.read().strip()
 
 
-def _converted_released(root, data):
-    """A checkpoint of the official code (its key names), converted by
-    tools/convert_official_checkpoint.py against a tiny demo config."""
-    from test_official_checkpoint import (RefRecognizer,
-                                          official_channel_schedule, randomize,
-                                          save_training)
-    reference = randomize(
-        RefRecognizer(
-            layers=2,
-            heads=4,
-            schedule=official_channel_schedule(64, 4),
-            scale=1.0))
-    src, out = root / 'official_epoch_40.pth', root / 'converted.pth'
-    save_training(reference, src)
-    config = root / 'tiny_released.py'
-    config.write_text(
-        f'_base_ = [{CONFIG!r}]\n'
-        'model = dict(backbone=dict(arch=dict(_delete_=True, width=64, '
-        'layers=2, heads=4, patch_size=8, image_size=32), pretrained=None, '
-        "act='quick_gelu', stdha=dict(_delete_=True, offsets=[(-1, 1), "
-        '(1, 1)])), cls_head=dict(in_channels=64))\n')
-    run_cli([
-        'python', 'tools/convert_official_checkpoint.py',
-        str(src),
-        str(out), '--stdha=-1:1,1:1', '--heads', '4', '--adapter-scale', '1',
-        '--config',
-        str(config)
-    ])
-    return str(config), str(out)
-
-
 class Artifact(dict):
     """name, path, config (what the file is tested with), train_config,
     merged, run (artifacts of one run share scores and accuracy)."""
@@ -257,7 +226,8 @@ def artifacts(tmp_path_factory):
         glob.glob(osp.join(work_s, 'best_*.pth'))[0], cfg_s, False, 'swin')
 
     # A converted released checkpoint (full, with adapters).
-    released_config, converted = _converted_released(root, data)
+    from test_official_checkpoint import convert_for_tiny_demo
+    _, released_config, converted, _ = convert_for_tiny_demo(root)
     run_options['released'] = [
         o for o in tiny_demo_overrides(data, str(root / 'released'))
     ] + ['test_pipeline.3.scale=(32,32)']

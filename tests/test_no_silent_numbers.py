@@ -3,36 +3,23 @@
 is an error naming file and line; convert_weights.py refuses a dict that is
 not one consistent ViT; the few-shot manifest's num_classes is the largest
 label + 1."""
-import hashlib
 import json
-import os
 import os.path as osp
-import subprocess
 
 import pytest
 import torch
 from mmengine.config import Config, DictAction
 
-from helpers import (REPO, VENV_BIN, load_tool, make_tiny_videos,
+from helpers import (REPO, load_tool, make_tiny_videos, run_status, sha256_of,
                      tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 
-
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
+sha = sha256_of
 
 
 def run(*args):
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(['python', *map(str, args)],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    return result.returncode, result.stdout + result.stderr
+    return run_status('python', *args)
 
 
 @pytest.fixture(scope='module')

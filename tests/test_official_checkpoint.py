@@ -722,27 +722,20 @@ def test_config_that_would_predict_differently_refused(override, named,
 
 
 @pytest.mark.slow
-def test_mim_test_of_converted_checkpoint_gives_official_predictions(tmp_path):
-    """End to end, as a user does it: the script (a subprocess) converts a
-    training checkpoint against a config, and `mim test` of the result on
-    generated videos gives the official model's class probabilities."""
-    import pickle
-
-    from mmengine.runner import Runner
-
-    from helpers import make_tiny_videos, tiny_demo_overrides
-
-    data = make_tiny_videos(
-        tmp_path / 'data', videos_per_class=1, val_per_class=1)
+def convert_for_tiny_demo(folder):
+    """A random official training checkpoint of a tiny ViT (the released
+    head order), converted by the script (a subprocess) against the demo
+    config shrunk to it. Returns ``(reference model, config, converted
+    checkpoint, the script's log)``."""
     reference = randomize(
         RefRecognizer(
             layers=2,
             heads=4,
             schedule=official_channel_schedule(64, 4),
             scale=1.0))
-    src, out = tmp_path / 'epoch_40.pth', tmp_path / 'converted.pth'
+    src, out = folder / 'epoch_40.pth', folder / 'converted.pth'
     save_training(reference, src)
-    config = tmp_path / 'tiny_demo.py'
+    config = folder / 'tiny_demo.py'
     config.write_text(
         f"_base_ = [{osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')!r}]"
         "\nmodel = dict(backbone=dict(arch=dict(_delete_=True, width=64, "
@@ -756,6 +749,22 @@ def test_mim_test_of_converted_checkpoint_gives_official_predictions(tmp_path):
         '--config',
         str(config)
     ])
+    return reference, str(config), str(out), log
+
+
+def test_mim_test_of_converted_checkpoint_gives_official_predictions(tmp_path):
+    """End to end, as a user does it: the script (a subprocess) converts a
+    training checkpoint against a config, and `mim test` of the result on
+    generated videos gives the official model's class probabilities."""
+    import pickle
+
+    from mmengine.runner import Runner
+
+    from helpers import make_tiny_videos, tiny_demo_overrides
+
+    data = make_tiny_videos(
+        tmp_path / 'data', videos_per_class=1, val_per_class=1)
+    reference, config, out, log = convert_for_tiny_demo(tmp_path)
     assert 'training format' in log and 'num_adapters: 4' in log
     assert 'stdha=dict(offsets=[(-1, 1), (1, 1)])' in log
     options = tiny_demo_overrides(data, str(tmp_path / 'work'))

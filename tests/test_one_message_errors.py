@@ -3,36 +3,19 @@ exits non-zero in tools/train.py, tools/test.py, the other tools and under
 `mim train` (zeroi2v_mm.utils.cli); ZEROI2V_DEBUG=1 / --debug bring the
 traceback back; an unexpected error keeps its traceback. The raw cases of
 the issue get messages naming the file, the value and the fix."""
-import hashlib
-import os
 import os.path as osp
-import subprocess
 
 import pytest
 
 from zeroi2v_mm.utils.cli import known_error
 
-from helpers import REPO, VENV_BIN, make_tiny_videos, tiny_demo_overrides
+from helpers import (REPO, VENV_BIN, make_tiny_videos, run_status, sha256_of,
+                     tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 
-
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
-
-
-def run(*args, **env):
-    env = dict(
-        os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'], **env)
-    env.setdefault('ZEROI2V_DEBUG', '')
-    result = subprocess.run([*map(str, args)],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    return result.returncode, result.stdout + result.stderr
+sha = sha256_of
+run = run_status
 
 
 @pytest.fixture(scope='module')

@@ -4,35 +4,23 @@ inputs (through links), --force only replaces an unrelated existing file,
 directories and unwritable places are refused by name, writes are atomic.
 Each case runs the real entry point and checks the exit status, the
 message and that no input changed."""
-import hashlib
 import os
 import os.path as osp
-import subprocess
 
 import pytest
 import torch
 
 from zeroi2v_mm.utils.io import OutputPathError, check_output
 
-from helpers import REPO, VENV_BIN
+from helpers import REPO, run_status, sha256_of
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 
-
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
+sha = sha256_of
 
 
 def run(*args):
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(['python', *map(str, args)],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    return result.returncode, result.stdout + result.stderr
+    return run_status('python', *args)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from mmaction.datasets import AVADataset
 from mmaction.registry import DATASETS
 
 from ..utils.safe_pickle import load_pickled_data
+from .checked_video_dataset import read_utf8_text
 
 
 @DATASETS.register_module()
@@ -53,16 +54,7 @@ class CheckedAVADataset(AVADataset):
                     'normalised to [0, 1]')
 
     def _check_annotations(self) -> None:
-        with open(self.ann_file, 'rb') as file:
-            raw = file.read()
-        try:
-            text = raw.decode('utf-8')
-        except UnicodeDecodeError as error:
-            line = raw[:error.start].count(b'\n') + 1
-            raise ValueError(
-                f'{self.ann_file}:{line}: not UTF-8 text (byte '
-                f'{raw[error.start]:#04x}); save the file as UTF-8 (e.g. '
-                f'iconv -f latin1 -t utf-8)') from None
+        text = read_utf8_text(self.ann_file)
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue

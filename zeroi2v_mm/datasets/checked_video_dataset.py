@@ -18,6 +18,25 @@ SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSampleFrames',
 ALL_BAD_AFTER = 20
 
 
+def read_utf8_text(path: str) -> str:
+    """The text of an annotation file, which must be UTF-8.
+
+    Raises:
+        ValueError: naming ``path``, the line and the byte that is not UTF-8,
+            and how to convert the file.
+    """
+    with open(path, 'rb') as file:
+        raw = file.read()
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b'\n') + 1
+        raise ValueError(
+            f'{path}:{line}: not UTF-8 text (byte {raw[error.start]:#04x}); '
+            'save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 OLD > '
+            'NEW)') from None
+
+
 @DATASETS.register_module()
 class CheckedVideoDataset(VideoDataset):
     """``VideoDataset`` that fails at once, saying what to get and where,
@@ -107,17 +126,8 @@ class CheckedVideoDataset(VideoDataset):
         if video_dir and not osp.isdir(video_dir):
             self._fail(f'video folder not found: {video_dir}')
         entries = 0
-        with open(self.ann_file, 'rb') as f:
-            raw = f.read()
-        try:
-            text = raw.decode('utf-8')
-        except UnicodeDecodeError as error:
-            line = raw[:error.start].count(b'\n') + 1
-            raise ValueError(
-                f'{self.ann_file}:{line}: not UTF-8 text (byte '
-                f'{raw[error.start]:#04x}); save the file as UTF-8 (e.g. '
-                'iconv -f latin1 -t utf-8 OLD > NEW)') from None
-        for number, line in enumerate(text.split('\n'), start=1):
+        for number, line in enumerate(
+                read_utf8_text(self.ann_file).split('\n'), start=1):
             fields = line.strip().split(self.delimiter)
             if not line.strip():
                 continue
