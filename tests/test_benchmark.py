@@ -397,7 +397,10 @@ def test_gpu_script_configs_go_through_the_benchmark():
 
     from zeroi2v_mm.benchmark import benchmark
     script = open(osp.join(REPO, 'tools/benchmark_gpu.sh')).read()
-    configs = re.findall(r'^\s+(configs/\S+\.py)', script, flags=re.M)
+    # the configs of the tools/benchmark.py command (up to its last line)
+    command = script[script.index('tools/benchmark.py \\'):]
+    command = command[:command.index('--json')]
+    configs = re.findall(r'^\s+(configs/\S+\.py)', command, flags=re.M)
     assert ('configs/recognition/zeroi2v/'
             'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
             in configs and 'configs/recognition/inti/'

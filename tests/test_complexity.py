@@ -153,15 +153,3 @@ def test_recognizer_complexity_counts_backbone_and_head():
         head.in_features * head.out_features
     assert report['params'] == report['backbone_params'] + sum(
         p.numel() for p in recognizer.cls_head.parameters())
-
-
-def test_old_import_path_gives_the_same_helpers():
-    """zeroi2v_mm.utils.complexity (the helpers' old home) re-exports them."""
-    import zeroi2v_mm.utils.complexity as old
-    import zeroi2v_mm.utils.complexity as new
-    for name in old.__all__:
-        assert getattr(old, name) is getattr(new, name), name
-    assert set(old.__all__) >= {
-        'complexity', 'count_flops', 'count_parameters', 'count_view_flops',
-        'recognizer_logits', 'view_shape'
-    }
