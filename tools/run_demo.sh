@@ -29,7 +29,8 @@ stage() {
     STAGES+=("$1=$(( now - stage_start ))")
     stage_start=$now
 }
-bash tools/setup_env.sh
+# --export: onnx and onnxruntime for the int8 stage (requirements-export.txt)
+bash tools/setup_env.sh --export
 stage set-up
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"

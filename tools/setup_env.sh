@@ -2,19 +2,22 @@
 # Create .venv at the repository root with the pinned stack (requirements.txt)
 # and install zeroi2v_mm into it (editable). Safe to rerun: pip skips what is
 # already there.
-#   bash tools/setup_env.sh            # the stack: mim train / test, merge,
-#                                      # the demo
+#   bash tools/setup_env.sh            # the stack: mim train / test, merge
+#   bash tools/setup_env.sh --export   # and the ONNX export extra
+#                                      # (requirements-export.txt; the demo,
+#                                      # tools/run_demo.sh, exports int8)
 #   bash tools/setup_env.sh --tests    # and requirements-test.txt: pytest,
-#                                      # open_clip, the linters, the ONNX
-#                                      # export extra (tools/run_tests.sh)
+#                                      # open_clip, the linters, the export
+#                                      # extra (tools/run_tests.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 requirements=(-r requirements.txt)
 case "${1:-}" in
     --tests) requirements+=(-r requirements-test.txt) ;;
+    --export) requirements+=(-r requirements-export.txt) ;;
     "") ;;
-    *) echo "usage: bash tools/setup_env.sh [--tests]" >&2; exit 2 ;;
+    *) echo "usage: bash tools/setup_env.sh [--tests | --export]" >&2; exit 2 ;;
 esac
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
