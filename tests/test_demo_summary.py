@@ -151,3 +151,22 @@ def test_int8_row(demo_outputs, tmp_path, capsys):
     ]
     assert tool.main([str(work), '--int8-report', str(tmp_path / 'no')]) == 1
     assert 'export_onnx.py --quantize int8' in capsys.readouterr().err
+
+
+def test_demo_set_up_installs_what_its_stages_import():
+    """README command 1 runs on a fresh machine with what tools/run_demo.sh
+    installs: its ONNX stage needs the export extra, which only
+    `setup_env.sh --export` (or --tests) brings (a green test run, whose
+    set-up has everything, cannot show this)."""
+    import os.path as osp
+    import re
+
+    from helpers import REPO
+    script = open(osp.join(REPO, 'tools/run_demo.sh')).read()
+    setup = re.findall(r'^bash tools/setup_env\.sh(.*)$', script, flags=re.M)
+    assert len(setup) == 1
+    if 'tools/deployment/' in script:
+        assert '--export' in setup[0].split()
+        export = open(osp.join(REPO, 'requirements-export.txt')).read()
+        for package in ('onnx==', 'onnxruntime=='):
+            assert package in export
