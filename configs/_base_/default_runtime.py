@@ -24,11 +24,12 @@ default_hooks = dict(
     # backend is registered by zeroi2v_mm and used by this package's runs
     # only (zeroi2v_mm/utils/file_backend.py).
     checkpoint=dict(backend_args=dict(backend='zeroi2v_atomic')),
-    # Small checkpoints: the trained parameters plus a fingerprint of the
-    # frozen image-model weights (ViT-B/16 K400: 174.5 MB with the AdamW
-    # state instead of 517.7 MB); load_from, --resume, mim test, merge and
-    # export restore the frozen weights from model.backbone.pretrained,
-    # refusing a file with other weights. Full checkpoints:
+    # Small checkpoints: the trained parameters plus a record (fingerprint,
+    # file) of the frozen image-model weights. Every loader (load_from,
+    # --resume, mim test, init_recognizer, the inferencer, merge, export)
+    # completes them from the config's pretrained or the recorded file when
+    # it holds exactly those weights, and refuses otherwise
+    # (docs/en/user_guides/merge.md). Full checkpoints:
     # --cfg-options default_hooks.small_checkpoint.save_small=False
     # (zeroi2v_mm/engine/hooks/small_checkpoint_hook.py).
     small_checkpoint=dict(type='SmallCheckpointHook', save_small=True))
