@@ -36,6 +36,24 @@ def build_swin(**kwargs):
     return MODELS.build(cfg)
 
 
+def swin_recognizer_cfg(**backbone) -> dict:
+    """A tiny ZeroI2V Swin recognizer config (4 frames, 32 px, 5 classes);
+    ``backbone`` adds to or replaces its backbone settings."""
+    return dict(
+        type='Recognizer3D',
+        backbone=dict(
+            dict(
+                type='ZeroI2VSwin',
+                arch=ARCH,
+                num_frames=4,
+                img_size=32,
+                window_size=4,
+                stdha=dict(offsets=[[(-1, 1)], [(1, 1)]])), **backbone),
+        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
+        data_preprocessor=dict(
+            type='ActionDataPreprocessor', format_shape='NCTHW'))
+
+
 def randomize(model: torch.nn.Module, seed: int = 0) -> None:
     """Every parameter random (the relative position bias tables and the
     adapters' up-projections too, which start at zero)."""
@@ -482,20 +500,8 @@ def test_merge_tool_writes_the_plain_swin(tmp_path):
     from mmengine.config import Config
 
     from helpers import load_tool
-    model_cfg = dict(
-        type='Recognizer3D',
-        backbone=dict(
-            type='ZeroI2VSwin',
-            arch=ARCH,
-            num_frames=4,
-            tubelet=2,
-            img_size=32,
-            window_size=4,
-            stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
-            adapters=dict(ratio=0.25, scale=0.5, dropout=0.1)),
-        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
-        data_preprocessor=dict(
-            type='ActionDataPreprocessor', format_shape='NCTHW'))
+    model_cfg = swin_recognizer_cfg(
+        tubelet=2, adapters=dict(ratio=0.25, scale=0.5, dropout=0.1))
     config = tmp_path / 'swin_tiny.py'
     Config(dict(model=model_cfg, custom_imports=dict(
         imports=['zeroi2v_mm']))).dump(str(config))
@@ -531,19 +537,9 @@ def test_merge_hook_writes_the_plain_swin(tmp_path):
     from mmengine.logging import MMLogger
 
     from zeroi2v_mm.engine.hooks import MergeAdaptersHook
-    model_cfg = dict(
-        type='Recognizer3D',
-        backbone=dict(
-            type='ZeroI2VSwin',
-            arch=ARCH,
-            num_frames=4,
-            img_size=32,
-            window_size=4,
-            stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
-            adapters=dict(ratio=0.25, scale=1.0)),
-        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
-        data_preprocessor=dict(
-            type='ActionDataPreprocessor', format_shape='NCTHW'))
+    model_cfg = swin_recognizer_cfg(
+        stdha=dict(offsets=[[(-1, 1)], [(1, 1), (-1, 1)]]),
+        adapters=dict(ratio=0.25, scale=1.0))
     model = MODELS.build(model_cfg).eval()
     randomize(model)
     runner = types.SimpleNamespace(
@@ -589,20 +585,7 @@ def test_linear_methods_on_swin_merge_save_small_and_export(method, tmp_path):
     from helpers import load_tool
     image = str(tmp_path / 'image.pth')
     save_mmpretrain_classifier(image)
-    model_cfg = dict(
-        type='Recognizer3D',
-        backbone=dict(
-            type='ZeroI2VSwin',
-            arch=ARCH,
-            num_frames=4,
-            img_size=32,
-            window_size=4,
-            pretrained=image,
-            stdha=dict(offsets=[[(-1, 1)], [(1, 1)]]),
-            **SWIN_METHODS[method]),
-        cls_head=dict(type='ZeroI2VHead', num_classes=5, in_channels=64),
-        data_preprocessor=dict(
-            type='ActionDataPreprocessor', format_shape='NCTHW'))
+    model_cfg = swin_recognizer_cfg(pretrained=image, **SWIN_METHODS[method])
     config = str(tmp_path / 'swin_tiny.py')
     Config(dict(model=model_cfg,
                 custom_imports=dict(imports=['zeroi2v_mm']))).dump(config)
