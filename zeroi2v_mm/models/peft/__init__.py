@@ -8,7 +8,7 @@ from .gelu_adapter import (DenseGELUAdapters, GELUAdapter, GELUAdapterBlock,
                            GELUAdapterMethod)
 from .linear_adapters import LinearAdapters
 from .lora import (HeadDeltaLinear, LoRA, LoRALinear, TemporalHeads,
-                   attach_lora, attach_temporal_heads)
+                   attach_temporal_heads)
 from .ssf import SSF, ScaleShiftLinear
 from .st_adapter import STAdapter, STAdapterBlock, STAdapterMethod, STAdapters
 
@@ -17,7 +17,7 @@ __all__ = [
     'GELUAdapter', 'GELUAdapterBlock', 'GELUAdapterMethod', 'HeadDeltaLinear',
     'LinearAdapters', 'LoRA', 'LoRALinear', 'PEFTMethod', 'PEFT_METHODS',
     'SSF', 'ScaleShiftLinear', 'STAdapter', 'STAdapterBlock',
-    'STAdapterMethod', 'STAdapters', 'TemporalHeads', 'attach_lora',
-    'attach_temporal_heads', 'build_method', 'check_mergeable', 'is_mergeable',
-    'method_config', 'plain_attention'
+    'STAdapterMethod', 'STAdapters', 'TemporalHeads', 'attach_temporal_heads',
+    'build_method', 'check_mergeable', 'is_mergeable', 'method_config',
+    'plain_attention'
 ]

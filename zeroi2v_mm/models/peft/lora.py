@@ -220,28 +220,6 @@ def block_linears(block: nn.Module) -> Dict[str, Tuple[nn.Module, str]]:
     }
 
 
-def attach_lora(block: nn.Module,
-                embed_dims: int,
-                num_frames: int,
-                grid_size: Tuple[int, int],
-                rank: int = 8,
-                alpha: Optional[float] = None,
-                dropout: float = 0.0,
-                targets: Sequence[str] = tuple(LINEARS),
-                split_qkv: bool = False) -> None:
-    """Give the linears ``targets`` of a ZeroI2VViT ``block`` a LoRA
-    update, in place (:meth:`LoRA.adapt_linears`).
-
-    ``targets``: any of ``'in_proj'`` (the packed Q, K, V in-projection),
-    ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the weights the dense linear
-    adapters adapt. ``split_qkv``: Q, K and V each get their own rank-r LoRA
-    (``r * 2C`` parameters each) instead of one LoRA for the packed
-    in-projection (``r * 4C``). Returns None (no block-level module).
-    """
-    LoRA(rank, alpha, dropout, targets,
-         split_qkv).adapt_linears(block_linears(block))
-
-
 def attach_temporal_heads(block: nn.Module,
                           embed_dims: int,
                           num_frames: int,
@@ -270,8 +248,17 @@ def attach_temporal_heads(block: nn.Module,
 
 @PEFT_METHODS.register_module(name='LoRA')
 class LoRA(PEFTMethod):
-    """LoRA on the frozen linears of every block (mergeable); arguments as
-    :func:`attach_lora`."""
+    """LoRA on the frozen linears of every block (mergeable).
+
+    Args:
+        rank, alpha, dropout: as :class:`LoRALinear`.
+        targets (sequence of str): any of ``'in_proj'`` (the packed Q, K, V
+            in-projection), ``'out_proj'``, ``'c_fc'``, ``'c_proj'``: the
+            weights the dense linear adapters adapt.
+        split_qkv (bool): Q, K and V each get their own rank-r LoRA
+            (``r * 2C`` parameters each) instead of one LoRA for the packed
+            in-projection (``r * 4C``).
+    """
 
     mergeable = True
 
