@@ -5,7 +5,7 @@ import torch
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import count_adapted_linears, merge_adapters
 
-from conftest import randomize_adapters
+from helpers import randomize_adapters
 
 
 def test_fresh_adapters_are_identity(tiny_arch):

@@ -26,8 +26,7 @@ from zeroi2v_mm.models.roi_extractors import (TorchvisionRoIAlign,
                                               mmcv_ops_available)
 from zeroi2v_mm.reparam import count_adapted_linears, merge_adapters
 
-from conftest import randomize_adapters
-from helpers import REPO, VENV_BIN
+from helpers import REPO, VENV_BIN, randomize_adapters
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_ava_synthetic.py')
 FULL_CONFIG = osp.join(

@@ -8,9 +8,7 @@ from mmengine.config import Config
 from mmaction.registry import DATASETS
 from zeroi2v_mm.models import ZeroI2VViT
 
-from conftest import TINY_ARCH
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO, TINY_ARCH
 
 
 def test_missing_pretrained_file_fails_when_weights_init_with_path(tmp_path):

@@ -18,8 +18,7 @@ from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_adapters, merge_and_verify)
 from zeroi2v_mm.utils.complexity import count_parameters, count_view_flops
 
-from conftest import TINY_ARCH
-from helpers import REPO
+from helpers import REPO, TINY_ARCH
 
 # Tiny models: one thread (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures('one_thread')

@@ -21,8 +21,7 @@ from zeroi2v_mm.benchmark.models import signature
 from zeroi2v_mm.benchmark.runners import cpu_step_allocation_peak
 from zeroi2v_mm.benchmark.timing import Timing, round_order
 
-from conftest import TINY_ARCH
-from helpers import REPO, load_tool
+from helpers import REPO, TINY_ARCH, load_tool
 
 TINY = [
     f"model.backbone.arch.width={TINY_ARCH['width']}",

@@ -20,7 +20,7 @@ import torch._dynamo
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import merge_adapters
 
-from conftest import TINY_ARCH, randomize_adapters
+from helpers import TINY_ARCH, randomize_adapters
 
 ARCH = dict(TINY_ARCH, layers=2)
 CONFIGS = {

@@ -15,8 +15,7 @@ from zeroi2v_mm.reparam import build_plain_model, merge_adapters
 from zeroi2v_mm.utils.complexity import (complexity, count_flops,
                                          count_parameters, count_view_flops)
 
-from conftest import TINY_ARCH, randomize_adapters
-from helpers import REPO
+from helpers import REPO, TINY_ARCH, randomize_adapters
 
 
 class _Attention(nn.Module):

@@ -15,7 +15,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO
+
 CONFIGS = sorted(
     osp.relpath(path, REPO) for path in glob.glob(
         osp.join(REPO, 'configs', '**', '*.py'), recursive=True)

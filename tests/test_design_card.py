@@ -91,7 +91,7 @@ def test_mim_train_short_k400_name_with_tensorboard(tiny_data, tmp_path):
     import glob
     import shlex
 
-    from doc_snippets import marked, shell_commands
+    from helpers.doc_snippets import marked, shell_commands
     blocks = marked('tests/test_design_card.py::'
                     'test_mim_train_short_k400_name_with_tensorboard')
     assert len(blocks) == 1

@@ -291,7 +291,7 @@ def test_dist_train_without_arguments_prints_usage():
 def test_gradient_checkpointing_gives_the_same_gradients():
     from zeroi2v_mm.models import ZeroI2VViT
 
-    from conftest import TINY_ARCH, randomize_adapters
+    from helpers import TINY_ARCH, randomize_adapters
     torch.manual_seed(0)
     plain = ZeroI2VViT(
         arch=TINY_ARCH,

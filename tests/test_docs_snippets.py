@@ -8,7 +8,9 @@ import ast
 import os.path as osp
 
 import pytest
-from doc_snippets import REPO, all_snippets, doc_files, snippets
+
+from helpers import REPO
+from helpers.doc_snippets import all_snippets, doc_files, snippets
 
 
 def _test_exists(test_id: str) -> bool:

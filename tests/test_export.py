@@ -8,8 +8,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import randomize_adapters
-from helpers import REPO, load_tool, make_tiny_videos, tiny_demo_overrides
+from helpers import (REPO, load_tool, make_tiny_videos, randomize_adapters,
+                     tiny_demo_overrides)
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 LAYERS = 2

@@ -501,7 +501,7 @@ PARENT_INIT = [
 def test_fresh_layer_averages_under_a_parent_init_cfg(kind, backbone, level):
     from mmaction.registry import MODELS
 
-    from conftest import TINY_ARCH
+    from helpers import TINY_ARCH
     compress = dict(type=kind, after_blocks=(1, ))
     if backbone == 'ZeroI2VViT':
         backbone_cfg = dict(

@@ -7,8 +7,8 @@ from mmaction.registry import MODELS
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import merge_adapters
 
-from conftest import TINY_ARCH, randomize_adapters
-from helpers import make_tiny_videos, run_cli, tiny_demo_overrides
+from helpers import (TINY_ARCH, make_tiny_videos, randomize_adapters, run_cli,
+                     tiny_demo_overrides)
 
 
 @pytest.mark.parametrize('kind', ['InTI', 'LinearPooling', 'ConvPooling'])

@@ -20,9 +20,8 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 merge_and_verify, merged_output, verify_merge)
 from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
 
-from conftest import TINY_ARCH, randomize_adapters
-from helpers import (REPO, load_tool, make_tiny_videos, run_cli,
-                     tiny_demo_overrides)
+from helpers import (REPO, TINY_ARCH, load_tool, make_tiny_videos,
+                     randomize_adapters, run_cli, tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 MERGED_CONFIG = 'configs/demo/zeroi2v_synthetic_merged.py'

@@ -10,8 +10,9 @@ starts from the same random values as before (same draws, same order), so
 seeded runs are reproduced.
 """
 import pytest
-from merge_fixture import (CASES, KEY_CASES, init_hash, merged_hash,
-                           unmerged_keys_hash)
+
+from helpers.merge_fixture import (CASES, KEY_CASES, init_hash, merged_hash,
+                                   unmerged_keys_hash)
 
 MERGED = {
     'demo':

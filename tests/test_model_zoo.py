@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO
 
 
 def load_metafile():

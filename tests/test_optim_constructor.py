@@ -14,8 +14,7 @@ from mmengine.registry import init_default_scope
 
 from mmaction.registry import MODELS
 
-from conftest import TINY_ARCH
-from helpers import REPO
+from helpers import REPO, TINY_ARCH
 
 FROZEN_WARNING = 'is skipped since its requires_grad=False'
 

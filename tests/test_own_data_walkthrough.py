@@ -161,7 +161,7 @@ def _substitute(code: str, values: dict) -> str:
 
 @pytest.mark.slow
 def test_inference_snippets_run(trained, tmp_path, capsys):
-    from doc_snippets import marked
+    from helpers.doc_snippets import marked
     work_dir, _, folder, _ = trained
     blocks = marked(THIS + 'test_inference_snippets_run')
     assert len(blocks) >= 5, [b.where() for b in blocks]
@@ -187,7 +187,7 @@ def test_inference_snippets_run(trained, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_merge_tool_snippet_runs(trained, tmp_path):
-    from doc_snippets import marked, shell_commands
+    from helpers.doc_snippets import marked, shell_commands
     work_dir, _, _, _ = trained
     blocks = marked(THIS + 'test_merge_tool_snippet_runs')
     assert blocks
@@ -219,9 +219,9 @@ def test_onnx_inference_snippet_runs(trained, tmp_path):
     """The guide's onnxruntime block: export the run's best (small)
     checkpoint with --verify, then infer_onnx.py on one video; its top-1 is
     MMAction2's inference_recognizer's, its score the same within 1e-4."""
-    from doc_snippets import marked, shell_commands
-
     from mmaction.apis import inference_recognizer, init_recognizer
+
+    from helpers.doc_snippets import marked, shell_commands
     work_dir, _, folder, _ = trained
     blocks = marked(THIS + 'test_onnx_inference_snippet_runs')
     assert len(blocks) == 1
@@ -265,9 +265,9 @@ def test_onnx_inference_snippet_runs(trained, tmp_path):
 def test_tensorboard_config_block_builds_both_backends(tmp_path):
     import glob
 
-    from doc_snippets import marked
-
     from mmaction.registry import VISUALIZERS
+
+    from helpers.doc_snippets import marked
     blocks = marked(THIS +
                     'test_tensorboard_config_block_builds_both_backends')
     assert len(blocks) == 1
@@ -289,7 +289,7 @@ def test_tensorboard_config_block_builds_both_backends(tmp_path):
 def test_guide_settings_are_the_template_settings():
     """The guide's block of five settings names the template's settings, in
     its order, with its comments."""
-    from doc_snippets import marked
+    from helpers.doc_snippets import marked
     blocks = marked(THIS + 'test_guide_settings_are_the_template_settings')
     assert len(blocks) == 1
 

@@ -10,7 +10,7 @@ from zeroi2v_mm.models.layers import AdaptedLinear, adapt_linear
 from zeroi2v_mm.models.peft import (AdapterBlock, AIMBlock, GELUAdapterBlock,
                                     STAdapterBlock, is_mergeable)
 
-from conftest import TINY_ARCH
+from helpers import TINY_ARCH
 
 
 def backbone(**kwargs):

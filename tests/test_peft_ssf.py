@@ -12,7 +12,7 @@ from zeroi2v_mm.models.peft import (PEFT_METHODS, SSF, ScaleShiftLinear,
 from zeroi2v_mm.reparam import (build_plain_model, count_adapted_linears,
                                 merge_and_verify)
 
-from conftest import TINY_ARCH
+from helpers import TINY_ARCH
 
 FRAMES = 4
 

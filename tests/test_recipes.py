@@ -21,7 +21,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.utils.dl_utils import is_norm
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO
+
 DOC = osp.join(REPO, 'docs', 'en', 'user_guides', 'configs.md')
 # Image pretraining (mmpretrain) has no video recipe; it is described in
 # configs/demo/pretrain_image_synthetic.py itself.

@@ -179,7 +179,7 @@ def test_crafted_pretrained_file_is_refused(trained, tmp_path):
     from zeroi2v_mm.models import ZeroI2VViT
     from zeroi2v_mm.utils import UnsafeCheckpointError
 
-    from conftest import TINY_ARCH
+    from helpers import TINY_ARCH
     path = str(tmp_path / 'ViT-B-16.pth')
     torch.save(
         {

@@ -186,7 +186,7 @@ def unmerged(tmp_path_factory):
 
     from mmaction.registry import MODELS
 
-    from conftest import randomize_adapters
+    from helpers import randomize_adapters
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     cfg.merge_from_dict({
         k: DictAction._parse_iterable(v)

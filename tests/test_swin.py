@@ -455,7 +455,9 @@ def one_tubelet_model(path):
     import os.path as osp
 
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(__file__)), path))
+
+    from helpers import REPO
+    cfg = Config.fromfile(osp.join(REPO, path))
     backbone = cfg.model.backbone
     assert (backbone.num_frames, backbone.tubelet) == (32, 2)
     assert len(backbone.stdha.offsets) == 4

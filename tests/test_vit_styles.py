@@ -13,8 +13,8 @@ from timm.models.vision_transformer import VisionTransformer as TimmViT
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import check_same_structure, merge_adapters
 
-from conftest import randomize_adapters
-from helpers import load_tool, make_tiny_videos, tiny_demo_overrides
+from helpers import (load_tool, make_tiny_videos, randomize_adapters,
+                     tiny_demo_overrides)
 
 ARCH = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
 

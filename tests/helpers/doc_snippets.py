@@ -1,19 +1,20 @@
 """The ```bash / ```python blocks of README.md and docs/en/**/*.md, with the
 marker just before each (an HTML comment on the line above the fence):
 
-- ``<!-- test: tests/test_file.py::test_name -->``: that test runs the block
-  (it reads the blocks that name it with :func:`marked`);
+- ``<!-- test: tests/folder/test_file.py::test_name -->``: that test runs
+  the block (it reads the blocks that name it with :func:`marked`);
 - ``<!-- skip-test: reason -->``: not run, for the reason given (real data,
   a GPU, a download, minutes of compute).
 
-tests/test_docs_snippets.py fails on a block with neither.
+tests/docs/test_docs_snippets.py fails on a block with neither.
 """
 import glob
 import os.path as osp
 import re
 from typing import List, NamedTuple, Optional
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO
+
 LANGUAGES = ('bash', 'python')
 _FENCE = re.compile(r'^```(\w*)\s*$')
 _MARKER = re.compile(r'^<!--\s*(test|skip-test):\s*(.*?)\s*-->\s*$')
@@ -71,7 +72,7 @@ def all_snippets() -> List[Snippet]:
 
 def marked(test_id: str) -> List[Snippet]:
     """The blocks whose marker names ``test_id``
-    (``tests/test_file.py::test_name``)."""
+    (``tests/folder/test_file.py::test_name``)."""
     return [
         s for s in all_snippets() if s.kind == 'test' and s.argument == test_id
     ]

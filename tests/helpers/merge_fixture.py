@@ -12,7 +12,8 @@ merged state dict: sorted keys, dtype, shape and raw bytes.
 
 The expected hashes in tests/test_merged_bit_identity.py were computed by
 this script with the code before the issue-14 refactor (commit 6fcad1f):
-``python tests/merge_fixture.py`` prints them.
+``PYTHONPATH=tests python -m helpers.merge_fixture`` (from the repository
+root) prints them.
 """
 import hashlib
 import os.path as osp
@@ -21,7 +22,7 @@ import tempfile
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO
 
 # A ViT-B config made tiny: same STDHA (2 of 12 heads), same adapters.
 TINY_B16 = dict(width=96, layers=2, heads=12, patch_size=16, image_size=32)

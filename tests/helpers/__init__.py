@@ -1,4 +1,8 @@
-"""Helpers shared by the end-to-end tests: tiny data and CLI runs."""
+"""Helpers shared by the tests (imported as ``helpers``: pytest.ini puts
+tests/ on ``sys.path``): the repository root, the tiny model settings, tiny
+data, config options and CLI runs. Helpers of one subject live in the
+modules next to this one (``helpers.swin``, ``helpers.inti``, ...); fixtures
+are in the conftest.py files."""
 import hashlib
 import importlib.util
 import os
@@ -6,8 +10,12 @@ import os.path as osp
 import subprocess
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# tests/helpers/__init__.py -> the repository root
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 VENV_BIN = osp.dirname(sys.executable)
+
+# The tiny ViT of most model tests (the ``tiny_arch`` fixture is a copy).
+TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
 
 
 def load_tool(relative_path: str):
@@ -30,6 +38,32 @@ TINY_DEMO_ARCH = [
     'model.backbone.arch.image_size=32',
     'model.backbone.arch.patch_size=8',
 ]
+
+
+def randomize_adapters(model, std: float = 0.05) -> None:
+    """Give every adapter non-zero weights so that merging has work to do."""
+    import torch
+
+    from zeroi2v_mm.models.layers import LinearAdapter
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, LinearAdapter):
+                for param in module.parameters():
+                    param.copy_(
+                        torch.randn(param.shape, generator=generator) * std)
+
+
+def parse_cfg_options(options) -> dict:
+    """``--cfg-options`` strings (``key=value``) parsed as MMEngine's
+    command line parses them (``DictAction``), for ``Config.merge_from_dict``.
+    """
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--options', nargs='+', action=DictAction)
+    return parser.parse_args(['--options', *options]).options
 
 
 def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
