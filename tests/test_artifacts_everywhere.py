@@ -14,7 +14,6 @@ the merge tool and ``export_onnx.py --verify``. Each gives the scores of the
 model that was trained (<= 1e-4) and, for the test, the same accuracy for
 unmerged and merged files of one run.
 """
-import argparse
 import copy
 import glob
 import json
@@ -25,7 +24,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmaction.apis import inference_recognizer, init_recognizer
@@ -33,8 +32,8 @@ from zeroi2v_mm.apis import init_model
 from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
 from zeroi2v_mm.utils.small_checkpoint import META_KEY, SmallCheckpointError
 
-from helpers import (REPO, VENV_BIN, load_tool, make_tiny_videos, run_cli,
-                     tiny_demo_overrides)
+from helpers import (REPO, VENV_BIN, load_tool, make_tiny_videos,
+                     parse_cfg_options, run_cli, tiny_demo_overrides)
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 MERGED_CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic_merged.py')
@@ -57,10 +56,8 @@ def _options(data, work_dir, image_model):
 
 
 def _config(path, options, **changes):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--o', nargs='+', action=DictAction)
     cfg = Config.fromfile(path)
-    cfg.merge_from_dict(parser.parse_args(['--o', *options]).o)
+    cfg.merge_from_dict(parse_cfg_options(options))
     for key, value in changes.items():
         cfg[key] = value
     return cfg

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from mmengine.config import Config
 
-from helpers import REPO, VENV_BIN, make_tiny_videos, run_cli
+from helpers import REPO, VENV_BIN, run_cli
 
 # design-card name -> the MMAction2-named config it stands for
 SHORT_NAMES = {
@@ -65,11 +65,6 @@ def k400_tiny_options(data_dir: str, num_classes: int = 10):
             f'{loader}.dataset.data_prefix.video={videos}',
         ]
     return options
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    return make_tiny_videos(tmp_path_factory.mktemp('synthetic'))
 
 
 @pytest.mark.parametrize('short', sorted(SHORT_NAMES))

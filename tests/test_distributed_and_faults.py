@@ -14,15 +14,9 @@ import torch
 from mmaction.registry import DATASETS
 from zeroi2v_mm.utils import io as atomic_io
 
-from helpers import (REPO, VENV_BIN, make_tiny_videos, run_cli,
-                     tiny_demo_overrides)
+from helpers import REPO, VENV_BIN, run_cli, tiny_demo_overrides
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    return make_tiny_videos(tmp_path_factory.mktemp('synthetic'))
 
 
 def _deterministic(options):

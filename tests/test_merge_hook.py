@@ -1,7 +1,6 @@
 """Merging the linear adapters: exact for every backbone option, verified by
 MergeAdaptersHook after `mim train`, reproduced by `mim test` of the merged
 checkpoint, offline with tools/merge_adapters.py, refused when wrong."""
-import argparse
 import json
 import os
 import os.path as osp
@@ -10,7 +9,7 @@ import re
 
 import pytest
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from mmaction.registry import MODELS
 from zeroi2v_mm.engine import MergeAdaptersHook
@@ -20,7 +19,7 @@ from zeroi2v_mm.reparam import (MergeVerificationError, build_plain_model,
                                 merge_and_verify, merged_output, verify_merge)
 from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
 
-from helpers import (REPO, TINY_ARCH, load_tool, make_tiny_videos,
+from helpers import (REPO, TINY_ARCH, load_tool, parse_cfg_options,
                      randomize_adapters, run_cli, tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
@@ -89,11 +88,6 @@ def _options(data_dir, work_dir, epochs=1):
 
 
 @pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    return make_tiny_videos(tmp_path_factory.mktemp('merge_data'))
-
-
-@pytest.fixture(scope='module')
 def trained(tiny_data, tmp_path_factory):
     """One `mim train` of the demo config (1 epoch, merge on best too)."""
     work_dir = str(tmp_path_factory.mktemp('merge_work'))
@@ -113,10 +107,8 @@ def trained(tiny_data, tmp_path_factory):
 
 
 def _tiny_cfg(config, options):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--options', nargs='+', action=DictAction)
     cfg = Config.fromfile(osp.join(REPO, config))
-    cfg.merge_from_dict(parser.parse_args(['--options', *options]).options)
+    cfg.merge_from_dict(parse_cfg_options(options))
     return cfg
 
 

@@ -4,7 +4,6 @@ a second `mim train` into a live run's work dir is refused; a run resumed
 from another work dir leaves that run's files (its best checkpoint
 included) as they were."""
 import glob
-import hashlib
 import os
 import os.path as osp
 import signal
@@ -16,15 +15,12 @@ import torch
 
 from zeroi2v_mm.utils.lock import LOCK_NAME
 
-from helpers import REPO, VENV_BIN, make_tiny_videos, tiny_demo_overrides
+from helpers import REPO, VENV_BIN, sha256_of, tiny_demo_overrides
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 ENV = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
 
-
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
+sha = sha256_of
 
 
 def mim_train(work_dir, options, *extra):
@@ -32,11 +28,6 @@ def mim_train(work_dir, options, *extra):
         osp.join(VENV_BIN, 'mim'), 'train', 'mmaction', CONFIG, '--work-dir',
         str(work_dir), *extra, '--cfg-options', *options
     ]
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    return make_tiny_videos(tmp_path_factory.mktemp('videos'))
 
 
 @pytest.mark.slow

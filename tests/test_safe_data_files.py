@@ -3,7 +3,6 @@ restricted unpickler (containers and NumPy arrays only, the checkpoints'
 opt-in); a crafted proposals pickle is refused through tools/train.py and
 its marker file never appears. The AVA annotation checks name file, line,
 value and fix for the raw cases (Latin-1, action id 99, box outside)."""
-import hashlib
 import os
 import pickle
 import subprocess
@@ -15,7 +14,7 @@ import zeroi2v_mm  # noqa: F401
 from mmaction.registry import DATASETS
 from zeroi2v_mm.utils.safe_pickle import UnsafePickleError, load_pickled_data
 
-from helpers import REPO, VENV_BIN
+from helpers import REPO, VENV_BIN, sha256_of
 
 CONFIG = 'configs/demo/zeroi2v_ava_synthetic.py'
 TINY = [
@@ -34,9 +33,7 @@ class Crafted:
         return os.system, (self.command, )
 
 
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
+sha = sha256_of
 
 
 def crafted_file(tmp_path):

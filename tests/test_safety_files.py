@@ -3,7 +3,6 @@ and symlinks, leave special files alone, clean up after a crash; the merge
 tool never destroys its input and writes both outputs or neither; the work
 dir lock detects stale locks."""
 import errno
-import hashlib
 import json
 import os
 import os.path as osp
@@ -18,17 +17,14 @@ import torch
 from zeroi2v_mm.utils import io as atomic_io
 from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
-from helpers import REPO, TINY_DEMO_ARCH, VENV_BIN, load_tool
+from helpers import REPO, TINY_DEMO_ARCH, VENV_BIN, load_tool, sha256_of
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 TINY = TINY_DEMO_ARCH + [
     'model.cls_head.in_channels=64', 'model.backbone.pretrained=None'
 ]
 
-
-def sha(path):
-    with open(path, 'rb') as file:
-        return hashlib.sha256(file.read()).hexdigest()
+sha = sha256_of
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ fingerprint of the frozen image model. Train 1 epoch on a tiny config,
 then resume, load_from, test, merge and export from the small checkpoint:
 the same results as from the full checkpoint of the same weights; a wrong,
 missing or unset frozen base is refused naming the files."""
-import argparse
 import os.path as osp
 import shutil
 
 import pytest
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import weights_to_cpu
 
@@ -19,20 +18,17 @@ from zeroi2v_mm.utils.small_checkpoint import (META_KEY, METADATA_KEY,
                                                SmallCheckpointError,
                                                fingerprint)
 
-from helpers import REPO, load_tool, make_tiny_videos, tiny_demo_overrides
+from helpers import (REPO, load_tool, make_tiny_videos, parse_cfg_options,
+                     tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 TINY = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
 
 
 def _cfg(data_dir, work_dir, pretrained, epochs=1, **options):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--options', nargs='+', action=DictAction)
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     cfg.merge_from_dict(
-        parser.parse_args(
-            ['--options',
-             *tiny_demo_overrides(data_dir, work_dir, epochs)]).options)
+        parse_cfg_options(tiny_demo_overrides(data_dir, work_dir, epochs)))
     cfg.model.backbone.pretrained = pretrained
     cfg.work_dir = work_dir
     cfg.custom_hooks = []  # merging is tested below, from the checkpoints

@@ -5,14 +5,9 @@ import re
 
 import pytest
 
-from helpers import make_tiny_videos, run_cli, tiny_demo_overrides
+from helpers import run_cli, tiny_demo_overrides
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    return make_tiny_videos(tmp_path_factory.mktemp('synthetic'))
 
 
 def _top1(log: str, mode: str) -> float:
