@@ -147,9 +147,9 @@ def test_walkthrough_trains_merges_and_infers(trained):
 
 # ------------------------------------------------- the documented snippets
 # The blocks of README.md and docs/en/ whose marker names one of the tests
-# below (tests/doc_snippets.py), run on the walkthrough's tiny run with the
-# documented paths replaced by the run's.
-THIS = 'tests/test_own_data_walkthrough.py::'
+# below (tests/helpers/doc_snippets.py), run on the walkthrough's tiny run
+# with the documented paths replaced by the run's.
+THIS = 'tests/e2e/test_own_data_walkthrough.py::'
 
 
 def _substitute(code: str, values: dict) -> str:

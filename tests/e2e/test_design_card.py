@@ -87,7 +87,7 @@ def test_mim_train_short_k400_name_with_tensorboard(tiny_data, tmp_path):
     import shlex
 
     from helpers.doc_snippets import marked, shell_commands
-    blocks = marked('tests/test_design_card.py::'
+    blocks = marked('tests/e2e/test_design_card.py::'
                     'test_mim_train_short_k400_name_with_tensorboard')
     assert len(blocks) == 1
     (command, ) = shell_commands(blocks[0].code)

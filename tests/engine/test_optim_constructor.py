@@ -2,7 +2,7 @@
 optimizer holds exactly the trainable parameters, in the parameter groups
 (lr, weight decay) MMEngine's default constructor builds, and the log has no
 warning per frozen parameter. (The training log of a real run is checked in
-tests/test_training_conventions.py.)"""
+tests/tools/test_training_conventions.py.)"""
 import logging
 import os.path as osp
 

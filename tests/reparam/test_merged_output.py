@@ -2,7 +2,7 @@
 merged config, and the merged checkpoint + report written both or neither,
 never over existing files unless asked. That MergeAdaptersHook and
 tools/merge_adapters.py both write through it is checked in
-tests/test_merge_hook.py."""
+tests/engine/test_merge_hook.py."""
 import json
 import os
 import os.path as osp

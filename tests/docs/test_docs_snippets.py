@@ -1,8 +1,8 @@
 """Every ```bash / ```python block of README.md and docs/en/ is run by a test
 or says why not: a block without a marker, a marker naming a test that does
-not exist, or a skip without a reason fails here (tests/doc_snippets.py has
-the marker syntax). The tests that run the blocks live next to the fixtures
-they need (tests/test_own_data_walkthrough.py: a tiny run of the own-data
+not exist, or a skip without a reason fails here
+(tests/helpers/doc_snippets.py has the marker syntax). The tests that run the blocks live next to the fixtures
+they need (tests/e2e/test_own_data_walkthrough.py: a tiny run of the own-data
 template)."""
 import ast
 import os.path as osp
@@ -32,7 +32,8 @@ def test_every_block_is_run_or_marked_with_a_reason(path):
             problems.append(
                 f'{snippet.where()}: a ```{snippet.language} block with no '
                 'marker: add a test that runs it (<!-- test: '
-                'tests/test_x.py::test_y -->) or <!-- skip-test: reason -->')
+                'tests/folder/test_x.py::test_y -->) or <!-- skip-test: '
+                'reason -->')
         elif snippet.kind == 'skip-test' and len(snippet.argument) < 10:
             problems.append(f'{snippet.where()}: skip-test without a reason')
         elif snippet.kind == 'test' and not _test_exists(snippet.argument):
