@@ -7,7 +7,7 @@ follow the tracing counter's rules exactly (fvcore convention, as MMEngine's
 ``FlopAnalyzer`` with ``complexity.EXTRA_FLOP_HANDLES``): one multiply-add is
 one FLOP; linears, matmuls, convolutions and attention count, a layer norm
 counts 5 per element, an eval batch norm 2; element-wise ops, softmax,
-pooling and means are free. ``tests/models/test_inti_costs.py`` checks every formula
+pooling and means are free. ``tests/test_inti_costs.py`` checks every formula
 against the tracing counter and ``parameter_count`` on small models of both
 backbones, so any drift between code and formula fails there.
 

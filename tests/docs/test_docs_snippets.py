@@ -1,8 +1,9 @@
 """Every ```bash / ```python block of README.md and docs/en/ is run by a test
 or says why not: a block without a marker, a marker naming a test that does
 not exist, or a skip without a reason fails here
-(tests/helpers/doc_snippets.py has the marker syntax). The tests that run the blocks live next to the fixtures
-they need (tests/e2e/test_own_data_walkthrough.py: a tiny run of the own-data
+(tests/helpers/doc_snippets.py has the marker syntax). The tests that run the
+blocks live next to the fixtures they need
+(tests/e2e/test_own_data_walkthrough.py: a tiny run of the own-data
 template)."""
 import ast
 import os.path as osp

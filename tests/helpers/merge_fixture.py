@@ -10,8 +10,9 @@ with the package's merge path (:func:`zeroi2v_mm.reparam.merge_and_verify`,
 what ``tools/merge_adapters.py`` and ``MergeAdaptersHook`` run) and hash the
 merged state dict: sorted keys, dtype, shape and raw bytes.
 
-The expected hashes in tests/reparam/test_merged_bit_identity.py were computed by
-this script with the code before the issue-14 refactor (commit 6fcad1f):
+The expected hashes in tests/reparam/test_merged_bit_identity.py were
+computed by this script with the code before the issue-14 refactor (commit
+6fcad1f):
 ``PYTHONPATH=tests python -m helpers.merge_fixture`` (from the repository
 root) prints them.
 """

@@ -2,12 +2,12 @@
 issue-14 refactor (model layout, method registry, adapters as a wrapper).
 
 The hashes were computed by tests/helpers/merge_fixture.py at commit 6fcad1f
-(before any change): a different bit anywhere in a merged state dict (value, dtype,
-shape, key) fails here. For the methods that do not merge (AIM, ST-Adapter,
-GELU adapters) the keys and shapes of their state dict are pinned, so their
-checkpoints keep loading. And a model built under ``torch.manual_seed(0)``
-starts from the same random values as before (same draws, same order), so
-seeded runs are reproduced.
+(before any change): a different bit anywhere in a merged state dict (value,
+dtype, shape, key) fails here. For the methods that do not merge (AIM,
+ST-Adapter, GELU adapters) the keys and shapes of their state dict are
+pinned, so their checkpoints keep loading. And a model built under
+``torch.manual_seed(0)`` starts from the same random values as before (same
+draws, same order), so seeded runs are reproduced.
 """
 import pytest
 
