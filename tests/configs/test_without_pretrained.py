@@ -9,7 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from helpers import REPO, make_tiny_videos, tiny_demo_overrides
+from helpers import (REPO, make_tiny_videos, parse_cfg_options,
+                     tiny_demo_overrides)
 
 DEMO = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
 
@@ -90,8 +91,7 @@ def demo_run(tmp_path_factory):
     ]
     options.append('test_pipeline.3.scale=(32,32)')  # the inferencer's
     cfg = Config.fromfile(DEMO)
-    from test_export import as_dict
-    cfg.merge_from_dict(as_dict(options))
+    cfg.merge_from_dict(parse_cfg_options(options))
     cfg.work_dir = str(root / 'work')
     assert not osp.exists(cfg.model.backbone.pretrained)
     torch.manual_seed(0)

@@ -6,76 +6,9 @@ import os.path as osp
 import onnx  # noqa: F401  (the export extra must be installed: fail early)
 import pytest
 import torch
-from mmengine.config import Config
 
-from helpers import (REPO, load_tool, make_tiny_videos, randomize_adapters,
-                     tiny_demo_overrides)
-
-CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
-LAYERS = 2
-
-
-def overrides(data_dir, extra=()):
-    """The demo config shrunk to a 2-block width-64 model on 32 px videos;
-    ``pretrained`` is left pointing at the demo's image model, which does
-    not exist here: exporting must not need it."""
-    options = [
-        o for o in tiny_demo_overrides(data_dir, 'unused')
-        if not o.startswith('model.backbone.pretrained')
-    ]
-    return options + list(extra)
-
-
-def as_dict(options):
-    import argparse
-
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--o', nargs='+', action=DictAction)
-    return parser.parse_args(['--o', *options]).o
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """An unmerged checkpoint of the tiny demo model (adapters non-zero) and
-    the tiny videos, as training would leave them."""
-    from mmaction.registry import MODELS
-    root = tmp_path_factory.mktemp('export')
-    data = make_tiny_videos(root / 'data', videos_per_class=1, val_per_class=1)
-    cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(as_dict(overrides(data)))
-    assert not osp.exists(cfg.model.backbone.pretrained)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    randomize_adapters(model)
-    with torch.no_grad():  # a trained temporal embedding and head
-        model.backbone.temporal_embedding.normal_(std=0.1)
-        model.cls_head.fc_cls.weight.normal_(std=0.5)
-    checkpoint = str(root / 'epoch_1.pth')
-    torch.save(
-        dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
-    video = osp.join(
-        data, 'videos',
-        open(osp.join(data, 'val_list.txt')).readline().split()[0])
-    return dict(
-        root=root,
-        data=data,
-        checkpoint=checkpoint,
-        model=model,
-        cfg=cfg,
-        video=video)
-
-
-@pytest.fixture(scope='module')
-def tool():
-    return load_tool('tools/deployment/export_onnx.py')
-
-
-def reference_scores(trained, clips):
-    """The unmerged PyTorch model (eager, in-place STDHA) on raw pixels."""
-    from zeroi2v_mm.deployment import DeployedRecognizer
-    with torch.no_grad():
-        return DeployedRecognizer(trained['model'].eval())(clips)
+from helpers import parse_cfg_options
+from helpers.deployment import CONFIG, LAYERS, overrides, reference_scores
 
 
 def export(tool, trained, out, *extra, cfg_extra=()):
@@ -180,13 +113,14 @@ def test_merged_checkpoint_exports_with_the_training_config(tool, trained):
     config it was trained with loads into that config's merged variant and
     exports to the same scores."""
     from zeroi2v_mm.deployment import load_deployable_model, run_exported
-    model, _, info = load_deployable_model(CONFIG, trained['checkpoint'],
-                                           as_dict(overrides(trained['data'])))
+    model, _, info = load_deployable_model(
+        CONFIG, trained['checkpoint'],
+        parse_cfg_options(overrides(trained['data'])))
     assert info['merged_here']
     merged_ckpt = str(trained['root'] / 'merged.pth')
     torch.save(dict(state_dict=model.state_dict()), merged_ckpt)
-    again, _, info = load_deployable_model(CONFIG, merged_ckpt,
-                                           as_dict(overrides(trained['data'])))
+    again, _, info = load_deployable_model(
+        CONFIG, merged_ckpt, parse_cfg_options(overrides(trained['data'])))
     assert not info['merged_here']
     assert again.backbone.method is None
     out = trained['root'] / 'from_merged.onnx'

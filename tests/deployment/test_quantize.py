@@ -9,17 +9,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from test_export import (CONFIG, LAYERS, as_dict, overrides, reference_scores,
-                         trained)
 
-from helpers import load_tool
-
-SHARED_FIXTURES = (trained, )  # test_export's tiny trained checkpoint
-
-
-@pytest.fixture(scope='module')
-def tool():
-    return load_tool('tools/deployment/export_onnx.py')
+from helpers import load_tool, parse_cfg_options
+from helpers.deployment import CONFIG, LAYERS, overrides, reference_scores
 
 
 def quantize(tool, trained, out, *extra):
@@ -46,7 +38,7 @@ def test_iter_clips_reads_the_test_pipeline(trained):
     from zeroi2v_mm.deployment import decode_video
     from zeroi2v_mm.deployment.clips import iter_clips, spread_indices
     cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(as_dict(overrides(trained['data'])))
+    cfg.merge_from_dict(parse_cfg_options(overrides(trained['data'])))
     lines = open(osp.join(trained['data'], 'val_list.txt')).read().split('\n')
     lines = [line.split() for line in lines if line.strip()]
     clips = list(iter_clips(cfg, max_clips=3))
@@ -101,7 +93,7 @@ def test_int8_static_export_is_verified_and_reported(tool, trained, capsys):
 
     from zeroi2v_mm.deployment.clips import iter_clips
     cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(as_dict(overrides(trained['data'])))
+    cfg.merge_from_dict(parse_cfg_options(overrides(trained['data'])))
     agree, diff = 0, 0.0
     for clip in iter_clips(cfg):
         got = run_exported(str(out), clip.inputs)
@@ -164,8 +156,9 @@ def test_keep_float_groups(trained, tmp_path):
                                        load_deployable_model)
     from zeroi2v_mm.deployment.quantize import (attention_matmuls, head_nodes,
                                                 quantize_int8)
-    model, _, _ = load_deployable_model(CONFIG, trained['checkpoint'],
-                                        as_dict(overrides(trained['data'])))
+    model, _, _ = load_deployable_model(
+        CONFIG, trained['checkpoint'],
+        parse_cfg_options(overrides(trained['data'])))
     fp32 = str(tmp_path / 'fp32.onnx')
     export_model(
         DeployedRecognizer(model), fp32,
@@ -229,7 +222,7 @@ def test_infer_onnx_equals_inference_recognizer(tool, trained, capsys):
     assert [rank for rank, _, _ in lines] == [str(i) for i in range(1, 11)]
     got = {int(label): float(score) for _, label, score in lines}
     cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(as_dict(options))
+    cfg.merge_from_dict(parse_cfg_options(options))
     # the unmerged checkpoint, as training left it, in plain MMAction2
     model = init_recognizer(cfg, trained['checkpoint'], device='cpu')
     want = inference_recognizer(model, trained['video']).pred_score
