@@ -55,9 +55,8 @@ def test_convert_timm_and_mmpretrain_vits(tmp_path, capsys):
     """timm (DINOv2-style LayerScale) and mmpretrain ViTs convert to backbone
     checkpoints that give the features of the source file, with the
     backbone settings to use stored in meta and printed."""
-    from test_vit_styles import ARCH, tiny_mmpretrain, tiny_timm
-
     from helpers import load_tool
+    from helpers.vit_styles import ARCH, tiny_mmpretrain, tiny_timm
     tool = load_tool('tools/convert_weights.py')
     timm_src = tmp_path / 'timm.pth'
     torch.save(tiny_timm(layer_scale=0.1).state_dict(), timm_src)

@@ -8,56 +8,13 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
-from timm.models.vision_transformer import VisionTransformer as TimmViT
 
 from zeroi2v_mm.models import ZeroI2VViT
 from zeroi2v_mm.reparam import check_same_structure, merge_adapters
 
 from helpers import (load_tool, make_tiny_videos, randomize_adapters,
                      tiny_demo_overrides)
-
-ARCH = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
-
-
-def _perturb(model: nn.Module, std: float = 0.05) -> nn.Module:
-    """Move every parameter off its initial value (LayerNorm affine ones,
-    biases, LayerScale gammas included) so that a dropped or misplaced
-    tensor changes the output."""
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(torch.randn(param.shape, generator=generator) * std)
-    model.eval()  # (mmpretrain's train() returns None)
-    return model
-
-
-def tiny_timm(layer_scale=None, **kwargs) -> TimmViT:
-    torch.manual_seed(0)
-    return _perturb(
-        TimmViT(
-            img_size=32,
-            patch_size=8,
-            embed_dim=64,
-            depth=2,
-            num_heads=4,
-            num_classes=5,
-            init_values=layer_scale,
-            **kwargs))
-
-
-def tiny_mmpretrain(layer_scale=0.0):
-    from mmpretrain.models.backbones import VisionTransformer
-    torch.manual_seed(0)
-    model = VisionTransformer(
-        arch=dict(
-            embed_dims=64, num_layers=2, num_heads=4,
-            feedforward_channels=256),
-        img_size=32,
-        patch_size=8,
-        layer_scale_init_value=layer_scale,
-        out_type='cls_token')
-    model.init_weights()
-    return _perturb(model)
+from helpers.vit_styles import ARCH, perturb, tiny_mmpretrain, tiny_timm
 
 
 def _layer_norm_eps(model: nn.Module) -> set:
@@ -244,7 +201,7 @@ def test_merged_equals_unmerged_in_every_style(style, layer_scale, compress):
         compress=compress,
         stdha=dict(offsets=[(-1, 1), (1, 1)]))
     torch.manual_seed(0)
-    model = _perturb(
+    model = perturb(
         ZeroI2VViT(adapters=dict(num_adapters=4, scale=0.5), **options))
     randomize_adapters(model)
     clip = torch.randn(2, 3, 4, 32, 32)
@@ -291,7 +248,7 @@ def test_onnx_export_of_a_timm_style_model(tmp_path):
     cfg.merge_from_dict(parser.parse_args(['--o', *options]).o)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    _perturb(model.backbone, std=0.02)
+    perturb(model.backbone, std=0.02)
     randomize_adapters(model)
     checkpoint = str(tmp_path / 'epoch_1.pth')
     torch.save(
