@@ -15,12 +15,9 @@ from mmaction.registry import DATASETS
 from zeroi2v_mm.utils.safe_pickle import UnsafePickleError, load_pickled_data
 
 from helpers import REPO, VENV_BIN, sha256_of
+from helpers.ava import TINY
 
 CONFIG = 'configs/demo/zeroi2v_ava_synthetic.py'
-TINY = [
-    'model.backbone.arch.width=64', 'model.backbone.arch.layers=2',
-    'model.backbone.arch.heads=4', 'model.roi_head.bbox_head.in_channels=64'
-]
 
 
 class Crafted:
