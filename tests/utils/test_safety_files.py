@@ -1,5 +1,6 @@
 """Safe by default (issue 15), files: atomic writes keep the plain-write mode
-and symlinks, leave special files alone, clean up after a crash; the merge
+and symlinks, leave special files alone, clean up after a crash, keep the
+previous JSON or checkpoint when a write fails; the merge
 tool never destroys its input and writes both outputs or neither; the work
 dir lock detects stale locks."""
 import errno
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from zeroi2v_mm.utils import io as atomic_io
+from zeroi2v_mm.utils.io import atomic_save_checkpoint, atomic_write_json
 from zeroi2v_mm.utils.lock import WorkDirLock, WorkDirLockedError
 
 from helpers import REPO, TINY_DEMO_ARCH, VENV_BIN, load_tool, sha256_of
@@ -308,3 +310,23 @@ def test_only_rank_zero_of_a_job_takes_the_lock(monkeypatch):
         monkeypatch.setenv(name, '0')
         assert tool._is_rank_zero(), name
         monkeypatch.delenv(name)
+
+
+def test_atomic_writes_leave_old_file_on_failure(tmp_path):
+    path = str(tmp_path / 'report.json')
+    atomic_write_json({'a': 1}, path)
+    with pytest.raises(TypeError):
+        atomic_write_json({'a': object()}, path)
+    assert json.load(open(path)) == {'a': 1}
+
+    class Unpicklable:
+
+        def __reduce__(self):
+            raise RuntimeError('cannot pickle')
+
+    ckpt = str(tmp_path / 'model.pth')
+    atomic_save_checkpoint({'state_dict': {}}, ckpt)
+    with pytest.raises(RuntimeError, match='cannot pickle'):
+        atomic_save_checkpoint({'x': Unpicklable()}, ckpt)
+    assert torch.load(ckpt) == {'state_dict': {}}
+    assert sorted(os.listdir(tmp_path)) == ['model.pth', 'report.json']
