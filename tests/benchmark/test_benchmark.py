@@ -4,8 +4,10 @@ the promised structure, and the identities that must hold exactly do (the
 merged ZeroI2V model has the parameters and FLOPs of the plain model, which
 is the image ViT plus a T x D temporal embedding; the linear probe is the
 plain network; frozen-backbone training needs less memory than full
-fine-tuning). No timing is asserted: timings on a shared CI machine are
-noise."""
+fine-tuning), also with --compile, without matplotlib, for an InTI config
+and for the configs of tools/benchmark_gpu.sh. No timing is asserted:
+timings on a shared CI machine are noise. The package's parts (timing,
+settings, memory measure): test_benchmark_parts.py."""
 import json
 import os
 import os.path as osp
@@ -13,13 +15,9 @@ import sys
 
 import pytest
 import torch
-import torch.nn as nn
 
 from zeroi2v_mm.benchmark import BenchmarkSettings
 from zeroi2v_mm.benchmark import report as report_module
-from zeroi2v_mm.benchmark.models import signature
-from zeroi2v_mm.benchmark.runners import cpu_step_allocation_peak
-from zeroi2v_mm.benchmark.timing import Timing, round_order
 
 from helpers import REPO, TINY_ARCH, load_tool
 
@@ -224,39 +222,6 @@ def test_markdown_table_and_plot(report):
     assert osp.getsize(report['dir'] / 'bench_accuracy.png') > 0
 
 
-# ------------------------------------------------------------ pieces
-def test_cpu_memory_measure_sees_tensor_allocations():
-
-    def step():
-        first = torch.ones(1 << 20)  # 4 MiB
-        second = torch.ones(2 << 20)  # 8 MiB while the first lives
-        del first
-        third = torch.ones(1 << 20)
-        del second, third
-
-    assert cpu_step_allocation_peak(step) == 12 * 2**20
-
-
-def test_round_order_rotates_and_reverses():
-    names = ['a', 'b', 'c']
-    orders = [round_order(names, r) for r in range(6)]
-    assert orders[0] == ['a', 'b', 'c'] and orders[1] == ['a', 'c', 'b']
-    # every model runs first in some round
-    assert {order[0] for order in orders} == set(names)
-
-
-def test_signature_treats_an_adapter_free_adapted_linear_as_linear():
-    from zeroi2v_mm.models.layers import AdaptedLinear
-    torch.manual_seed(0)
-    plain = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
-    same = nn.Sequential(AdaptedLinear(4, 3), nn.ReLU())
-    adapted = nn.Sequential(AdaptedLinear(4, 3, input_adapters=1), nn.ReLU())
-    wider = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
-    assert signature(plain) == signature(same)
-    assert signature(plain) != signature(adapted)
-    assert signature(plain) != signature(wider)
-
-
 def test_no_matplotlib_gives_a_message_not_a_crash(tool, tmp_path,
                                                    monkeypatch):
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
@@ -314,29 +279,6 @@ def test_bad_arguments_are_refused(tool):
         tool.parse_args([osp.join(REPO, CONFIGS[0]), '--warmup', '-1'])
     with pytest.raises(ValueError, match='TOP1 must be a number'):
         report_module.parse_accuracy(['zeroi2v_synthetic=high'])
-
-
-def test_settings_defaults_and_validation():
-    cpu = BenchmarkSettings.for_device(['a.py'], 'cpu')
-    assert (cpu.repeats, cpu.train_batch, cpu.max_batch) == (5, 1, 4)
-    cuda = BenchmarkSettings.for_device(['a.py'], 'cuda', repeats=7)
-    assert (cuda.repeats, cuda.train_batch, cuda.max_batch) == (7, 8, 1024)
-    quick = BenchmarkSettings.for_device(['a.py'], 'cuda', quick=True)
-    assert (quick.repeats, quick.max_batch) == (2, 2)
-    with pytest.raises(ValueError, match='train_batch must be >= 1, not 0'):
-        BenchmarkSettings.for_device(['a.py'], 'cpu', train_batch=0)
-    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
-        BenchmarkSettings(configs=['a.py'], device='tpu').validate()
-
-
-def test_timing_summary():
-    timing = Timing.of([0.004, 0.001, 0.002, 0.003])
-    assert timing.median == pytest.approx(2.5) and timing.n == 4
-    assert (timing.min, timing.max) == (pytest.approx(1), pytest.approx(4))
-    assert timing.iqr == pytest.approx(timing.q3 - timing.q1)
-    assert timing.iqr > 0
-    with pytest.raises(ValueError, match='no timings'):
-        Timing.of([])
 
 
 def test_frame_compression_is_compared_with_the_naive_model(tool, tmp_path):
