@@ -38,7 +38,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.models.utils import official_checkpoint as oc
+from zeroi2v_mm.models import official_checkpoint as oc
 from zeroi2v_mm.reparam import merge_adapters
 
 from helpers import REPO, load_tool, run_cli
@@ -361,7 +361,7 @@ def tiny_config(path,
     """The real config with tiny overrides, as a user writes one (a
     ``_base_`` file: MMEngine's ``Config.dump`` would sort the offsets'
     keys and lose the head order)."""
-    offsets = oc.parse_offsets(stdha)
+    offsets = TOOL.parse_offsets(stdha)
     if pairs:  # the Config.dump-safe form
         offsets = list(offsets.items())
     adapters = ('None' if merged else f'dict(num_adapters={num_adapters}, '
@@ -435,7 +435,7 @@ def test_training_and_merged_formats_give_official_logits(
     assert meta['format'] == 'training'
     assert meta['num_adapters'] == num_adapters
     assert meta['stdha_offsets'] == [
-        list(p) for p in oc.parse_offsets(stdha).items()
+        list(p) for p in TOOL.parse_offsets(stdha).items()
     ]
 
     if ref_kwargs.get('attn_adapter_type') == 'qkv':
@@ -512,8 +512,8 @@ def heads_of(schedule, head_dim):
 
 def test_released_table_matches_official_configs():
     """The table's head order and scale are the official configs'."""
-    assert sorted(m.name for m in oc.RELEASED) == sorted(OFFICIAL_CONFIGS)
-    for model in oc.RELEASED:
+    assert sorted(m.name for m in TOOL.RELEASED) == sorted(OFFICIAL_CONFIGS)
+    for model in TOOL.RELEASED:
         width, heads, shift, scale = OFFICIAL_CONFIGS[model.name]
         schedule = official_channel_schedule(width, **shift)
         assert list(heads_of(schedule, width // heads).items()) == \
@@ -525,7 +525,7 @@ def test_released_table_matches_official_configs():
             if config and not config.endswith('_official.py'):
                 assert osp.isfile(osp.join(REPO, config)), config
     # released checkpoints (official README): K400 B 8f, L 8f, L 32f; SSv2 L
-    assert [(m.arch, m.num_frames, m.num_classes) for m in oc.RELEASED
+    assert [(m.arch, m.num_frames, m.num_classes) for m in TOOL.RELEASED
             if m.checkpoint_released] == [('ViT-B/16', 8, 400),
                                           ('ViT-L/14', 8, 400),
                                           ('ViT-L/14', 32, 400),
@@ -570,12 +570,12 @@ def test_vit_l_layout_inferred(merged, skip_random_init):
     assert spec.format == ('merged' if merged else 'training')
     assert spec.num_adapters == (None if merged else 4)
     assert spec.adapter_hidden == (None if merged else 256)
-    oc.resolve_settings(spec)
+    TOOL.released_settings(spec)
     assert spec.offsets == {-1: 2, 1: 2, -2: 1, 2: 1, -3: 1}
     assert list(spec.offsets) == [-1, 1, -2, 2, -3]
     assert 'shift1_div=8' in spec.offsets_source
     assert spec.adapter_scale == (None if merged else 1.0)
-    lines = '\n'.join(oc.fitting_configs(spec, REPO, 'out.pth'))
+    lines = '\n'.join(TOOL.fitting_configs(spec, REPO, 'out.pth'))
     assert ('use: mim test mmaction configs/recognition/zeroi2v/'
             'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged'
             '.py --checkpoint out.pth\n' if merged else
@@ -599,11 +599,11 @@ def test_vit_b_layout_and_three_adapters_inferred():
         patch=16,
         size=224,
         num_tadapter=1)
-    spec = oc.resolve_settings(oc.infer_spec(state, 'k400_b16.pth'))
+    spec = TOOL.released_settings(oc.infer_spec(state, 'k400_b16.pth'))
     assert spec.arch_name == 'ViT-B/16' and spec.num_adapters == 3
     assert list(spec.offsets.items()) == [(-1, 1), (1, 1)]
     assert spec.adapter_scale == 0.5
-    assert spec.released.config == (
+    assert TOOL.find_released(spec).config == (
         'configs/recognition/zeroi2v/'
         'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py')
     assert 'MLP_Adapter_out' not in spec.adapter_names
@@ -853,7 +853,7 @@ def test_named_config_checked(tmp_path):
         num_frames=8,
         patch=16,
         size=224)
-    spec = oc.resolve_settings(oc.infer_spec(state, 'k400_b16.pth'))
+    spec = TOOL.released_settings(oc.infer_spec(state, 'k400_b16.pth'))
     (tmp_path / 'configs' / 'recognition' / 'zeroi2v').mkdir(parents=True)
     for offsets, fits in (('[(-1, 1), (1, 1)]', True), ('{1: 1, -1: 1}',
                                                         False)):
@@ -863,7 +863,7 @@ def test_named_config_checked(tmp_path):
              f"num_frames=8, stdha=dict(offsets={offsets}), adapters=dict("
              "num_adapters=4, ratio=0.25, scale=0.5)), cls_head=dict("
              "num_classes=400, in_channels=768))\n")
-        lines = '\n'.join(oc.fitting_configs(spec, str(tmp_path)))
+        lines = '\n'.join(TOOL.fitting_configs(spec, str(tmp_path)))
         assert ('config: configs/recognition/zeroi2v/'
                 'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'
                 in lines)
@@ -871,6 +871,6 @@ def test_named_config_checked(tmp_path):
         if not fits:
             assert 'stdha.offsets (in head order)={1: 1, -1: 1}' in lines
     # a schedule given by hand that differs from the released one is flagged
-    oc.resolve_settings(spec, offsets={1: 1, -1: 1})
+    TOOL.released_settings(spec, offsets={1: 1, -1: 1})
     assert "WARNING: the released model 'K400 ViT-B/16 8f (83.0)' has " \
-        'STDHA {-1: 1, 1: 1}' in '\n'.join(oc.fitting_configs(spec, REPO))
+        'STDHA {-1: 1, 1: 1}' in '\n'.join(TOOL.fitting_configs(spec, REPO))
