@@ -20,12 +20,6 @@ class MergeVerificationError(RuntimeError):
     plain model of the config); nothing was written."""
 
 
-def count_adapted_linears(model: nn.Module) -> int:
-    """How many linears in ``model`` still carry adapters."""
-    return sum(
-        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
-
-
 def merge_adapters(model: nn.Module) -> nn.Module:
     """Replace, in place, every adapted linear by its folded ``nn.Linear``.
 

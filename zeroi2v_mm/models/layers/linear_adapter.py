@@ -231,6 +231,14 @@ class AdaptedLinear(nn.Linear):
                             self.weight.requires_grad)
 
 
+def count_adapted_linears(model: nn.Module) -> int:
+    """How many linears in ``model`` carry updates that fold into them
+    (adapters, LoRA, temporal-head deltas, SSF); 0 for a plain or merged
+    model."""
+    return sum(
+        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
+
+
 def plain_linear(weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,
                  requires_grad: bool) -> nn.Linear:
     """An ``nn.Linear`` holding ``weight`` / ``bias`` cast to ``dtype``."""
