@@ -12,7 +12,7 @@ from typing import Any
 import torch.nn as nn
 
 from ..models.layers.linear_adapter import AdaptedLinear
-from ..models.peft import PEFTMethod, check_mergeable
+from ..models.peft import PEFTMethod, check_mergeable, plain_settings
 
 
 class MergeVerificationError(RuntimeError):
@@ -76,8 +76,7 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
         raise ValueError(f"model config of type {cfg.get('type')!r} has no "
                          'backbone with an adaptation method to remove')
     check_mergeable(backbone, 'build_plain_model')
-    backbone['adapters'] = None
-    backbone['peft'] = None  # LoRA, TemporalHeads, SSF fold into the linears
+    backbone.update(plain_settings(backbone))
     backbone['pretrained'] = None  # counting needs no weights file
     backbone.pop('init_cfg', None)
     return MODELS.build(cfg)
