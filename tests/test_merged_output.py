@@ -77,8 +77,9 @@ def test_merged_config_hint_gives_the_merged_config(config, tmp_path):
         option.split('=', 1)
         for option in hint.split(' --cfg-options ', 1)[1].split())
     assert all(value == 'None' for value in options.values())
+    expected = merged_config(cfg).model.backbone
     cfg.merge_from_dict({key: None for key in options})
-    assert cfg.model.backbone == merged_config(cfg).model.backbone
+    assert cfg.model.backbone == expected
 
 
 def _model():
