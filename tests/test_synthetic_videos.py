@@ -1,4 +1,4 @@
-"""Tests of the synthetic dataset (zeroi2v_mm.datasets.synthetic_videos)
+"""Tests of the synthetic dataset (zeroi2v_mm.testing.synthetic_videos)
 and its command line, tools/data/make_synthetic_videos.py."""
 import json
 import subprocess
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from zeroi2v_mm.datasets import synthetic_videos as synthetic
+from zeroi2v_mm.testing import synthetic_videos as synthetic
 
 decord = pytest.importorskip('decord')
 

@@ -90,7 +90,7 @@ def test_restricted_unpickler_reads_proposals_and_honours_the_opt_in(
 
 @pytest.fixture(scope='module')
 def ava(tmp_path_factory):
-    from zeroi2v_mm.datasets import synthetic_ava as tool
+    from zeroi2v_mm.testing import synthetic_ava as tool
     root = tmp_path_factory.mktemp('ava')
     tool.make_dataset(root, train_videos=1, val_videos=1)
     anno = root / 'annotations'

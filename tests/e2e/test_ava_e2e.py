@@ -52,7 +52,7 @@ def test_tiny_ava_train_merge_test_end_to_end(tmp_path, monkeypatch):
     model with AVAMetric; MergeAdaptersHook), then tools/test.py of the
     merged checkpoint (adapters=None, strict): the same boxes and scores
     (<= 1e-5) as the trained model's, and the same AVAMetric mAP."""
-    from zeroi2v_mm.datasets import synthetic_ava as tool
+    from zeroi2v_mm.testing import synthetic_ava as tool
     run_dir = tmp_path / 'run'
     tool.make_dataset(
         run_dir / 'data' / 'synthetic_ava', train_videos=2, val_videos=2)

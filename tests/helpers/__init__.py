@@ -68,7 +68,7 @@ def parse_cfg_options(options) -> dict:
 
 def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
     """A few 32 px, 8-frame synthetic videos per class."""
-    from zeroi2v_mm.datasets.synthetic_videos import make_dataset
+    from zeroi2v_mm.testing.synthetic_videos import make_dataset
     make_dataset(
         out_dir,
         videos_per_class=videos_per_class,

@@ -1,6 +1,6 @@
 """GFLOPs and parameters of the InTI configs next to the InTI paper's.
 
-``zeroi2v_mm/inti_costs.py`` writes the tracing counter's rules as formulas
+``zeroi2v_mm/models/costs.py`` writes the tracing counter's rules as formulas
 (a ViT-L/14 16-frame trace takes minutes on a CPU). The first test checks the
 formulas against the counter (MMEngine's FlopAnalyzer + attention) and
 ``parameter_count`` on small models of both backbones; the second prints the
@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from mmaction.registry import MODELS
-from zeroi2v_mm.inti_costs import backbone_costs, model_costs
+from zeroi2v_mm.models.costs import backbone_costs, model_costs
 from zeroi2v_mm.utils.complexity import count_flops, count_parameters
 
 from helpers import REPO
@@ -193,3 +193,25 @@ def test_vit_l_maps_inti_i_j_to_blocks_2i_2j():
     assert abs(inti / naive - 811 / 1297) < 0.002
     # the same layers after blocks 5 and 7 would cost far less
     assert model_costs(_cfg(L_PLAIN, (5, 7)))['gflops'] < 0.6 * naive
+
+
+@pytest.mark.parametrize('backbone, message', [
+    (dict(V, num_frames=6, compress=dict(type='InTI', after_blocks=(1, 2))),
+     'compress after block 2: 3 frames is odd and cannot be halved; change '
+     'num_frames'),
+    (dict(U, t_size=4, compress=dict(type='InTI', after_blocks=(1, 2, 3))),
+     'compress after block 3: 1 frames is odd and cannot be halved; change '
+     't_size'),
+    (dict(V, compress=dict(type='InTI', after_blocks=(3, ))),
+     r'after_blocks=\(3,\): 3 is not between 1 and 2'),
+    (dict(V, compress=dict(type='InTI', after_blocks=(1, 1))),
+     'block 1 is listed twice'),
+])
+def test_settings_the_backbone_refuses_have_no_cost(backbone, message):
+    """The formulas read the frames per block through the backbones' own
+    frames_per_block: a setting that does not build gets the backbone's
+    error, not a number."""
+    with pytest.raises(ValueError, match=message):
+        backbone_costs(backbone)
+    with pytest.raises(ValueError, match=message):
+        MODELS.build(backbone)

@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 
 from zeroi2v_mm.engine import MergeAdaptersHook
-from zeroi2v_mm.reparam import merged_config, save_merged
+from zeroi2v_mm.reparam import merged_config, merged_config_hint, save_merged
 
 from helpers import REPO
 
@@ -55,6 +55,31 @@ def test_merged_config_drops_adapters_mergeable_peft_and_the_hook():
             'aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py'))
     # AIM's modules stay at inference: its peft is kept
     assert merged_config(aim).model.backbone.peft == aim.model.backbone.peft
+
+
+@pytest.mark.parametrize('config', [
+    'configs/recognition/zeroi2v/'
+    'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+    'configs/recognition/lora/'
+    'lora-r96-all_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+    'configs/recognition/aim/'
+    'aim_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
+])
+def test_merged_config_hint_gives_the_merged_config(config, tmp_path):
+    """The --cfg-options the messages print make the backbone that
+    merged_config makes (one rule, plain_settings, behind both)."""
+    # a copy with no _merged.py beside it: the hint is --cfg-options
+    Config.fromfile(osp.join(REPO, config)).dump(str(tmp_path / 'copy.py'))
+    cfg = Config.fromfile(str(tmp_path / 'copy.py'))
+    hint = merged_config_hint(cfg)
+    assert hint.startswith(f'{cfg.filename} --cfg-options ')
+    options = dict(
+        option.split('=', 1)
+        for option in hint.split(' --cfg-options ', 1)[1].split())
+    assert all(value == 'None' for value in options.values())
+    expected = merged_config(cfg).model.backbone
+    cfg.merge_from_dict({key: None for key in options})
+    assert cfg.model.backbone == expected
 
 
 def _model():

@@ -7,13 +7,13 @@ detection on a CPU.
         [--train-videos N] [--val-videos N] [--actors N] [--size S]
         [--fps FPS] [--seconds S] [--seed SEED]
 
-What it renders and the layout: :mod:`zeroi2v_mm.datasets.synthetic_ava`.
+What it renders and the layout: :mod:`zeroi2v_mm.testing.synthetic_ava`.
 """
 import argparse
 import sys
 from typing import Optional, Sequence
 
-from zeroi2v_mm.datasets.synthetic_ava import DEFAULTS, make_dataset
+from zeroi2v_mm.testing.synthetic_ava import DEFAULTS, make_dataset
 from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import OutputPathError, check_output_dir
 

@@ -8,7 +8,7 @@ for image pretraining (mmpretrain CustomDataset format).
         [--frames F] [--size S] [--fps FPS] [--seed SEED] [--workers N]
 
 The renderer and the layout it writes are
-:mod:`zeroi2v_mm.datasets.synthetic_videos`; this is its command line.
+:mod:`zeroi2v_mm.testing.synthetic_videos`; this is its command line.
 Exit code 2 with a message when the output directory holds something else.
 """
 import argparse
@@ -16,9 +16,9 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from zeroi2v_mm.datasets.synthetic_videos import (DEFAULTS,
-                                                  OutputDirectoryConflictError,
-                                                  make_dataset)
+from zeroi2v_mm.testing.synthetic_videos import (DEFAULTS,
+                                                 OutputDirectoryConflictError,
+                                                 make_dataset)
 from zeroi2v_mm.utils.cli import run_tool
 from zeroi2v_mm.utils.io import OutputPathError, check_output_dir
 

@@ -12,7 +12,8 @@ from mmengine.config import Config
 from mmaction.registry import MODELS
 
 from ..models.layers import AdaptedLinear
-from ..reparam import count_adapted_linears, merge_adapters
+from ..models.layers.linear_adapter import count_adapted_linears
+from ..reparam import merge_adapters
 from ..utils.complexity import complexity
 
 

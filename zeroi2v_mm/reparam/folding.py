@@ -12,18 +12,12 @@ from typing import Any
 import torch.nn as nn
 
 from ..models.layers.linear_adapter import AdaptedLinear
-from ..models.peft import PEFTMethod, check_mergeable
+from ..models.peft import PEFTMethod, check_mergeable, plain_settings
 
 
 class MergeVerificationError(RuntimeError):
     """The merged model does not reproduce the unmerged one (or is not the
     plain model of the config); nothing was written."""
-
-
-def count_adapted_linears(model: nn.Module) -> int:
-    """How many linears in ``model`` still carry adapters."""
-    return sum(
-        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
 
 
 def merge_adapters(model: nn.Module) -> nn.Module:
@@ -82,8 +76,7 @@ def build_plain_model(model_cfg: Any) -> nn.Module:
         raise ValueError(f"model config of type {cfg.get('type')!r} has no "
                          'backbone with an adaptation method to remove')
     check_mergeable(backbone, 'build_plain_model')
-    backbone['adapters'] = None
-    backbone['peft'] = None  # LoRA, TemporalHeads, SSF fold into the linears
+    backbone.update(plain_settings(backbone))
     backbone['pretrained'] = None  # counting needs no weights file
     backbone.pop('init_cfg', None)
     return MODELS.build(cfg)

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from mmengine.runner.checkpoint import weights_to_cpu
 
-from ..models.peft import is_mergeable
+from ..models.peft import plain_settings
 from ..utils.io import atomic_write_all, json_writer
 from ..utils.small_checkpoint import META_KEY
 
@@ -42,9 +42,7 @@ def merged_config(cfg: mmengine.Config) -> mmengine.Config:
     MergeAdaptersHook (what ``configs/*_merged.py`` do). ``cfg`` itself is
     not changed."""
     cfg = copy.deepcopy(cfg)
-    if cfg.model.backbone.get('peft') and is_mergeable(cfg.model.backbone):
-        cfg.model.backbone.peft = None  # LoRA / TemporalHeads: folded
-    cfg.model.backbone.adapters = None
+    cfg.model.backbone.update(plain_settings(cfg.model.backbone))
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
         if _hook_name(hook.get('type')) != 'MergeAdaptersHook'
@@ -63,9 +61,10 @@ def merged_config_hint(cfg: mmengine.Config) -> str:
         if osp.isfile(candidate):
             relative = osp.relpath(candidate)
             return relative if not relative.startswith('..') else candidate
-    options = ['model.backbone.adapters=None']
-    if cfg.model.backbone.get('peft') and is_mergeable(cfg.model.backbone):
-        options.append('model.backbone.peft=None')
+    options = [
+        f'model.backbone.{key}=None'
+        for key in plain_settings(cfg.model.backbone)
+    ]
     config = filename or 'CONFIG'
     return f'{config} --cfg-options {" ".join(options)}'
 

@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..models.layers.linear_adapter import count_adapted_linears
 from ..utils.complexity import (complexity, count_parameters, is_recognizer,
                                 recognizer_logits, unwrap)
 from . import folding
-from .folding import (MergeVerificationError, check_same_structure,
-                      count_adapted_linears)
+from .folding import MergeVerificationError, check_same_structure
 
 
 def model_logits(model: nn.Module, inputs: Tensor) -> Tensor:

@@ -164,7 +164,7 @@ def test_export_rejects_non_image_checkpoints(tmp_path):
 @pytest.mark.slow
 def test_mim_pretrain_export_then_video_training(tmp_path):
     """The demo's chain through the CLIs, on a few 32 px images and videos."""
-    from zeroi2v_mm.datasets import synthetic_videos as tool
+    from zeroi2v_mm.testing import synthetic_videos as tool
     data = str(tmp_path / 'data')
     tool.make_dataset(
         data,

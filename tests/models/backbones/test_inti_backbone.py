@@ -110,14 +110,14 @@ def test_head_accepts_compressed_clips():
 
 def test_inti_5_7_flops_ratio_on_vit_b16():
     """InTI paper: 182 / 281 GFLOPs per 16-frame clip (0.648). Counted by the
-    formulas of zeroi2v_mm/inti_costs.py, which equal the tracing counter
+    formulas of zeroi2v_mm/models/costs.py, which equal the tracing counter
     (tests/models/test_inti_costs.py; at full size,
     tools/analysis/get_flops.py on
     configs/recognition/inti/inti_clip-vit-base-p16_u16-30e_kinetics400-rgb.py
     gives the same 181.99 GFLOPs, a 30 s trace)."""
     from mmengine.config import Config
 
-    from zeroi2v_mm.inti_costs import model_costs
+    from zeroi2v_mm.models.costs import model_costs
 
     from helpers import REPO
     model = Config.fromfile(

@@ -36,7 +36,7 @@ def test_ava_config_without_mmdet_says_how_to_install(monkeypatch):
 
 
 def test_synthetic_ava_is_read_by_mmaction_ava_dataset(tmp_path):
-    from zeroi2v_mm.datasets import synthetic_ava as tool
+    from zeroi2v_mm.testing import synthetic_ava as tool
     root = tmp_path / 'ava'
     counts = tool.make_dataset(root, train_videos=2, val_videos=2)
     assert counts['val'] == dict(videos=2, keyframes=10, boxes=20, excluded=1)
@@ -106,7 +106,7 @@ def test_ava_config_is_consistent_and_its_pipelines_run(tmp_path):
     assert model.backbone.grid_size == (14, 14)
     assert count_adapted_linears(model) == 48  # 4 per block, 12 blocks
 
-    from zeroi2v_mm.datasets import synthetic_ava as tool
+    from zeroi2v_mm.testing import synthetic_ava as tool
     root = tmp_path / 'ava'
     tool.make_dataset(
         root, train_videos=1, val_videos=1, seconds=3, fps=30, size=96)

@@ -281,7 +281,10 @@ class ZeroI2VImageViT(SmallCheckpointBackbone, BaseModule):
         self.ln_pre = (
             nn.LayerNorm(width, eps=self.norm_eps)
             if style_cfg['ln_pre'] else nn.Identity())
-        drop_rates = torch.linspace(0, drop_path_rate, layers).tolist()
+        # on the CPU even inside a torch.device(...) context (a meta build
+        # reads the rates as numbers)
+        drop_rates = torch.linspace(
+            0, drop_path_rate, layers, device='cpu').tolist()
         self.transformer = nn.Module()
         self.transformer.resblocks = nn.ModuleList(
             self._build_block(i, drop_rates[i]) for i in range(layers))

@@ -137,6 +137,15 @@ class AdaptedLinear(nn.Linear):
         ``linear``'s device). The layer's own throwaway weights are made on
         the meta device: no memory, no random numbers drawn, so a seeded
         model draws the same numbers as one built with adapters directly."""
+        new = cls.sharing_weights_of(linear)
+        new._add_adapters(input_adapters, output_adapter, adapter_cfg)
+        return new.to(linear.weight.device)
+
+    @classmethod
+    def sharing_weights_of(cls, linear: nn.Linear) -> 'AdaptedLinear':
+        """A ``cls`` whose ``weight`` and ``bias`` are ``linear``'s
+        Parameters; its own are made on the meta device and dropped (no
+        memory, no random numbers). Subclasses add their parameters next."""
         with torch.device('meta'):
             new = cls(
                 linear.in_features,
@@ -144,8 +153,7 @@ class AdaptedLinear(nn.Linear):
                 bias=linear.bias is not None)
         new.weight = linear.weight
         new.bias = linear.bias
-        new._add_adapters(input_adapters, output_adapter, adapter_cfg)
-        return new.to(linear.weight.device)
+        return new
 
     def update_parameters(self):
         """The parameters that train (the adapters'), not the frozen
@@ -221,6 +229,14 @@ class AdaptedLinear(nn.Linear):
         weight, bias = self.merged_weight_and_bias()
         return plain_linear(weight, bias, self.weight.dtype,
                             self.weight.requires_grad)
+
+
+def count_adapted_linears(model: nn.Module) -> int:
+    """How many linears in ``model`` carry updates that fold into them
+    (adapters, LoRA, temporal-head deltas, SSF); 0 for a plain or merged
+    model."""
+    return sum(
+        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
 
 
 def plain_linear(weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,

@@ -22,7 +22,7 @@ It says three things, each in one place:
 ``docs/en/advanced_guides/adding_a_method.md`` walks through adding one.
 """
 import inspect
-from typing import Iterator, Mapping, Optional, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.registry import Registry
@@ -193,6 +193,23 @@ def is_mergeable(cfg: Mapping) -> bool:
     method = method_config(_backbone_of(cfg))
     return method is not None and bool(
         PEFT_METHODS.get(method['type']).mergeable)
+
+
+def plain_settings(cfg: Mapping) -> Dict[str, None]:
+    """The backbone settings that make the model of ``cfg`` its plain
+    (merged) model: ``adapters=None``, and ``peft=None`` where the method
+    folds into the linears; a method that stays at inference keeps its
+    ``peft``. What the merged config, its ``--cfg-options`` hint and the
+    plain model of a merge all apply.
+
+    Args:
+        cfg: as :func:`is_mergeable`.
+    """
+    backbone = _backbone_of(cfg)
+    settings = {'adapters': None}
+    if backbone.get('peft') and is_mergeable(backbone):
+        settings['peft'] = None
+    return settings
 
 
 def check_mergeable(cfg: Mapping, where: str) -> None:

@@ -44,13 +44,7 @@ class ScaleShiftLinear(AdaptedLinear):
     @classmethod
     def wrap(cls, linear: nn.Linear) -> 'ScaleShiftLinear':
         """Around ``linear``, sharing its ``weight`` and ``bias``."""
-        with torch.device('meta'):  # throwaway weights: no memory, no RNG
-            new = cls(
-                linear.in_features,
-                linear.out_features,
-                bias=linear.bias is not None)
-        new.weight = linear.weight
-        new.bias = linear.bias
+        new = cls.sharing_weights_of(linear)
         new._add_scale_shift(linear.weight.device)
         return new
 

@@ -29,7 +29,7 @@ from torch import Tensor
 from ...utils.checkpoint import (CheckpointMismatchError,
                                  is_torchscript_archive, last_read_checkpoint,
                                  load_checkpoint_file, loading_for_resume)
-from ..layers.linear_adapter import AdaptedLinear
+from ..layers.linear_adapter import count_adapted_linears
 from ..peft.base import AdapterBlock
 from .weight_formats import CONVERTERS, check_layout, detect_format
 
@@ -42,7 +42,7 @@ PRETRAINED_HINT = (
 
 # Key names, for inspecting checkpoint *files* only (no modules exist
 # there); what a model carries is read from its modules (see
-# model_has_updates / model_has_block_methods).
+# count_adapted_linears / model_has_block_methods).
 # Parameters that exist only in models with mergeable updates (linear
 # adapters; the LoRA, temporal-head and SSF methods, ``peft=dict(type='LoRA'
 # / 'TemporalHeads' / 'SSF')``): a checkpoint holding them cannot load into a
@@ -53,13 +53,6 @@ ADAPTER_MARKERS = ('input_adapters.', 'output_adapter.', '.lora_',
 # they stay at inference, so their checkpoints need the config they were
 # trained with.
 PEFT_MODULE_MARKER = '.peft.'
-
-
-def model_has_updates(model: torch.nn.Module) -> bool:
-    """Whether ``model`` has linears carrying mergeable updates (adapters,
-    LoRA, temporal-head deltas)."""
-    return any(
-        isinstance(m, AdaptedLinear) and m.mergeable for m in model.modules())
 
 
 def model_has_block_methods(model: torch.nn.Module) -> bool:
@@ -168,7 +161,7 @@ def load_backbone_state_dict(backbone: torch.nn.Module, path: str) -> None:
     state = load_backbone_weights(path)
     own = backbone.state_dict()
     check_layout(state, backbone, path)
-    check_compatible(state, own, path, model_has_updates(backbone))
+    check_compatible(state, own, path, count_adapted_linears(backbone) > 0)
     load_and_log(backbone, state, path)
     print_log(f'loaded backbone weights from {path}', logger='current')
 
@@ -194,7 +187,7 @@ def check_compatible(state: Dict[str, Tensor], own: Dict[str, Tensor],
                      path: str, model_has: bool) -> None:
     """Raise on anything a non-strict load would silently get wrong.
     ``model_has``: whether the model carries mergeable updates
-    (:func:`model_has_updates`)."""
+    (``count_adapted_linears(model) > 0``)."""
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise ValueError(
@@ -236,7 +229,7 @@ def check_checkpoint_adapters(state_dict: Dict[str, Tensor], prefix: str,
     """
     keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
     file_adapters = [k for k in keys if any(m in k for m in ADAPTER_MARKERS)]
-    model_has = model_has_updates(backbone)
+    model_has = count_adapted_linears(backbone) > 0
     if file_adapters and not model_has:
         raise ValueError(
             f'checkpoint key {prefix + file_adapters[0]!r} (and '

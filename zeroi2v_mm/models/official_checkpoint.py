@@ -26,8 +26,10 @@ adapters on ``attn.in_proj`` (input), ``attn.out_proj`` (output),
 The adapter form (skip connection, scale on the branch, dropout between the
 two linears) is the same as :class:`~zeroi2v_mm.models.LinearAdapter`'s.
 
-What the weights do not say is taken from :data:`RELEASED` (or given by the
-user): the STDHA head schedule and the adapter scale ``s``.
+What the weights do not say, the STDHA head schedule and the adapter scale
+``s``, the caller gives (:func:`set_settings`):
+``tools/convert_official_checkpoint.py`` takes them from its table of the
+released models or from its command line.
 """
 import os.path as osp
 import re
@@ -35,11 +37,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+import torch
 from torch import Tensor
 
-from ...utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
-from ..backbones.image_vit import ARCHS
-from ..layers.linear_adapter import bottleneck_width
+from mmaction.registry import MODELS
+
+from ..utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
+from .backbones.image_vit import ARCHS
+from .layers.linear_adapter import bottleneck_width
 
 BLOCK = 'backbone.transformer.resblocks.'
 
@@ -98,93 +103,6 @@ STEM_PARAMS = ('backbone.conv1.weight', 'backbone.class_embedding',
                'cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
 
 
-@dataclass(frozen=True)
-class ReleasedModel:
-    """A setting of the official code: what its weights cannot tell.
-
-    ``offsets`` is this package's ``{dt: heads}`` (head reads frame t+dt,
-    assigned from head 0 in the listed order); ``source`` says which official
-    config / STDHA arguments it comes from.
-    """
-    name: str
-    arch: str
-    num_frames: int
-    num_classes: int
-    offsets: Tuple[Tuple[int, int], ...]
-    adapter_scale: float
-    config: Optional[str]
-    merged_config: Optional[str]
-    source: str
-    checkpoint_released: bool
-
-
-# Keyed by (arch, frames, classes). The official TemporalShift gives the first
-# ``C/shift_div`` channels of k and v frame t-1, the next frame t+1, then
-# (``long_shift_div`` / ``shift2_div``) t-2, (``long_shift_right``) t+2,
-# (``shift3_div``) t-3; ``C/div`` channels are ``heads/div`` heads.
-RELEASED: Tuple[ReleasedModel, ...] = (
-    ReleasedModel(
-        'K400 ViT-B/16 8f (83.0)', 'ViT-B/16', 8, 400, ((-1, 1), (1, 1)), 0.5,
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py',
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb_merged.py',
-        'CLIP-B_k400_8x16x1.py: stdha.py shift_div=12, adapter_scale=0.5',
-        True),
-    ReleasedModel(
-        'K400 ViT-L/14 8f (86.3)', 'ViT-L/14', 8, 400, ((-1, 2), (1, 2)), 0.5,
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb.py',
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-large-p14_8x16x1-40e_kinetics400-rgb_merged.py',
-        'CLIP-L_k400_8x16x1.py: stdha.py shift_div=8, adapter_scale=0.5',
-        True),
-    ReleasedModel(
-        'K400 ViT-L/14 32f (87.2)', 'ViT-L/14', 32, 400,
-        ((-1, 2), (1, 2), (-2, 2)), 0.5, 'configs/recognition/zeroi2v/'
-        'zeroi2v-released_clip-vit-large-p14_32x4x1-40e_kinetics400-rgb.py',
-        None, 'CLIP-L_k400_32x4x1.py: stdha.py shift_div=8, long_shift_div=8, '
-        'adapter_scale=0.5', True),
-    ReleasedModel(
-        'SSv2 ViT-L/14 32f (72.2)', 'ViT-L/14', 32, 174,
-        ((-1, 2), (1, 2), (-2, 1), (2, 1), (-3, 1)), 1.0,
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb.py',
-        'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-large-p14_u32-50e_sthv2-rgb_merged.py',
-        'CLIP-L_sthv2_u32.py: stdha_long.py shift1_div=8, shift2_div=16, '
-        'shift3_div=16, shift3_right=False, adapter_scale=1', True),
-    ReleasedModel(
-        'SSv2 ViT-B/16 16f (config only)', 'ViT-B/16', 16, 174,
-        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 1.0, 'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-base-p16_u16-50e_sthv2-rgb.py', None,
-        'CLIP-B_sthv2_u16.py: stdha_ablation.py shift_div=12, '
-        'long_shift_div=12, long_shift_right=True, adapter_scale=1', False),
-    ReleasedModel(
-        'UCF101 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 101,
-        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-base-p16_u8-40e_ucf101-split1-rgb.py', None,
-        'CLIP-B_ucf101_u8_split1.py: stdha.py shift_div=12, '
-        'adapter_scale=0.5', False),
-    ReleasedModel(
-        'HMDB51 ViT-B/16 8f (config only)', 'ViT-B/16', 8, 51,
-        ((-1, 1), (1, 1)), 0.5, 'configs/recognition/zeroi2v/'
-        'zeroi2v_clip-vit-base-p16_u8-40e_hmdb51-split1-rgb.py', None,
-        'CLIP-B_hmdb51_u8_split1.py: stdha.py shift_div=12, '
-        'adapter_scale=0.5', False),
-    ReleasedModel(
-        'UCF101 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 101,
-        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 0.5, None, None,
-        'CLIP-B_ucf101_u32_split1.py: stdha_ablation.py shift_div=12, '
-        'long_shift_div=12, long_shift_right=True, adapter_scale=0.5', False),
-    ReleasedModel(
-        'HMDB51 ViT-B/16 32f (config only)', 'ViT-B/16', 32, 51,
-        ((-1, 1), (1, 1), (-2, 1), (2, 1)), 0.5, None, None,
-        'CLIP-B_hmdb51_u32_split1.py: stdha_ablation.py shift_div=12, '
-        'long_shift_div=12, long_shift_right=True, adapter_scale=0.5', False),
-)
-
-
 class OfficialCheckpointError(ValueError):
     """A file that is not a usable official ZeroI2V checkpoint; the message
     names the file and the key or value at fault."""
@@ -197,8 +115,9 @@ class OfficialSpec:
     ``arch``: width / layers / heads / patch_size / image_size;
     ``arch_name``: ``'ViT-B/16'`` etc. when it is a standard one;
     ``num_adapters``: 3, 4 or 6 (None for the merged format); ``offsets``,
-    ``adapter_scale`` and where they came from (``*_source``) are filled by
-    :func:`resolve_settings`.
+    ``adapter_scale``, where they came from (``*_source``) and the name of
+    the released model they are (``released``) are filled by
+    :func:`set_settings`.
     """
     path: str
     format: str  # 'training' or 'merged'
@@ -214,7 +133,7 @@ class OfficialSpec:
     offsets_source: str = ''
     adapter_scale: Optional[float] = None
     scale_source: str = ''
-    released: Optional[ReleasedModel] = None
+    released: Optional[str] = None
 
     @property
     def adapter_ratio(self) -> Optional[float]:
@@ -237,7 +156,7 @@ class OfficialSpec:
             stdha_source=self.offsets_source,
             adapter_scale=self.adapter_scale,
             scale_source=self.scale_source,
-            released=self.released.name if self.released else None)
+            released=self.released)
 
 
 # ---------------------------------------------------------------- reading
@@ -425,69 +344,38 @@ def check_keys(state: Dict[str, Tensor], spec: OfficialSpec) -> None:
 
 
 # ---------------------------------------------------------------- settings
-def parse_offsets(text: str) -> Dict[int, int]:
-    """``'-1:1,1:1'`` or ``'{-1: 1, 1: 1}'`` -> ``{-1: 1, 1: 1}`` (order
-    kept: it is the head order)."""
-    body = text.strip().strip('{}').strip()
-    offsets: Dict[int, int] = {}
-    for item in filter(None, (part.strip() for part in body.split(','))):
-        match = re.fullmatch(r'([+-]?\d+)\s*:\s*(\d+)', item)
-        if not match:
-            raise ValueError(f'STDHA offsets {text!r}: cannot read {item!r}; '
-                             "write e.g. '-1:1,1:1' (dt:heads, head order)")
-        dt, count = int(match.group(1)), int(match.group(2))
-        if dt in offsets:
-            raise ValueError(f'STDHA offsets {text!r}: dt={dt} listed twice')
-        offsets[dt] = count
-    if not offsets:
-        raise ValueError(f'STDHA offsets {text!r} are empty')
-    return offsets
+def set_settings(spec: OfficialSpec,
+                 offsets: Optional[Dict[int, int]],
+                 offsets_source: str,
+                 adapter_scale: Optional[float] = None,
+                 scale_source: str = '',
+                 released: Optional[str] = None) -> OfficialSpec:
+    """Give ``spec`` what its weights cannot say: the STDHA ``{dt: heads}``
+    in head order, and (training format) the adapter scale; ``*_source``
+    says where each came from, ``released`` names the released model they
+    are, if any.
 
-
-def find_released(spec: OfficialSpec) -> Optional[ReleasedModel]:
-    """The :data:`RELEASED` entry of (arch, frames, classes), if any."""
-    return next((model for model in RELEASED
-                 if model.arch == spec.arch_name and model.num_frames ==
-                 spec.num_frames and model.num_classes == spec.num_classes),
-                None)
-
-
-def resolve_settings(spec: OfficialSpec,
-                     offsets: Optional[Dict[int, int]] = None,
-                     adapter_scale: Optional[float] = None) -> OfficialSpec:
-    """Fill in the STDHA offsets and the adapter scale: given values win,
-    else the :data:`RELEASED` entry; say which (``*_source``)."""
-    released = find_released(spec)
-    spec.released = released
-    key = (f'({spec.arch_name or spec.arch}, {spec.num_frames} frames, '
-           f'{spec.num_classes} classes)')
-    if offsets is not None:
-        spec.offsets, spec.offsets_source = dict(offsets), 'given (--stdha)'
-    elif released is not None:
-        spec.offsets = dict(released.offsets)
-        spec.offsets_source = (f'released model {released.name!r}: '
-                               f'{released.source}')
-    else:
+    Raises:
+        OfficialCheckpointError: a setting the format needs is None, naming
+            the file and the setting.
+    """
+    if offsets is None:
         raise OfficialCheckpointError(
-            f'{spec.path}: no released ZeroI2V model is {key}, and STDHA '
-            'offsets cannot be read off the weights: give them in head '
-            "order, e.g. --stdha=-1:1,1:1 (official shift_div=12 on 12 "
-            'heads: head 0 reads t-1, head 1 reads t+1)')
+            f'{spec.path}: the STDHA offsets (which heads read which frame) '
+            'are not stored in the weights; give them in head order, e.g. '
+            '{-1: 1, 1: 1}')
+    spec.offsets, spec.offsets_source = dict(offsets), offsets_source
+    spec.released = released
     if spec.format == 'merged':
+        spec.adapter_scale = None
         spec.scale_source = 'merged: scale already folded in'
         return spec
-    if adapter_scale is not None:
-        spec.adapter_scale = float(adapter_scale)
-        spec.scale_source = 'given (--adapter-scale)'
-    elif released is not None:
-        spec.adapter_scale = released.adapter_scale
-        spec.scale_source = f'released model {released.name!r}'
-    else:
+    if adapter_scale is None:
         raise OfficialCheckpointError(
-            f'{spec.path}: no released ZeroI2V model is {key}, and the '
-            'adapter scale (official adapter_scale: 0.5 for K400-style, 1 '
-            'for SSv2 configs) is not stored in the weights: give it '
-            '(--adapter-scale)')
+            f'{spec.path}: the adapter scale (official adapter_scale: 0.5 '
+            'for K400-style, 1 for SSv2 configs) is not stored in the '
+            'weights; give it')
+    spec.adapter_scale, spec.scale_source = float(adapter_scale), scale_source
     return spec
 
 
@@ -555,8 +443,13 @@ def check_config_fits(model_cfg: dict,
     """Raise naming the setting of ``model_cfg`` (a config's ``model``) that
     would make the converted checkpoint predict differently from the
     official model: architecture, frames, classes, activation, STDHA offsets
-    and their order, adapter layout, bottleneck and scale."""
-    backbone = model_cfg.get('backbone', {})
+    and their order, adapter layout, bottleneck and scale.
+
+    The settings compared are the built backbone's (on the ``meta`` device:
+    no memory, no weights read), so every default and every spelling of the
+    offsets is resolved by the backbone itself.
+    """
+    backbone_cfg = dict(model_cfg.get('backbone', {}))
     head = model_cfg.get('cls_head', {})
 
     def fail(key, have, want):
@@ -564,50 +457,48 @@ def check_config_fits(model_cfg: dict,
             f'{config_name}: {key}={have!r} but the checkpoint '
             f'{spec.path} needs {want!r}')
 
-    if backbone.get('type') != 'ZeroI2VViT':
-        fail('model.backbone.type', backbone.get('type'), 'ZeroI2VViT')
-    arch = backbone.get('arch', 'ViT-B/16')
-    arch = dict(ARCHS[arch]) if isinstance(arch, str) and arch in ARCHS \
-        else arch
-    arch = {k: int(v) for k, v in dict(arch).items()}
-    if arch != spec.arch:
-        fail('model.backbone.arch', arch, spec.arch)
-    # (defaults of ZeroI2VViT where the config leaves a setting out)
-    for key, default, want in (('num_frames', 8, spec.num_frames),
-                               ('act', 'quick_gelu', 'quick_gelu')):
-        if backbone.get(key, default) != want:
-            fail(f'model.backbone.{key}', backbone.get(key, default), want)
+    if backbone_cfg.get('type') != 'ZeroI2VViT':
+        fail('model.backbone.type', backbone_cfg.get('type'), 'ZeroI2VViT')
     for key in ('compress', 'peft'):
-        if backbone.get(key):
-            fail(f'model.backbone.{key}', backbone.get(key), None)
-    offsets = (backbone.get('stdha') or {}).get('offsets') or {}
-    # a dict or [(dt, heads), ...] pairs (ZeroI2VViT takes both)
-    offsets = dict(offsets.items(
-    ) if isinstance(offsets, dict) else [tuple(pair) for pair in offsets])
+        if backbone_cfg.get(key):
+            fail(f'model.backbone.{key}', backbone_cfg.get(key), None)
+    try:
+        with torch.device('meta'):
+            backbone = MODELS.build(dict(backbone_cfg, pretrained=None))
+    except (ValueError, TypeError, KeyError) as error:
+        raise OfficialCheckpointError(
+            f'{config_name}: model.backbone does not build: {error}') from None
+    if backbone.arch != spec.arch:
+        fail('model.backbone.arch', backbone.arch, spec.arch)
+    if backbone.num_frames != spec.num_frames:
+        fail('model.backbone.num_frames', backbone.num_frames, spec.num_frames)
+    if backbone.act != 'quick_gelu':  # the official CLIP blocks'
+        fail('model.backbone.act', backbone.act, 'quick_gelu')
+    offsets = backbone.stdha_offsets or {}
     if list(offsets.items()) != list(spec.offsets.items()):
         fail('model.backbone.stdha.offsets (in head order)', offsets,
              spec.offsets)
-    adapters = backbone.get('adapters')
+    method = backbone.method
     if spec.format == 'merged':
-        if adapters is not None:
-            fail('model.backbone.adapters', dict(adapters),
+        if method is not None:
+            fail('model.backbone.adapters', backbone.method_cfg,
                  'None (a merged checkpoint: use the _merged config)')
     else:
-        if adapters is None:
+        if method is None or backbone.method_cfg['type'] != 'LinearAdapters':
             fail(
-                'model.backbone.adapters', None,
+                'model.backbone.adapters', backbone.method_cfg,
                 f'num_adapters={spec.num_adapters} (a training checkpoint: '
                 'use the config with adapters, not its _merged variant)')
-        if adapters.get('num_adapters', 4) != spec.num_adapters:
-            fail('model.backbone.adapters.num_adapters',
-                 adapters.get('num_adapters', 4), spec.num_adapters)
-        hidden = bottleneck_width(spec.arch['width'],
-                                  adapters.get('ratio', 0.25))
-        if hidden != spec.adapter_hidden:
-            fail('model.backbone.adapters.ratio', adapters.get('ratio'),
+        if method.num_adapters != spec.num_adapters:
+            fail('model.backbone.adapters.num_adapters', method.num_adapters,
+                 spec.num_adapters)
+        settings = method.adapter_cfg
+        if bottleneck_width(spec.arch['width'],
+                            settings['ratio']) != spec.adapter_hidden:
+            fail('model.backbone.adapters.ratio', settings['ratio'],
                  spec.adapter_ratio)
-        if abs(float(adapters.get('scale', 1.0)) - spec.adapter_scale) > 1e-12:
-            fail('model.backbone.adapters.scale', adapters.get('scale', 1.0),
+        if abs(float(settings['scale']) - spec.adapter_scale) > 1e-12:
+            fail('model.backbone.adapters.scale', settings['scale'],
                  spec.adapter_scale)
     if head.get('num_classes') != spec.num_classes:
         fail('model.cls_head.num_classes', head.get('num_classes'),
@@ -617,97 +508,31 @@ def check_config_fits(model_cfg: dict,
              spec.arch['width'])
 
 
-def config_problem(path: str, spec: OfficialSpec) -> Optional[str]:
-    """Why the config file ``path`` would not reproduce ``spec`` (None if
-    it would): :func:`check_config_fits`'s message."""
-    from mmengine.config import Config
-    try:
-        check_config_fits(Config.fromfile(path).model, spec, path)
-    except OfficialCheckpointError as error:
-        return str(error)
-    return None
+def read_official_checkpoint(path: str,
+                             heads: Optional[int] = None
+                             ) -> Tuple[Dict[str, Tensor], OfficialSpec]:
+    """The tensors of ``path`` and what they hold (:func:`infer_spec`);
+    give the result its settings (:func:`set_settings`) before
+    :func:`write_converted`."""
+    state, container = read_official_state_dict(path)
+    return state, infer_spec(state, path, heads=heads, container=container)
 
 
-def fitting_configs(spec: OfficialSpec,
-                    repo: str,
-                    out: str = 'OUT') -> List[str]:
-    """Lines saying which config of ``repo/configs`` fits ``spec``, and the
-    ``mim test`` command for the converted checkpoint ``out``."""
-    released = spec.released
-    # pairs, not a dict: MMEngine's Config.dump sorts dict keys, which would
-    # reorder the heads in work_dirs/<config>.py
-    offsets = '[' + ', '.join(f'({dt}, {n})'
-                              for dt, n in spec.offsets.items()) + ']'
-    merged_options = ('--cfg-options model.backbone.adapters=None '
-                      'model.backbone.pretrained=None "custom_hooks=[]"')
-    lines = []
-    if released is not None and (list(spec.offsets.items()) != list(
-            released.offsets) or spec.format == 'training' and
-                                 spec.adapter_scale != released.adapter_scale):
-        lines.append(
-            f'WARNING: the released model {released.name!r} has STDHA '
-            f'{dict(released.offsets)} and adapter scale '
-            f'{released.adapter_scale}; you gave {spec.offsets} and '
-            f'{spec.adapter_scale}')
-    if released is not None:
-        name = (
-            released.merged_config
-            if spec.format == 'merged' else released.config)
-        if name and osp.isfile(osp.join(repo, name)):
-            lines.append(f'config: {name} (released model '
-                         f'{released.name!r})')
-            problem = config_problem(osp.join(repo, name), spec)
-            if problem:
-                lines.append(f'WARNING: {name} does not fit as it is: '
-                             f'{problem}; fix the config (or pass it with '
-                             '--cfg-options) before using this checkpoint')
-            # every weight is in the checkpoint: no CLIP file is needed
-            options = ('' if spec.format == 'merged' else
-                       ' --cfg-options model.backbone.pretrained=None')
-            lines.append(f'use: mim test mmaction {name} --checkpoint {out}'
-                         f'{options}')
-        elif spec.format == 'merged' and released.config and osp.isfile(
-                osp.join(repo, released.config)):
-            lines.append(f'config: {released.config} with {merged_options} '
-                         f'({name or "no _merged config"} is not in this '
-                         'checkout)')
-            lines.append(f'use: mim test mmaction {released.config} '
-                         f'--checkpoint {out} {merged_options}')
-        else:
-            lines.append(f'config: {name or released.config or "none"} is '
-                         'not in this checkout; build one with the settings '
-                         'below')
-    else:
-        lines.append('config: no config here is known to fit (not a '
-                     'released model); start from configs/recognition/zeroi2v/'
-                     'zeroi2v_clip-vit-base-p16_8x16x1-40e_kinetics400-rgb.py '
-                     'and set the settings below')
-    adapters = ('adapters=None' if spec.format == 'merged' else
-                f'adapters=dict(num_adapters={spec.num_adapters}, '
-                f'ratio={spec.adapter_ratio}, scale={spec.adapter_scale})')
-    lines.append(
-        f'settings: arch={spec.arch_name or spec.arch}, '
-        f'num_frames={spec.num_frames}, stdha=dict(offsets={offsets}) (head '
-        f"order matters), {adapters}, act='quick_gelu', "
-        f'cls_head.num_classes={spec.num_classes}')
-    return lines
+def write_converted(state: Dict[str, Tensor],
+                    spec: OfficialSpec,
+                    out: str,
+                    config: Optional[str] = None,
+                    force: bool = False,
+                    converted_by: str = 'zeroi2v_mm') -> None:
+    """Write ``state`` (official names, ``spec`` with its settings) to
+    ``out`` in this package's names.
 
-
-def convert_official_checkpoint(src: str,
-                                out: str,
-                                heads: Optional[int] = None,
-                                offsets: Optional[Dict[int, int]] = None,
-                                adapter_scale: Optional[float] = None,
-                                config: Optional[str] = None,
-                                force: bool = False) -> OfficialSpec:
-    """Read ``src`` (official training or merged format), write ``out``.
-
-    ``out`` is an MMEngine checkpoint (``meta``, ``state_dict``) in this
-    package's names; before it is written, the model it is meant for is built
-    (from ``config`` after :func:`check_config_fits`, else from
-    :func:`model_config`) and the converted state dict is loaded into it
-    strictly. Written atomically; an existing ``out`` is only replaced with
-    ``force``. Nothing is written when anything fails.
+    ``out`` is an MMEngine checkpoint (``meta``, ``state_dict``); before it
+    is written, the model it is meant for is built (from ``config`` after
+    :func:`check_config_fits`, else from :func:`model_config`) and the
+    converted state dict is loaded into it strictly. Written atomically; an
+    existing ``out`` is only replaced with ``force``. Nothing is written when
+    anything fails.
     """
     import time
 
@@ -715,26 +540,24 @@ def convert_official_checkpoint(src: str,
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmaction.registry import MODELS
-
-    from ...utils.io import atomic_save_checkpoint
+    from ..utils.io import atomic_save_checkpoint
 
     if osp.exists(out) and not force:
         raise FileExistsError(f'{out} exists; pass --force to overwrite it')
-    if osp.abspath(out) == osp.abspath(src):
+    if osp.abspath(out) == osp.abspath(spec.path):
         raise OfficialCheckpointError(f'{out} is the input file; write the '
                                       'converted checkpoint elsewhere')
-    state, container = read_official_state_dict(src)
-    spec = infer_spec(state, src, heads=heads, container=container)
-    resolve_settings(spec, offsets=offsets, adapter_scale=adapter_scale)
+    if not spec.offsets:
+        raise OfficialCheckpointError(
+            f'{spec.path}: no STDHA offsets set (set_settings first)')
     converted = convert_state_dict(state, spec)
 
     if config is not None:
         cfg = Config.fromfile(config)
+        init_default_scope(cfg.get('default_scope', 'mmaction'))
         check_config_fits(cfg.model, spec, config)
         model_cfg = cfg.model
         model_cfg.backbone.pretrained = None  # every weight is in ``out``
-        init_default_scope(cfg.get('default_scope', 'mmaction'))
     else:
         model_cfg = model_config(spec)
         init_default_scope('mmaction')
@@ -743,16 +566,15 @@ def convert_official_checkpoint(src: str,
         model.load_state_dict(converted, strict=True)
     except (RuntimeError, ValueError) as error:
         raise OfficialCheckpointError(
-            f'{src}: the converted weights do not load strictly into '
+            f'{spec.path}: the converted weights do not load strictly into '
             f'{config or "the model built for them"}: {error}') from None
     del model
 
     meta = dict(
         official_checkpoint=spec.summary(),
-        source=osp.abspath(src),
-        converted_by='tools/convert_official_checkpoint.py',
+        source=osp.abspath(spec.path),
+        converted_by=converted_by,
         config=config,
         time=time.strftime('%Y%m%d_%H%M%S'),
         mmengine_version=mmengine.__version__)
     atomic_save_checkpoint(dict(meta=meta, state_dict=converted), out)
-    return spec

@@ -39,7 +39,7 @@ The annotation lists are MMAction2 ``VideoDataset`` files (use
 Command line: ``python tools/data/make_synthetic_videos.py --out
 data/synthetic`` (a thin CLI over :func:`make_dataset`). From Python::
 
-    from zeroi2v_mm.datasets.synthetic_videos import make_dataset
+    from zeroi2v_mm.testing.synthetic_videos import make_dataset
     make_dataset('data/synthetic', images_per_class=120)
 """
 from __future__ import annotations
@@ -536,7 +536,7 @@ def _write_meta(out_dir: Path,
                 complete: bool,
                 counts: Optional[Dict] = None) -> None:
     meta = dict(
-        generator='zeroi2v_mm.datasets.synthetic_videos',
+        generator='zeroi2v_mm.testing.synthetic_videos',
         complete=complete,
         arguments=arguments,
         classes=list(CLASSES),

@@ -1,15 +1,22 @@
 """FLOPs and parameters of InTI models from their config, without building.
 
 Counting ViT-B/16 or ViT-L/14 with 16 frames by tracing
-(``utils/complexity.py``) takes long on a CPU; the counts below are the same
-numbers written as formulas, so tables over many configs are instant. They
-follow the tracing counter's rules exactly (fvcore convention, as MMEngine's
-``FlopAnalyzer`` with ``complexity.EXTRA_FLOP_HANDLES``): one multiply-add is
-one FLOP; linears, matmuls, convolutions and attention count, a layer norm
-counts 5 per element, an eval batch norm 2; element-wise ops, softmax,
-pooling and means are free. ``tests/test_inti_costs.py`` checks every formula
-against the tracing counter and ``parameter_count`` on small models of both
-backbones, so any drift between code and formula fails there.
+(:mod:`zeroi2v_mm.utils.complexity`) takes long on a CPU; the counts below
+are the same numbers written as formulas, so tables over many configs are
+instant. They follow the tracing counter's rules exactly (fvcore convention,
+as MMEngine's ``FlopAnalyzer`` with ``complexity.EXTRA_FLOP_HANDLES``): one
+multiply-add is one FLOP; linears, matmuls, convolutions and attention
+count, a layer norm counts 5 per element, an eval batch norm 2; element-wise
+ops, softmax, pooling and means are free.
+``tests/models/test_inti_costs.py`` checks every formula against the
+tracing counter and ``parameter_count`` on small models of both backbones,
+so any drift between code and formula fails there.
+
+What the formulas need of a config comes from the code that builds it: the
+frames each block sees from the backbones' own :func:`frames_per_block`
+(with its checks), unset arguments from the classes' signatures, ``arch``
+names from :class:`ZeroI2VImageViT`. It lives with the models, not in
+``utils/complexity.py``, because ``zeroi2v_mm.utils`` never imports them.
 
 Supported: ``ZeroI2VViT`` without adapters / peft (the InTI paper's plain
 models) and ``UniFormerV2InTI`` (InTI^temp), each with ``compress`` =
@@ -17,12 +24,25 @@ InTI / LinearPooling / ConvPooling, plus the class-score head.
 """
 import inspect
 from math import ceil
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Tuple
 
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 
-from .models.backbones.image_vit import ARCHS
-from .models.compressors.inti import InTI
+from .backbones.image_vit import ZeroI2VImageViT
+from .backbones.uniformerv2_inti import UniFormerV2InTI
+from .backbones.zeroi2v_vit import ZeroI2VViT
+from .compressors.build import check_after_blocks, frames_per_block
+from .compressors.inti import InTI
+
+
+def _defaults(cls: type) -> dict:
+    """The keyword defaults of ``cls.__init__``: what a config leaves out."""
+    params = inspect.signature(cls.__init__).parameters
+    return {
+        name: p.default
+        for name, p in params.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def _norm(elements: int) -> int:
@@ -63,10 +83,7 @@ def compressor_costs(cfg: dict, width: int, frames: int,
     if kind != 'InTI':
         raise ValueError(f'no cost formula for compress type {kind!r}')
     half = width // 2
-    defaults = {
-        name: p.default
-        for name, p in inspect.signature(InTI.__init__).parameters.items()
-    }
+    defaults = _defaults(InTI)
     use_cube = cfg.get('use_cube', defaults['use_cube'])
     use_frame = cfg.get('use_frame', defaults['use_frame'])
     use_global = cfg.get('use_global', defaults['use_global'])
@@ -97,47 +114,26 @@ def compressor_costs(cfg: dict, width: int, frames: int,
     return flops, params
 
 
-def _frames_per_block(layers: int, frames: int,
-                      after_blocks: Sequence[int]) -> list:
-    counts = []
-    for block in range(layers):
-        if block in after_blocks:
-            frames //= 2
-        counts.append(frames)
-    return counts
-
-
-def _uniformerv2_defaults() -> dict:
-    params = inspect.signature(UniFormerV2.__init__).parameters
-    return {
-        name: p.default
-        for name, p in params.items()
-        if p.default is not inspect.Parameter.empty
-    }
-
-
 def backbone_costs(cfg: dict) -> Dict[str, int]:
     """``dict(flops=, params=)`` of one view (batch 1) through the backbone
     built from ``cfg`` (a ``ZeroI2VViT`` or ``UniFormerV2InTI`` dict)."""
     kind = cfg['type']
-    compress = cfg.get('compress') or None
-    after = tuple(compress['after_blocks']) if compress else ()
-    layer_cfg = ({
-        k: v
-        for k, v in compress.items() if k != 'after_blocks'
-    } if compress else None)
+    # a copy: frames_per_block writes the checked after_blocks back
+    compress = dict(cfg['compress']) if cfg.get('compress') else None
+    after = check_after_blocks(compress)
     if kind == 'ZeroI2VViT':
-        if cfg.get('adapters') or cfg.get('peft'):
+        full = _defaults(ZeroI2VViT)
+        full.update(cfg)
+        if full['adapters'] or full['peft']:
             raise ValueError('backbone_costs covers ZeroI2VViT without '
                              'adapters / peft (merge them first)')
-        arch = cfg.get('arch', 'ViT-B/16')
-        arch = dict(ARCHS[arch]) if isinstance(arch, str) else dict(arch)
+        arch = ZeroI2VImageViT._arch_settings(full['arch'])
         width, layers = arch['width'], arch['layers']
         patch, size = arch['patch_size'], arch['image_size']
-        frames = cfg.get('num_frames', 8)
+        frames = full['num_frames']
         grid = (size // patch, size // patch)
         tokens = 1 + grid[0] * grid[1]
-        per_block = _frames_per_block(layers, frames, after)
+        per_block = frames_per_block(frames, layers, compress)
         flops = frames * grid[0] * grid[1] * width * 3 * patch * patch
         flops += _norm(frames * tokens * width)  # ln_pre
         flops += sum(
@@ -145,12 +141,12 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         out = per_block[-1]
         flops += _norm(out * width)  # ln_post on the CLS tokens
         params = width * 3 * patch * patch + width + tokens * width
-        if cfg.get('temporal_embedding', True):
+        if full['temporal_embedding']:
             params += frames * width
         params += 2 * width + layers * _block_params(width, 4 * width)
         params += 2 * width  # ln_post
     elif kind == 'UniFormerV2InTI':
-        full = _uniformerv2_defaults()
+        full = dict(_defaults(UniFormerV2), **_defaults(UniFormerV2InTI))
         full.update(cfg)
         width, layers = full['width'], full['layers']
         patch, size = full['patch_size'], full['input_resolution']
@@ -161,7 +157,8 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         in_frames = full['t_size']
         stem_t = full['kernel_size'] if full['temporal_downsample'] else 1
         frames = in_frames // (2 if full['temporal_downsample'] else 1)
-        per_block = _frames_per_block(layers, frames, after)
+        per_block = frames_per_block(
+            frames, layers, compress, frames_name='t_size')
         flops = frames * grid[0] * grid[1] * width * 3 * stem_t * patch * patch
         flops += _norm(frames * tokens * width)  # ln_pre
         params = (
@@ -179,7 +176,7 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
                                     3 * reduced + width + 2 * reduced)
         # global UniBlocks: DPE + one query over all T*L tokens
         mlp_dims = round(full['mlp_factor'] * width)
-        tap_after = full.get('global_tap', 'before') == 'after'
+        tap_after = full['global_tap'] == 'after'
         for index in full['return_list']:
             t = per_block[index]
             if tap_after and (index + 1) in after:
@@ -198,6 +195,10 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         params += 2 * width + width  # norm, balance
     else:
         raise ValueError(f'no cost formula for backbone type {kind!r}')
+    layer_cfg = {
+        k: v
+        for k, v in compress.items() if k != 'after_blocks'
+    } if compress else None
     for position in after:
         layer_flops, layer_params = compressor_costs(layer_cfg, width,
                                                      per_block[position - 1],
