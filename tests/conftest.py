@@ -1,4 +1,7 @@
-"""Shared fixtures: tiny model settings and checkpoints built on the fly."""
+"""Fixtures shared by every test folder: the tiny model settings, tiny data,
+one thread. Plain helpers (no fixtures) are in tests/helpers/, which test
+modules import (``from helpers import ...``); no test module imports this
+file or another test module."""
 import os
 
 import pytest
@@ -6,6 +9,8 @@ import torch
 
 import zeroi2v_mm  # noqa: F401  (compat fixes + registrations)
 from mmaction.utils import register_all_modules
+
+from helpers import TINY_ARCH, make_tiny_videos
 
 # Builds in tests resolve types in MMAction2's scope, as the runner does.
 register_all_modules(init_default_scope=True)
@@ -17,24 +22,17 @@ torch.set_num_threads(1 if os.environ.get('PYTEST_XDIST_WORKER'
                                           ) else min(2,
                                                      os.cpu_count() or 1))
 
-TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
-
 
 @pytest.fixture
 def tiny_arch():
     return dict(TINY_ARCH)
 
 
-def randomize_adapters(model: torch.nn.Module, std: float = 0.05) -> None:
-    """Give every adapter non-zero weights so that merging has work to do."""
-    from zeroi2v_mm.models.layers import LinearAdapter
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, LinearAdapter):
-                for param in module.parameters():
-                    param.copy_(
-                        torch.randn(param.shape, generator=generator) * std)
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    """A few 32 px, 8-frame synthetic videos per class (make_tiny_videos'
+    defaults: 2 train and 1 val per class), made once per test module."""
+    return make_tiny_videos(tmp_path_factory.mktemp('tiny_data'))
 
 
 @pytest.fixture(scope='module')

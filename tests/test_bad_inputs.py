@@ -8,14 +8,13 @@ from mmengine.config import Config
 from mmaction.registry import DATASETS
 from zeroi2v_mm.models import ZeroI2VViT
 
-from conftest import TINY_ARCH
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO, TINY_ARCH
 
 
 def test_missing_pretrained_file_fails_when_weights_init_with_path(tmp_path):
-    """Building does not need the file (tests/test_without_pretrained.py);
-    initialising from it, what training does first, fails naming it."""
+    """Building does not need the file
+    (tests/configs/test_without_pretrained.py); initialising from it, what
+    training does first, fails naming it."""
     path = str(tmp_path / 'ViT-B-16.pt')
     model = ZeroI2VViT(arch=TINY_ARCH, num_frames=2, pretrained=path)
     with pytest.raises(FileNotFoundError, match='ViT-B-16.pt'):
@@ -161,7 +160,8 @@ def test_unreadable_video_names_file_and_line(tmp_path):
 
 def test_k400_config_without_weights_stops_at_once(tmp_path, monkeypatch):
     """Training starts with init_weights: it stops there, naming the file
-    (building alone does not need it: tests/test_without_pretrained.py)."""
+    (building alone does not need it:
+    tests/configs/test_without_pretrained.py)."""
     from mmaction.registry import MODELS
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(

@@ -1,6 +1,7 @@
 """Fixes for the pinned OpenMMLab stack (requirements.txt).
 
-Rules every fix here follows (tests/test_compat.py, tests/test_safety_*.py):
+Rules every fix here follows (tests/test_compat.py,
+tests/utils/test_safety_*.py):
 
 * It names the upstream issue it works around and the release that fixes it
   (none yet, for each of them, as of mmaction2 1.2.0 / mmengine 0.10.7).

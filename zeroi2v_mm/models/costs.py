@@ -7,10 +7,10 @@ instant. They follow the tracing counter's rules exactly (fvcore convention,
 as MMEngine's ``FlopAnalyzer`` with ``complexity.EXTRA_FLOP_HANDLES``): one
 multiply-add is one FLOP; linears, matmuls, convolutions and attention
 count, a layer norm counts 5 per element, an eval batch norm 2; element-wise
-ops, softmax, pooling and means are free. ``tests/test_inti_costs.py``
-checks every formula against the tracing counter and ``parameter_count`` on
-small models of both backbones, so any drift between code and formula fails
-there.
+ops, softmax, pooling and means are free.
+``tests/models/test_inti_costs.py`` checks every formula against the
+tracing counter and ``parameter_count`` on small models of both backbones,
+so any drift between code and formula fails there.
 
 What the formulas need of a config comes from the code that builds it: the
 frames each block sees from the backbones' own :func:`frames_per_block`

@@ -7,7 +7,7 @@ not counted, layer norms are. fvcore and MMEngine do not know
 zero (about 4% of a ViT-B/16), so :data:`EXTRA_FLOP_HANDLES` adds it.
 
 The counts reproduce the papers' (ZeroI2V Table 3 for CLIP ViT-B/16 8x1x3
-views; tests/test_complexity.py checks them). The same counts written as
+views; tests/utils/test_complexity.py checks them). The same counts written as
 formulas over a config, without building or tracing (instant for ViT-L
 tables), are :mod:`zeroi2v_mm.models.costs`; its tests hold them equal to
 this counter.

@@ -2,7 +2,7 @@
 # top-1 with 8x3x1 views). 8 GPUs x 8 clips = total batch 64. Recipe of the
 # released CLIP-B_k400_8x16x1.py (MCG-NJU/ZeroI2V) = paper Table 12; every
 # value is listed in docs/en/user_guides/configs.md and checked by
-# tests/test_recipes.py.
+# tests/configs/test_recipes.py.
 _base_ = [
     '../../_base_/default_runtime.py',
     '../../_base_/models/zeroi2v_vit_b16.py',
