@@ -35,6 +35,20 @@ def tiny_data(tmp_path_factory):
     return make_tiny_videos(tmp_path_factory.mktemp('tiny_data'))
 
 
+@pytest.fixture
+def skip_random_init(monkeypatch):
+    """Build full-size models without filling them: only shapes matter, and
+    memory that is never written is not committed."""
+
+    def keep(tensor, *args, **kwargs):
+        return tensor
+
+    for name in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_',
+                 'kaiming_normal_', 'xavier_uniform_', 'xavier_normal_',
+                 'constant_', 'zeros_', 'ones_'):
+        monkeypatch.setattr(torch.nn.init, name, keep)
+
+
 @pytest.fixture(scope='module')
 def one_thread():
     """Tiny models run fastest on one thread, and on a busy machine a second

@@ -11,7 +11,6 @@ import glob
 import os.path as osp
 
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -62,17 +61,6 @@ def test_configs_found():
                      'pretrain_image_synthetic.py', 'naive_synthetic.py',
                      'finetune_synthetic.py', 'zeroi2v_synthetic.py'):
         assert expected in names
-
-
-@pytest.fixture
-def skip_random_init(monkeypatch):
-
-    def keep(tensor, *args, **kwargs):
-        return tensor
-
-    for name in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_',
-                 'kaiming_normal_', 'xavier_uniform_', 'xavier_normal_'):
-        monkeypatch.setattr(torch.nn.init, name, keep)
 
 
 @pytest.mark.parametrize('path', CONFIGS)

@@ -223,7 +223,7 @@ def artifacts(tmp_path_factory):
         glob.glob(osp.join(work_s, 'best_*.pth'))[0], cfg_s, False, 'swin')
 
     # A converted released checkpoint (full, with adapters).
-    from official_reference import convert_for_tiny_demo
+    from helpers.official_reference import convert_for_tiny_demo
     _, released_config, converted, _ = convert_for_tiny_demo(root)
     run_options['released'] = [
         o for o in tiny_demo_overrides(data, str(root / 'released'))

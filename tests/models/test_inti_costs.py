@@ -204,8 +204,8 @@ def test_vit_l_maps_inti_i_j_to_blocks_2i_2j():
      't_size'),
     (dict(V, compress=dict(type='InTI', after_blocks=(3, ))),
      r'after_blocks=\(3,\): 3 is not between 1 and 2'),
-    (dict(V, compress=dict(type='InTI', after_blocks=(1, 1))),
-     'block 1 is listed twice'),
+    (dict(V, compress=dict(type='InTI',
+                           after_blocks=(1, 1))), 'block 1 is listed twice'),
 ])
 def test_settings_the_backbone_refuses_have_no_cost(backbone, message):
     """The formulas read the frames per block through the backbones' own

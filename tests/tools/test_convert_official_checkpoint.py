@@ -7,15 +7,16 @@ import os.path as osp
 
 import pytest
 import torch
-from official_reference import (TOOL, VIT_B16_K400_8F, VIT_L14_SSV2_32F,
-                                RefRecognizer, heads_of, meta_state,
-                                official_channel_schedule, randomize,
-                                tiny_config, tool_args)
 
 from mmaction.registry import MODELS
 from zeroi2v_mm.models import official_checkpoint as oc
 
 from helpers import REPO
+from helpers.official_reference import (TOOL, VIT_B16_K400_8F,
+                                        VIT_L14_SSV2_32F, RefRecognizer,
+                                        heads_of, meta_state,
+                                        official_channel_schedule, randomize,
+                                        tiny_config, tool_args)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -69,15 +70,6 @@ def test_released_table_matches_official_configs():
                                           ('ViT-L/14', 8, 400),
                                           ('ViT-L/14', 32, 400),
                                           ('ViT-L/14', 32, 174)]
-
-
-@pytest.fixture
-def skip_random_init(monkeypatch):
-    """Build full-size models without filling them (only shapes matter;
-    untouched memory is not committed), as tests/test_configs.py does."""
-    for name in ('normal_', 'uniform_', 'trunc_normal_', 'kaiming_uniform_',
-                 'constant_', 'zeros_', 'ones_'):
-        monkeypatch.setattr(torch.nn.init, name, lambda t, *a, **k: t)
 
 
 @pytest.mark.parametrize('merged', [False, True])

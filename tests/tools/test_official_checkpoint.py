@@ -1,24 +1,26 @@
 """Checkpoints of the official ZeroI2V code, in both of its formats, convert
 with ``tools/convert_official_checkpoint.py``, load strictly into the
 matching config here and give the official model's logits (against the
-independent reference in ``official_reference.py``); ``mim test`` of a
-converted checkpoint gives the official model's predictions."""
+independent reference in ``tests/helpers/official_reference.py``);
+``mim test`` of a converted checkpoint gives the official model's
+predictions."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
-from official_reference import (CLASSES, FRAMES, PATCH, SIZE, TOOL, WIDTH,
-                                RefRecognizer, convert_for_tiny_demo,
-                                converted_logits, logits_of,
-                                official_channel_schedule, randomize,
-                                save_training, tiny_config, tool_args,
-                                weight_reparam)
 
 from mmaction.registry import MODELS
 from zeroi2v_mm.reparam import merge_adapters
 
 from helpers import REPO, run_cli
+from helpers.official_reference import (CLASSES, FRAMES, PATCH, SIZE, TOOL,
+                                        WIDTH, RefRecognizer,
+                                        convert_for_tiny_demo,
+                                        converted_logits, logits_of,
+                                        official_channel_schedule, randomize,
+                                        save_training, tiny_config, tool_args,
+                                        weight_reparam)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 

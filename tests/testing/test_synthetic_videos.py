@@ -1,6 +1,7 @@
 """Tests of the synthetic dataset (zeroi2v_mm.testing.synthetic_videos)
 and its command line, tools/data/make_synthetic_videos.py."""
 import json
+import os.path as osp
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,11 @@ import pytest
 
 from zeroi2v_mm.testing import synthetic_videos as synthetic
 
+from helpers import REPO
+
 decord = pytest.importorskip('decord')
 
-SCRIPT_PATH = (
-    Path(__file__).resolve().parents[1] / 'tools' / 'data' /
-    'make_synthetic_videos.py')
+SCRIPT_PATH = osp.join(REPO, 'tools', 'data', 'make_synthetic_videos.py')
 
 SMALL = dict(videos_per_class=2, val_per_class=1, frames=8, size=32)
 
