@@ -19,7 +19,7 @@ from zeroi2v_mm.utils.small_checkpoint import (META_KEY, METADATA_KEY,
                                                fingerprint)
 
 from helpers import (REPO, load_tool, make_tiny_videos, parse_cfg_options,
-                     tiny_demo_overrides)
+                     tiny_demo_overrides, tiny_uniformerv2)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 TINY = dict(width=64, layers=2, heads=4, patch_size=8, image_size=32)
@@ -354,20 +354,8 @@ def test_inti_temp_backbone_writes_and_completes_small_checkpoints(tmp_path):
     from zeroi2v_mm.engine import SmallCheckpointHook
     from zeroi2v_mm.utils.small_checkpoint import make_small
 
-    tiny = dict(
-        type='UniFormerV2InTI',
-        input_resolution=32,
-        patch_size=8,
-        width=64,
-        layers=2,
-        heads=4,
-        t_size=8,
-        return_list=[0, 1],
-        n_layers=2,
-        n_dim=64,
-        n_head=4,
-        mlp_dropout=[0.0, 0.0],
-        compress=dict(type='InTI', after_blocks=(1, )))
+    tiny = tiny_uniformerv2(
+        return_list=(0, 1), compress=dict(type='InTI', after_blocks=(1, )))
     torch.manual_seed(0)
     image = MODELS.build(dict(tiny))
     for param in image.parameters():

@@ -18,6 +18,30 @@ VENV_BIN = osp.dirname(sys.executable)
 TINY_ARCH = dict(width=64, layers=3, heads=4, patch_size=8, image_size=32)
 
 
+def tiny_uniformerv2(width=64,
+                     layers=2,
+                     heads=4,
+                     t_size=8,
+                     return_list=(1, ),
+                     **settings) -> dict:
+    """A tiny ``UniFormerV2InTI`` config (32 px, 8 px patches): the global
+    UniBlocks take the blocks' width and heads, one per returned block."""
+    return dict(
+        type='UniFormerV2InTI',
+        input_resolution=32,
+        patch_size=8,
+        width=width,
+        layers=layers,
+        heads=heads,
+        t_size=t_size,
+        return_list=list(return_list),
+        n_layers=len(return_list),
+        n_dim=width,
+        n_head=heads,
+        mlp_dropout=[0.0] * len(return_list),
+        **settings)
+
+
 def load_tool(relative_path: str):
     """Import a script under tools/ (not a package) as a module."""
     path = osp.join(REPO, relative_path)

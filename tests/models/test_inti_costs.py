@@ -17,21 +17,9 @@ from mmaction.registry import MODELS
 from zeroi2v_mm.models.costs import backbone_costs, model_costs
 from zeroi2v_mm.utils.complexity import count_flops, count_parameters
 
-from helpers import REPO
+from helpers import REPO, tiny_uniformerv2
 
-U = dict(
-    type='UniFormerV2InTI',
-    input_resolution=32,
-    patch_size=8,
-    width=32,
-    layers=4,
-    heads=2,
-    t_size=8,
-    return_list=[1, 2, 3],
-    n_layers=3,
-    n_dim=32,
-    n_head=2,
-    mlp_dropout=[0.0] * 3)
+U = tiny_uniformerv2(width=32, layers=4, heads=2, return_list=(1, 2, 3))
 V = dict(
     type='ZeroI2VViT',
     num_frames=8,

@@ -15,26 +15,14 @@ from mmaction.models.backbones.uniformerv2 import UniFormerV2
 from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
 
-from helpers import REPO
+from helpers import REPO, tiny_uniformerv2
 
-TINY = dict(
-    input_resolution=32,
-    patch_size=8,
-    width=64,
-    layers=4,
-    heads=4,
-    t_size=8,
-    return_list=[1, 2, 3],
-    n_layers=3,
-    n_dim=64,
-    n_head=4,
-    mlp_dropout=[0.0, 0.0, 0.0],
-    no_lmhra=False,
-    double_lmhra=True)
+TINY = tiny_uniformerv2(
+    layers=4, return_list=(1, 2, 3), no_lmhra=False, double_lmhra=True)
 
 
 def tiny_backbone(**kwargs):
-    cfg = dict(TINY, type='UniFormerV2InTI')
+    cfg = dict(TINY)
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -54,7 +42,8 @@ def test_without_compression_equals_mmaction2_uniformerv2():
     torch.manual_seed(0)
     ours = tiny_backbone(compress=None).eval()
     randomize(ours)
-    reference = UniFormerV2(**TINY, clip_pretrained=False).eval()
+    settings = {k: v for k, v in TINY.items() if k != 'type'}
+    reference = UniFormerV2(**settings, clip_pretrained=False).eval()
     assert set(reference.state_dict()) == set(ours.state_dict())
     reference.load_state_dict(ours.state_dict())
     x = torch.randn(2, 3, 8, 32, 32)

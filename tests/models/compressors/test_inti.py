@@ -225,27 +225,14 @@ PARENT_INIT = [
 def test_fresh_layer_averages_under_a_parent_init_cfg(kind, backbone, level):
     from mmaction.registry import MODELS
 
-    from helpers import TINY_ARCH
+    from helpers import TINY_ARCH, tiny_uniformerv2
     compress = dict(type=kind, after_blocks=(1, ))
     if backbone == 'ZeroI2VViT':
         backbone_cfg = dict(
             type='ZeroI2VViT', arch=TINY_ARCH, num_frames=4, compress=compress)
         head = dict(type='ZeroI2VHead', num_classes=3, in_channels=64)
     else:
-        backbone_cfg = dict(
-            type='UniFormerV2InTI',
-            input_resolution=32,
-            patch_size=8,
-            width=64,
-            layers=2,
-            heads=4,
-            t_size=4,
-            return_list=[1],
-            n_layers=1,
-            n_dim=64,
-            n_head=4,
-            mlp_dropout=[0.0],
-            compress=compress)
+        backbone_cfg = tiny_uniformerv2(t_size=4, compress=compress)
         head = dict(type='UniFormerHead', num_classes=3, in_channels=64)
     if level == 'backbone':
         backbone_cfg['init_cfg'] = PARENT_INIT
