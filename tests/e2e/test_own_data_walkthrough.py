@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 
-from helpers import REPO, VENV_BIN, make_tiny_videos
+from helpers import REPO, VENV_BIN, make_tiny_videos, run_cli
 
 TEMPLATE = osp.join(REPO, 'configs', 'zeroi2v_own_videos.py')
 SETTINGS = ('data_root', 'ann_file_train', 'ann_file_val', 'num_classes',
@@ -83,18 +83,11 @@ def trained(tmp_path_factory):
             image_weights=weights,
             work_dir=work_dir))
     config.write_text(text)
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run([
+    log = run_cli([
         'mim', 'train', 'mmaction',
         str(config), '--cfg-options', *tiny_model_options()
     ],
-                            cwd=root,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-5000:]
+                  cwd=root)
     return work_dir, str(config), folder, log
 
 
@@ -197,20 +190,12 @@ def test_merge_tool_snippet_runs(trained, tmp_path):
         'work_dirs/my_videos/epoch_40.pth': osp.join(work_dir, 'epoch_1.pth'),
         'work_dirs/my_videos/merged.pth': out,
     }
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
     for block in blocks:
         for command in shell_commands(block.code):
             for documented, real in paths.items():
                 assert documented in command, (block.where(), documented)
                 command = command.replace(documented, real)
-            result = subprocess.run(['bash', '-c', command],
-                                    cwd=REPO,
-                                    env=env,
-                                    capture_output=True,
-                                    text=True,
-                                    timeout=300)
-            assert result.returncode == 0, (block.where(),
-                                            result.stderr[-3000:])
+            run_cli(['bash', '-c', command], what=block.where())
     assert osp.isfile(out) and osp.isfile(out[:-4] + '.json')
 
 

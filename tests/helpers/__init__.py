@@ -128,22 +128,25 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
     return options
 
 
-def run_cli(args, timeout=300):
-    """Run a command with the venv's bin first on PATH, from the repo root."""
+def run_cli(args, timeout=300, cwd=REPO, what=None, **env):
+    """Run a command with the venv's bin first on PATH (from the repo root
+    unless ``cwd``; ``env`` adds variables) and return its output; a
+    failure is an AssertionError naming ``what`` (default: the command)."""
     env = dict(
         os.environ,
         PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-        PYTHONUNBUFFERED='1')
+        PYTHONUNBUFFERED='1',
+        **env)
     result = subprocess.run(
         args,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(
-            f'{args} failed ({result.returncode}):\n'
+            f'{what or args} failed ({result.returncode}):\n'
             f'{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
     return result.stdout + result.stderr
 
