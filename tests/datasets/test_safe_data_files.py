@@ -15,7 +15,7 @@ from mmaction.registry import DATASETS
 from zeroi2v_mm.utils.safe_pickle import UnsafePickleError, load_pickled_data
 
 from helpers import REPO, VENV_BIN, sha256_of
-from helpers.ava import TINY
+from helpers.ava import TINY, val_dataset_cfg
 
 CONFIG = 'configs/demo/zeroi2v_ava_synthetic.py'
 
@@ -93,19 +93,7 @@ def ava(tmp_path_factory):
     from zeroi2v_mm.testing import synthetic_ava as tool
     root = tmp_path_factory.mktemp('ava')
     tool.make_dataset(root, train_videos=1, val_videos=1)
-    anno = root / 'annotations'
-    return dict(
-        type='CheckedAVADataset',
-        ann_file=str(anno / 'ava_val_v2.2.csv'),
-        label_file=str(anno / tool.LABEL_FILE),
-        proposal_file=str(anno / tool.proposal_name('val')),
-        data_prefix=dict(img=str(root / 'rawframes')),
-        num_classes=5,
-        fps=8,
-        timestamp_start=900,
-        timestamp_end=906,
-        test_mode=True,
-        pipeline=[])
+    return val_dataset_cfg(root, 'CheckedAVADataset')
 
 
 @pytest.mark.parametrize('edit, message', [

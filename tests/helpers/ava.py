@@ -31,6 +31,30 @@ needs_mmdet = pytest.mark.skipif(
     reason='mmdet is not installed (pip install mmdet==3.3.0, extra [ava])')
 
 
+def val_dataset_cfg(root,
+                    dataset_type: str = 'AVADataset',
+                    **settings) -> dict:
+    """The val split of a synthetic AVA set written under ``root``
+    (``zeroi2v_mm.testing.synthetic_ava.make_dataset``) as a dataset
+    config: its files, 5 classes, 8 fps, seconds 900-906, no pipeline
+    unless given in ``settings``."""
+    from zeroi2v_mm.testing import synthetic_ava
+    anno = osp.join(str(root), 'annotations')
+    return dict(
+        dict(
+            type=dataset_type,
+            ann_file=osp.join(anno, 'ava_val_v2.2.csv'),
+            label_file=osp.join(anno, synthetic_ava.LABEL_FILE),
+            proposal_file=osp.join(anno, synthetic_ava.proposal_name('val')),
+            data_prefix=dict(img=osp.join(str(root), 'rawframes')),
+            num_classes=5,
+            fps=8,
+            timestamp_start=900,
+            timestamp_end=906,
+            test_mode=True,
+            pipeline=[]), **settings)
+
+
 def tiny_detector_cfg() -> Config:
     """The synthetic AVA demo config with the tiny model."""
     cfg = Config.fromfile(CONFIG)

@@ -17,7 +17,8 @@ from zeroi2v_mm.models.roi_extractors import mmcv_ops_available
 from zeroi2v_mm.reparam import count_adapted_linears, merge_adapters
 
 from helpers import randomize_adapters
-from helpers.ava import FULL_CONFIG, needs_mmdet, tiny_detector_cfg
+from helpers.ava import (FULL_CONFIG, needs_mmdet, tiny_detector_cfg,
+                         val_dataset_cfg)
 
 
 def test_ava_config_without_mmdet_says_how_to_install(monkeypatch):
@@ -42,18 +43,9 @@ def test_synthetic_ava_is_read_by_mmaction_ava_dataset(tmp_path):
     assert counts['val'] == dict(videos=2, keyframes=10, boxes=20, excluded=1)
     anno = root / 'annotations'
     dataset = DATASETS.build(
-        dict(
-            type='AVADataset',
-            ann_file=str(anno / 'ava_val_v2.2.csv'),
+        val_dataset_cfg(
+            root,
             exclude_file=str(anno / 'ava_val_excluded_timestamps_v2.2.csv'),
-            label_file=str(anno / tool.LABEL_FILE),
-            proposal_file=str(anno / tool.proposal_name('val')),
-            data_prefix=dict(img=str(root / 'rawframes')),
-            num_classes=5,
-            fps=8,
-            timestamp_start=900,
-            timestamp_end=906,
-            test_mode=True,
             pipeline=[
                 dict(
                     type='SampleAVAFrames',
