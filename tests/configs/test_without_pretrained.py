@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from helpers import (REPO, make_tiny_videos, parse_cfg_options,
+from helpers import (REPO, first_video, make_tiny_videos, parse_cfg_options,
                      tiny_demo_overrides)
 
 DEMO = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
@@ -99,9 +99,8 @@ def demo_run(tmp_path_factory):
     checkpoint = str(root / 'trained.pth')
     torch.save(
         dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
-    video = osp.join(
-        data, 'videos',
-        open(osp.join(data, 'val_list.txt')).readline().split()[0])
+    video = first_video(
+        osp.join(data, 'val_list.txt'), osp.join(data, 'videos'))
     return dict(
         cfg=cfg, checkpoint=checkpoint, model=model, video=video, root=root)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from helpers import (load_tool, make_tiny_videos, parse_cfg_options,
-                     randomize_adapters)
+from helpers import (first_video, load_tool, make_tiny_videos,
+                     parse_cfg_options, randomize_adapters)
 from helpers.deployment import CONFIG, overrides
 
 
@@ -30,9 +30,8 @@ def trained(tmp_path_factory):
     checkpoint = str(root / 'epoch_1.pth')
     torch.save(
         dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
-    video = osp.join(
-        data, 'videos',
-        open(osp.join(data, 'val_list.txt')).readline().split()[0])
+    video = first_video(
+        osp.join(data, 'val_list.txt'), osp.join(data, 'videos'))
     return dict(
         root=root,
         data=data,

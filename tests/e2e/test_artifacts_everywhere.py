@@ -32,7 +32,7 @@ from zeroi2v_mm.apis import init_model
 from zeroi2v_mm.utils.checkpoint import CheckpointMismatchError
 from zeroi2v_mm.utils.small_checkpoint import META_KEY, SmallCheckpointError
 
-from helpers import (REPO, VENV_BIN, load_tool, make_tiny_videos,
+from helpers import (REPO, VENV_BIN, first_video, load_tool, make_tiny_videos,
                      parse_cfg_options, run_cli, tiny_demo_overrides)
 
 CONFIG = osp.join(REPO, 'configs/demo/zeroi2v_synthetic.py')
@@ -150,8 +150,8 @@ class Artifact(dict):
 def artifacts(tmp_path_factory):
     root = tmp_path_factory.mktemp('artifacts')
     data = make_tiny_videos(root / 'data')
-    with open(osp.join(data, 'val_list.txt')) as file:
-        video = osp.join(data, 'videos', file.readline().split()[0])
+    video = first_video(
+        osp.join(data, 'val_list.txt'), osp.join(data, 'videos'))
     image_model = _image_vit(root / 'image_model.pth', seed=1)
     found = {}
     reference = {}

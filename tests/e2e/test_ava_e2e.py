@@ -5,38 +5,25 @@ import json
 import os
 import os.path as osp
 import pickle
-import subprocess
 
 import pytest
 import torch
 
 from mmaction.registry import MODELS
 
-from helpers import REPO, VENV_BIN
+from helpers import REPO, VENV_BIN, run_cli
 from helpers.ava import CONFIG, STEM, TINY, needs_mmdet, tiny_detector_cfg
 
 
 def _run(args, cwd, timeout=300):
-    """A CLI run with the venv first on PATH, in ``cwd``. One thread: the
-    model is tiny, and spinning OpenMP threads on a busy CI machine cost
-    more than they give."""
-    env = dict(
-        os.environ,
-        PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-        PYTHONUNBUFFERED='1')
-    env.setdefault('OMP_NUM_THREADS', '1')
-    result = subprocess.run(
+    """A CLI run in ``cwd``. One thread unless set: the model is tiny, and
+    spinning OpenMP threads on a busy CI machine cost more than they
+    give."""
+    return run_cli(
         args,
+        timeout=timeout,
         cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f'{args} failed ({result.returncode}):\n'
-                             f'{result.stdout[-3000:]}\n'
-                             f'{result.stderr[-5000:]}')
-    return result.stdout + result.stderr
+        OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'))
 
 
 def _metric_line(log: str) -> str:

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 
-from helpers import REPO, VENV_BIN, make_tiny_videos, run_cli
+from helpers import REPO, VENV_BIN, first_video, make_tiny_videos, run_cli
 
 TEMPLATE = osp.join(REPO, 'configs', 'zeroi2v_own_videos.py')
 SETTINGS = ('data_root', 'ann_file_train', 'ann_file_val', 'num_classes',
@@ -130,8 +130,7 @@ def test_walkthrough_trains_merges_and_infers(trained):
         osp.join(work_dir, 'my_config.py'),
         osp.join(work_dir, best[0]),
         device='cpu')
-    video = osp.join(folder,
-                     open(osp.join(folder, 'val.txt')).readline().split()[0])
+    video = first_video(osp.join(folder, 'val.txt'), folder)
     result = inference_recognizer(model, video)
     scores = result.pred_score
     assert scores.shape == (10, )
@@ -158,8 +157,7 @@ def test_inference_snippets_run(trained, tmp_path, capsys):
     work_dir, _, folder, _ = trained
     blocks = marked(THIS + 'test_inference_snippets_run')
     assert len(blocks) >= 5, [b.where() for b in blocks]
-    video = osp.join(folder,
-                     open(osp.join(folder, 'val.txt')).readline().split()[0])
+    video = first_video(osp.join(folder, 'val.txt'), folder)
     merged = osp.join(work_dir, 'my_config_merged.pth')
     best = [f for f in os.listdir(work_dir) if f.startswith('best_')]
     config = osp.join(work_dir, 'my_config.py')
@@ -211,8 +209,7 @@ def test_onnx_inference_snippet_runs(trained, tmp_path):
     blocks = marked(THIS + 'test_onnx_inference_snippet_runs')
     assert len(blocks) == 1
     best = [f for f in os.listdir(work_dir) if f.startswith('best_')][0]
-    video = osp.join(folder,
-                     open(osp.join(folder, 'val.txt')).readline().split()[0])
+    video = first_video(osp.join(folder, 'val.txt'), folder)
     paths = {
         'work_dirs/my_videos/my_videos.py': osp.join(work_dir, 'my_config.py'),
         'work_dirs/my_videos/best_acc_top1_epoch_40.pth':

@@ -103,6 +103,12 @@ def make_tiny_videos(out_dir, videos_per_class=2, val_per_class=1):
     return str(out_dir)
 
 
+def first_video(list_file: str, videos_dir: str) -> str:
+    """The path of the first video an MMAction2 list file names."""
+    with open(list_file) as file:
+        return osp.join(videos_dir, file.readline().split()[0])
+
+
 def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
     """--cfg-options turning configs/demo/* into a seconds-long CPU run."""
     videos = osp.join(data_dir, 'videos')
