@@ -5,7 +5,6 @@ its marker file never appears. The AVA annotation checks name file, line,
 value and fix for the raw cases (Latin-1, action id 99, box outside)."""
 import os
 import pickle
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import zeroi2v_mm  # noqa: F401
 from mmaction.registry import DATASETS
 from zeroi2v_mm.utils.safe_pickle import UnsafePickleError, load_pickled_data
 
-from helpers import REPO, VENV_BIN, sha256_of
+from helpers import run_status, sha256_of
 from helpers.ava import TINY, val_dataset_cfg
 
 CONFIG = 'configs/demo/zeroi2v_ava_synthetic.py'
@@ -45,20 +44,17 @@ def crafted_file(tmp_path):
 def test_crafted_proposals_are_refused_by_train_and_never_run(tmp_path):
     path, marker = crafted_file(tmp_path)
     before = sha(path)
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
-    env.pop('ZEROI2V_TRUSTED_CHECKPOINTS', None)
-    result = subprocess.run([
-        'python', 'tools/train.py', CONFIG, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', *TINY,
-        f'train_dataloader.dataset.proposal_file={path}'
-    ],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    text = result.stdout + result.stderr
-    assert result.returncode != 0
+    code, text = run_status(
+        'python',
+        'tools/train.py',
+        CONFIG,
+        '--work-dir',
+        tmp_path / 'work',
+        '--cfg-options',
+        *TINY,
+        f'train_dataloader.dataset.proposal_file={path}',
+        ZEROI2V_TRUSTED_CHECKPOINTS=None)
+    assert code != 0
     assert 'refused to load' in text and 'system' in text
     assert str(path) in text
     assert not marker.exists()

@@ -15,7 +15,8 @@ import torch
 
 from zeroi2v_mm.utils.lock import LOCK_NAME
 
-from helpers import REPO, VENV_BIN, sha256_of, tiny_demo_overrides
+from helpers import (REPO, VENV_BIN, run_cli, run_status, sha256_of,
+                     tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 ENV = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'])
@@ -51,15 +52,9 @@ def test_second_mim_train_into_a_live_work_dir_is_refused(tiny_data, tmp_path):
         # Paused (alive, holding the lock, using no CPU) while the second
         # run starts: the test does not wait on two trainings at once.
         os.killpg(first.pid, signal.SIGSTOP)
-        second = subprocess.run(
-            mim_train(work, options + ['custom_hooks=[]']),
-            cwd=REPO,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300)
-        text = second.stdout + second.stderr
-        assert second.returncode != 0
+        code, text = run_status(*mim_train(work, options +
+                                           ['custom_hooks=[]']))
+        assert code != 0
         assert 'is in use by another run' in text
         assert first.poll() is None  # the first run is untouched
     finally:
@@ -76,14 +71,7 @@ def test_resume_from_another_work_dir_leaves_its_best_checkpoint(
             'custom_hooks=[]', 'default_hooks.checkpoint.save_best=acc/top1',
             'default_hooks.checkpoint.rule=greater'
         ]
-    result = subprocess.run(
-        mim_train(run_a, options),
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_cli(mim_train(run_a, options), timeout=600)
     best = glob.glob(str(run_a / 'best_*.pth'))
     assert best, os.listdir(run_a)
     # Resume from a copy of epoch 1 whose best score any run beats: B then
@@ -99,15 +87,9 @@ def test_resume_from_another_work_dir_leaves_its_best_checkpoint(
             'custom_hooks=[]', 'default_hooks.checkpoint.save_best=acc/top1',
             'default_hooks.checkpoint.rule=greater'
         ]
-    result = subprocess.run(
+    text = run_cli(
         mim_train(run_b, options, '--resume', str(run_a / 'resume_here.pth')),
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
         timeout=600)
-    text = result.stdout + result.stderr
-    assert result.returncode == 0, text[-3000:]
     assert glob.glob(str(run_b / 'best_*.pth')), os.listdir(run_b)
     after = {p: sha(p) for p in glob.glob(str(run_a / '*.pth'))}
     assert after == before

@@ -134,22 +134,31 @@ def tiny_demo_overrides(data_dir: str, work_dir: str, epochs: int = 1):
     return options
 
 
-def run_cli(args, timeout=300, cwd=REPO, what=None, **env):
-    """Run a command with the venv's bin first on PATH (from the repo root
-    unless ``cwd``; ``env`` adds variables) and return its output; a
-    failure is an AssertionError naming ``what`` (default: the command)."""
-    env = dict(
+def _run(args, timeout, cwd, env) -> subprocess.CompletedProcess:
+    """``args`` with the venv's bin first on PATH; ``env`` adds variables
+    to this process's (a None value removes one)."""
+    full_env = dict(
         os.environ,
         PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-        PYTHONUNBUFFERED='1',
-        **env)
-    result = subprocess.run(
-        args,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
+        PYTHONUNBUFFERED='1')
+    for key, value in env.items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = str(value)
+    return subprocess.run([*map(str, args)],
+                          cwd=cwd,
+                          env=full_env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+
+
+def run_cli(args, timeout=300, cwd=REPO, what=None, **env):
+    """Run a command (from the repo root unless ``cwd``; ``env`` as
+    :func:`_run`) that must succeed and return its output; a failure is an
+    AssertionError naming ``what`` (default: the command)."""
+    result = _run(args, timeout, cwd, env)
     if result.returncode != 0:
         raise AssertionError(
             f'{what or args} failed ({result.returncode}):\n'
@@ -163,17 +172,11 @@ def sha256_of(path) -> str:
         return hashlib.sha256(file.read()).hexdigest()
 
 
-def run_status(*args, **env):
-    """``(exit status, stdout + stderr)`` of a command run from the repo
-    root with the venv's bin first on PATH; ``ZEROI2V_DEBUG`` is unset
-    unless given (tracebacks of known errors stay off)."""
-    env = dict(
-        os.environ, PATH=VENV_BIN + os.pathsep + os.environ['PATH'], **env)
-    env.setdefault('ZEROI2V_DEBUG', '')
-    result = subprocess.run([*map(str, args)],
-                            cwd=REPO,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
+def run_status(*args, timeout=300, cwd=REPO, **env):
+    """``(exit status, stdout + stderr)`` of a command that may fail (from
+    the repo root unless ``cwd``; ``env`` as :func:`_run`);
+    ``ZEROI2V_DEBUG`` is unset unless given (tracebacks of known errors stay
+    off)."""
+    env.setdefault('ZEROI2V_DEBUG', None)
+    result = _run(args, timeout, cwd, env)
     return result.returncode, result.stdout + result.stderr

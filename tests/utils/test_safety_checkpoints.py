@@ -12,34 +12,20 @@ import importlib.util
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from helpers import REPO, VENV_BIN, make_tiny_videos, tiny_demo_overrides
+from helpers import (REPO, VENV_BIN, make_tiny_videos, run_status,
+                     tiny_demo_overrides)
 
 CONFIG = 'configs/demo/zeroi2v_synthetic.py'
 
 
-def run(args, env=None, timeout=300):
-    """Run a command from the repo root with the venv first on PATH; return
-    (exit status, stdout + stderr)."""
-    full_env = dict(
-        os.environ,
-        PYTHONUNBUFFERED='1',
-        PATH=VENV_BIN + os.pathsep + os.environ['PATH'],
-        PYTHONWARNINGS='ignore')
-    full_env.update(env or {})
-    result = subprocess.run(
-        args,
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    return result.returncode, result.stdout + result.stderr
+def run(args):
+    """(exit status, stdout + stderr) of ``args`` from the repo root."""
+    return run_status(*args, PYTHONWARNINGS='ignore')
 
 
 def run_in_process(tool, argv, monkeypatch, capsys):
