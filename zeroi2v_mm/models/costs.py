@@ -28,7 +28,7 @@ from typing import Dict, Tuple
 
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 
-from .backbones.image_vit import ZeroI2VImageViT
+from .backbones.image_vit import arch_settings
 from .backbones.uniformerv2_inti import UniFormerV2InTI
 from .backbones.zeroi2v_vit import ZeroI2VViT
 from .compressors.build import check_after_blocks, frames_per_block
@@ -127,7 +127,7 @@ def backbone_costs(cfg: dict) -> Dict[str, int]:
         if full['adapters'] or full['peft']:
             raise ValueError('backbone_costs covers ZeroI2VViT without '
                              'adapters / peft (merge them first)')
-        arch = ZeroI2VImageViT._arch_settings(full['arch'])
+        arch = arch_settings(full['arch'])
         width, layers = arch['width'], arch['layers']
         patch, size = arch['patch_size'], arch['image_size']
         frames = full['num_frames']

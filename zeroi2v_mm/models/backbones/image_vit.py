@@ -50,6 +50,25 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
+def arch_settings(arch: Union[str, dict]) -> dict:
+    """``width / layers / heads / patch_size / image_size`` of ``arch``: a
+    name of :data:`ARCHS` or a dict holding those keys.
+
+    Raises:
+        ValueError: an unknown name, or a dict missing a key.
+    """
+    if isinstance(arch, str):
+        if arch not in ARCHS:
+            raise ValueError(f'unknown arch {arch!r}; choose from '
+                             f'{list(ARCHS)} or give a dict')
+        return dict(ARCHS[arch])
+    required = ('width', 'layers', 'heads', 'patch_size', 'image_size')
+    missing = [key for key in required if key not in arch]
+    if missing:
+        raise ValueError(f'arch dict is missing {missing}')
+    return {key: int(arch[key]) for key in required}
+
+
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
 
 # The layouts of the image ViTs people have weights for. 'clip' (OpenAI /
@@ -228,7 +247,7 @@ class ZeroI2VImageViT(SmallCheckpointBackbone, BaseModule):
             raise ValueError(f'pos_embed_std={pos_embed_std!r}: expected a '
                              'positive standard deviation or None')
         self.pos_embed_std = pos_embed_std
-        self.arch = self._arch_settings(arch)
+        self.arch = arch_settings(arch)
         if style not in STYLES:
             raise ValueError(f'style={style!r}: choose from {list(STYLES)}')
         self.style = style
@@ -318,19 +337,6 @@ class ZeroI2VImageViT(SmallCheckpointBackbone, BaseModule):
 
     def _build_after_blocks(self) -> None:
         """Modules that change or join the built blocks."""
-
-    @staticmethod
-    def _arch_settings(arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in ARCHS:
-                raise ValueError(f'unknown arch {arch!r}; choose from '
-                                 f'{list(ARCHS)} or give a dict')
-            return dict(ARCHS[arch])
-        required = ('width', 'layers', 'heads', 'patch_size', 'image_size')
-        missing = [key for key in required if key not in arch]
-        if missing:
-            raise ValueError(f'arch dict is missing {missing}')
-        return {key: int(arch[key]) for key in required}
 
     def _init_random_weights(self) -> None:
         """CLIP's initialisation, used where no pretrained weights are
