@@ -97,3 +97,39 @@ def test_no_import_cycle_between_modules():
         if module not in state:
             visit(module, [module])
     assert not cycle, cycle[:3]
+
+
+def test_test_modules_share_code_through_helpers_only():
+    """The suite's own layering (docs/en/notes/development.md): a test
+    module imports ``helpers`` and packages, never ``conftest`` or another
+    test module; file names are unique (no ``__init__.py`` in the test
+    folders, so pytest imports each file by its name)."""
+    tests = osp.join(REPO, 'tests')
+    names, offending = {}, []
+    for folder, _, files in os.walk(tests):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = osp.join(folder, name)
+            assert name != '__init__.py' or folder.startswith(
+                osp.join(tests, 'helpers')), path
+            if name.startswith('test_') or name == 'conftest.py':
+                names.setdefault(name, []).append(path)
+            for node in ast.walk(ast.parse(open(path).read(), path)):
+                if isinstance(node, ast.Import):
+                    imported = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    imported = [node.module or '']
+                else:
+                    continue
+                offending += [(osp.relpath(path, tests), module)
+                              for module in imported
+                              if module.split('.')[0] == 'conftest'
+                              or module.split('.')[0].startswith('test_')]
+    assert not offending, offending
+    repeated = {
+        name: paths
+        for name, paths in names.items()
+        if len(paths) > 1 and name != 'conftest.py'
+    }
+    assert not repeated, repeated
