@@ -41,7 +41,7 @@ from zeroi2v_mm.models.official_checkpoint import (OfficialCheckpointError,
                                                    set_settings,
                                                    write_converted)
 from zeroi2v_mm.utils.cli import run_tool
-from zeroi2v_mm.utils.io import OutputPathError, check_output, run_inputs
+from zeroi2v_mm.utils.io import check_output, run_inputs
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -330,8 +330,8 @@ def main(argv=None) -> int:
             config=args.config,
             force=args.force,
             converted_by='tools/convert_official_checkpoint.py')
-    except (OfficialCheckpointError, FileExistsError, ValueError,
-            OutputPathError) as error:
+    except ValueError as error:  # OfficialCheckpointError, OutputPathError,
+        # a bad --stdha: one message naming the file, key or value
         print(f'error: {error}', file=sys.stderr)
         return 1
     summary = spec.summary()

@@ -11,7 +11,7 @@ import torch
 from mmaction.registry import MODELS
 from zeroi2v_mm.models import official_checkpoint as oc
 
-from helpers import REPO
+from helpers import REPO, sha256_of
 from helpers.official_reference import (TOOL, VIT_B16_K400_8F,
                                         VIT_L14_SSV2_32F, RefRecognizer,
                                         heads_of, meta_state,
@@ -250,3 +250,20 @@ def test_named_config_checked(tmp_path):
     TOOL.released_settings(spec, offsets={1: 1, -1: 1})
     assert "WARNING: the released model 'K400 ViT-B/16 8f (83.0)' has " \
         'STDHA {-1: 1, 1: 1}' in '\n'.join(TOOL.fitting_configs(spec, REPO))
+
+
+def test_converter_never_writes_over_its_input(small_official, tmp_path):
+    """The library step itself (not only the tool's early check) refuses an
+    OUT that is the official checkpoint, through a link, even with
+    force."""
+    from zeroi2v_mm.utils.io import OutputPathError
+    src = tmp_path / 'official.pth'
+    torch.save(small_official, src)
+    before = sha256_of(src)
+    link = tmp_path / 'link.pth'
+    link.symlink_to(src)
+    state, spec = oc.read_official_checkpoint(str(src), heads=4)
+    oc.set_settings(spec, {-1: 1, 1: 1}, 'test', 0.5, 'test')
+    with pytest.raises(OutputPathError, match='is the official checkpoint'):
+        oc.write_converted(state, spec, str(link), force=True)
+    assert sha256_of(src) == before

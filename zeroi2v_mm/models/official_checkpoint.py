@@ -531,7 +531,8 @@ def write_converted(state: Dict[str, Tensor],
     is written, the model it is meant for is built (from ``config`` after
     :func:`check_config_fits`, else from :func:`model_config`) and the
     converted state dict is loaded into it strictly. Written atomically; an
-    existing ``out`` is only replaced with ``force``. Nothing is written when
+    existing ``out`` is only replaced with ``force``, an input never
+    (:func:`zeroi2v_mm.utils.io.check_output`). Nothing is written when
     anything fails.
     """
     import time
@@ -540,13 +541,13 @@ def write_converted(state: Dict[str, Tensor],
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from ..utils.io import atomic_save_checkpoint
+    from ..utils.io import atomic_save_checkpoint, check_output
 
-    if osp.exists(out) and not force:
-        raise FileExistsError(f'{out} exists; pass --force to overwrite it')
-    if osp.abspath(out) == osp.abspath(spec.path):
-        raise OfficialCheckpointError(f'{out} is the input file; write the '
-                                      'converted checkpoint elsewhere')
+    # the package's one output rule (never an input, through links too)
+    check_output(
+        out, [('the official checkpoint', spec.path), ('the config', config)],
+        force=force,
+        option='OUT')
     if not spec.offsets:
         raise OfficialCheckpointError(
             f'{spec.path}: no STDHA offsets set (set_settings first)')
